@@ -1,0 +1,71 @@
+"""Shared command-line plumbing: error reporting and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from specc.errors import SpecErrors
+
+__all__ = ["RunError", "fail", "load_or_exit", "run_app"]
+
+
+class RunError(Exception):
+    """A runtime failure (missing data file, diverged loss...): one line, exit status 1."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` to stderr and return the Exit to raise."""
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def report(errors: SpecErrors) -> typer.Exit:
+    """Print a located-error report to stderr, plain text, and return Exit(2)."""
+    sys.stderr.write(errors.render() + "\n")
+    n = len(errors.errors)
+    sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+    return typer.Exit(errors.exit_code)
+
+
+def load_or_exit(path: Path):
+    """Load and validate a spec, or print its report and exit 2."""
+    from specc.spec.validate import load_spec
+
+    try:
+        return load_spec(path)
+    except SpecErrors as errors:
+        raise report(errors) from None
+
+
+def run_app(app: typer.Typer) -> int:
+    """Run the Typer app; turn library errors into reports and exit codes."""
+    try:
+        app(standalone_mode=False)
+    except SpecErrors as errors:
+        sys.stderr.write(errors.render() + "\n")
+        return errors.exit_code
+    except RunError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0

@@ -1,0 +1,31 @@
+"""``specc schema [-o FILE]``: the JSON Schema of a spec, for editor completion."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+
+def schema_text() -> str:
+    """The JSON Schema of :class:`specc.spec.schema.Spec`, as stable, indented text."""
+    from specc.spec.schema import Spec
+
+    schema = Spec.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "specc model spec"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def schema(
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file."),  # noqa: B008
+) -> None:
+    """Print (or write) the JSON Schema of the spec format."""
+    text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        sys.stdout.write(f"wrote {output}\n")

@@ -1,0 +1,116 @@
+"""Located errors: the one error type users see, and the report that prints them.
+
+Every mistake in a spec becomes a :class:`SpecError` that knows its file, line and column.
+Errors are collected, never raised one at a time, and printed together in the compiler
+format ``path:line:col: error: message`` followed by the source line and a caret.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["SpecError", "SpecErrors", "did_you_mean", "render_report"]
+
+
+@dataclass(frozen=True)
+class SpecError:
+    """One located problem in a spec.
+
+    Attributes:
+        path: the spec file as the user named it.
+        line: 1-based line number (0 when unknown).
+        col: 1-based column number (0 when unknown).
+        message: what is wrong, naming the layer where there is one.
+        key_path: the path of keys/indices in the spec data (``("model", "layers", 3)``).
+        hint: an optional second line of advice.
+    """
+
+    path: str
+    line: int
+    col: int
+    message: str
+    key_path: tuple = ()
+    hint: str | None = None
+
+    def header(self) -> str:
+        """The ``path:line:col: error: message`` line."""
+        return f"{self.path}:{self.line}:{self.col}: error: {self.message}"
+
+
+@dataclass
+class SpecErrors(Exception):
+    """A report of one or more :class:`SpecError`, raised once validation is complete.
+
+    Attributes:
+        errors: the errors, sorted by position.
+        source: the spec text, used to print each error's source line.
+    """
+
+    errors: list[SpecError]
+    source: str = ""
+    exit_code: int = field(default=2)
+
+    def __post_init__(self) -> None:
+        self.errors = sorted(_dedupe(self.errors), key=lambda e: (e.path, e.line, e.col))
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The full plain-text report."""
+        return render_report(self.errors, self.source)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _dedupe(errors: Iterable[SpecError]) -> list[SpecError]:
+    seen: set[tuple] = set()
+    unique = []
+    for error in errors:
+        key = (error.path, error.line, error.col, error.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(error)
+    return unique
+
+
+def render_report(errors: Sequence[SpecError], source: str = "") -> str:
+    """Render errors as ``path:line:col: error: message`` plus source line and caret.
+
+    The text is plain (no markup) and never wrapped, so spec text such as ``[a, c]``
+    appears verbatim and every header stays clickable in editors.
+    """
+    lines = source.splitlines()
+    out: list[str] = []
+    for error in errors:
+        out.append(error.header())
+        if 1 <= error.line <= len(lines):
+            text = lines[error.line - 1]
+            gutter = f"{error.line:>5} | "
+            out.append(gutter + text)
+            if error.col >= 1:
+                out.append(" " * (len(gutter) - 2) + "| " + " " * (error.col - 1) + "^")
+        if error.hint:
+            out.append(f"      = hint: {error.hint}")
+    return "\n".join(out)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the closest choice, or an empty string.
+
+    Case differences are always suggested (``conv2D`` -> ``conv2d``).
+    """
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if str(word).lower() in lowered:
+        return f" (did you mean '{lowered[str(word).lower()]}'?)"
+    normalized = {c.lower().replace("_", ""): c for c in choices}
+    squashed = str(word).lower().replace("_", "").replace("-", "")
+    if squashed in normalized:
+        return f" (did you mean '{normalized[squashed]}'?)"
+    prefixed = [c for c in choices if len(squashed) >= 2 and c.lower().startswith(squashed)]
+    if len(prefixed) == 1:
+        return f" (did you mean '{prefixed[0]}'?)"
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,181 @@
+"""The graph IR: one node per layer, with its inputs, inferred shape and spec line.
+
+:func:`lower` turns validated layers into a :class:`Graph`, inferring every shape in plain
+Python (no torch) and collecting located problems instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from specc.ops.base import Inferred, Layer, Shape, ShapeError
+
+__all__ = ["Graph", "Node", "lower"]
+
+INPUT = "input"
+
+
+@dataclass
+class Node:
+    """One layer in the graph.
+
+    Attributes:
+        name: unique identifier (attribute name in generated code, ``state_dict`` prefix).
+        layer: the validated layer arguments.
+        inputs: names of the nodes feeding it (``input`` is the model input).
+        inferred: shape inference result; ``inferred.shape`` is per sample.
+        index: position in ``model.layers`` (after block expansion).
+        line: spec line the layer was written on.
+    """
+
+    name: str
+    layer: Layer
+    inputs: list[str]
+    inferred: Inferred
+    index: int
+    line: int
+
+    @property
+    def shape(self) -> Shape:
+        """Output shape per sample."""
+        return self.inferred.shape
+
+    @property
+    def kind(self) -> str:
+        """The layer's ``type``."""
+        return self.layer.kind
+
+
+@dataclass
+class Graph:
+    """A lowered model: input, nodes in execution order, output names."""
+
+    input_shape: Shape
+    input_dtype: str
+    nodes: list[Node]
+    outputs: list[str]
+    _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {node.name: node for node in self.nodes}
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``."""
+        return self._by_name[name]
+
+    def shape_of(self, name: str) -> Shape:
+        """Per-sample shape of a node's output, or of the model input."""
+        return self.input_shape if name == INPUT else self._by_name[name].shape
+
+    def consumers(self, name: str) -> list[Node]:
+        """Nodes that read ``name``'s output."""
+        return [node for node in self.nodes if name in node.inputs]
+
+    @property
+    def output_shapes(self) -> list[Shape]:
+        """Per-sample shapes of the outputs, in ``outputs`` order."""
+        return [self.shape_of(name) for name in self.outputs]
+
+    @property
+    def params(self) -> int:
+        """Total number of parameters."""
+        return sum(node.inferred.params for node in self.nodes)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per sample."""
+        return sum(node.inferred.macs for node in self.nodes)
+
+
+# A problem: (index of the layer or None for model-level, key within it or None, message)
+Problem = tuple[int | None, str | None, str]
+
+
+def lower(input_shape: Sequence[int], input_dtype: str, layers: Sequence[Layer],
+          outputs: str | list[str] | None, lines: Sequence[int]) -> tuple[Graph | None, list[Problem]]:
+    """Lower validated layers into a graph with inferred shapes.
+
+    Args:
+        input_shape: one sample's shape (no batch dimension).
+        input_dtype: ``float32`` or ``int64``.
+        layers: layers in order, each with a ``name``.
+        outputs: output layer name(s); default the last layer.
+        lines: spec line of each layer.
+
+    Returns:
+        ``(graph, problems)``; graph is None when any problem was found.
+    """
+    problems: list[Problem] = []
+    known: dict[str, tuple[Shape, str] | None] = {INPUT: (tuple(input_shape), input_dtype)}
+    nodes: list[Node] = []
+    previous = INPUT
+    later = {layer.name for layer in layers}
+    for index, layer in enumerate(layers):
+        name = layer.name
+        refs = _refs(layer, previous)
+        node = _infer_node(index, layer, refs, known, later, problems, lines[index])
+        if name in known:
+            problems.append((index, "name", f"duplicate layer name '{name}'"))
+        known[name] = (node.shape, node.inferred.dtype) if node else None
+        if node:
+            nodes.append(node)
+        previous = name
+    out_names = _outputs(outputs, previous, known, problems)
+    if problems:
+        return None, problems
+    return Graph(tuple(input_shape), input_dtype, nodes, out_names), []
+
+
+def _refs(layer: Layer, previous: str) -> list[str]:
+    if layer.inputs is None:
+        return [previous]
+    return [layer.inputs] if isinstance(layer.inputs, str) else list(layer.inputs)
+
+
+def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_names: set[str],
+                problems: list[Problem], line: int) -> Node | None:
+    """Check a layer's inputs and infer its output; None (and a problem) when it cannot."""
+    low, high = layer.arity
+    if not low <= len(refs) <= (high if high is not None else len(refs)):
+        want = f"{low}" if low == high else f"at least {low}"
+        problems.append((index, "inputs", f"takes {want} input(s), got {len(refs)}"))
+        return None
+    for ref in refs:
+        if ref not in known:
+            where = "itself" if ref == layer.name else "a later layer"
+            detail = f"'{ref}' is {where}" if ref in all_names else f"there is no layer '{ref}'"
+            problems.append((index, "inputs", f"unknown input '{ref}': {detail}; only 'input' "
+                             f"and earlier layers can be inputs{_suggest(ref, known)}"))
+            return None
+    if any(known[ref] is None for ref in refs):
+        return None  # an input already failed; do not cascade errors
+    shapes = [known[ref][0] for ref in refs]
+    dtypes = [known[ref][1] for ref in refs]
+    try:
+        inferred = layer.infer(shapes, dtypes)
+        layer.check_written(inferred)
+        if any(dim < 1 for dim in inferred.shape):
+            raise ShapeError(f"the output shape {list(inferred.shape)} has a zero-size dimension")
+    except ShapeError as exc:
+        problems.append((index, None, str(exc)))
+        return None
+    return Node(layer.name, layer, refs, inferred, index, line)
+
+
+def _suggest(ref: str, known: dict) -> str:
+    from specc.errors import did_you_mean
+
+    return did_you_mean(ref, [k for k in known if known[k] is not None])
+
+
+def _outputs(outputs: str | list[str] | None, last: str, known: dict,
+             problems: list[Problem]) -> list[str]:
+    names = [last] if outputs is None else [outputs] if isinstance(outputs, str) else list(outputs)
+    for name in names:
+        if name not in known or name == INPUT:
+            problems.append((None, "outputs", f"model.outputs names unknown layer '{name}'"
+                             f"{_suggest(name, known)}"))
+    if len(set(names)) != len(names):
+        problems.append((None, "outputs", "model.outputs lists a layer twice"))
+    return names

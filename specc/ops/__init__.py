@@ -1,0 +1,38 @@
+"""The closed registry of layer types, keyed by the ``type`` discriminator.
+
+Each op module defines pydantic layer classes with a ``type: Literal[...]`` field; the
+registry is built from the explicit list of modules below, never from user text.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from specc.ops import activation, conv, dense, pool, reshape
+from specc.ops.base import Inferred, Layer, ShapeError
+
+__all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
+
+_MODULES = (dense, conv, pool, reshape, activation)
+
+
+def _type_of(cls: type[Layer]) -> str | None:
+    annotation = cls.model_fields["type"].annotation if "type" in cls.model_fields else None
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)[0]
+    return None
+
+
+def layer_classes() -> dict[str, type[Layer]]:
+    """Map every layer ``type`` string to its class."""
+    registry: dict[str, type[Layer]] = {}
+    for module in _MODULES:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Layer) and value.__module__ == module.__name__:
+                kind = _type_of(value)
+                if kind is not None:
+                    registry[kind] = value
+    return registry
+
+
+LAYER_TYPES: dict[str, type[Layer]] = layer_classes()

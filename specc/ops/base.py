@@ -1,0 +1,228 @@
+"""The contract every layer type follows, plus small helpers the op modules share.
+
+A layer type is one pydantic model (its arguments, validated with torch's names) that also
+knows, in plain Python, how to infer its output shape (:meth:`Layer.infer`) and how to write
+itself as PyTorch source (:meth:`Layer.init_source`, :meth:`Layer.forward_source`). The
+in-memory module is that source, compiled, so the two can never drift.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
+
+__all__ = [
+    "Inferred",
+    "Layer",
+    "PosInt",
+    "Probability",
+    "ShapeError",
+    "call",
+    "fmt_int",
+    "fmt_shape",
+]
+
+Shape = tuple[int, ...]
+
+PosInt = Annotated[StrictInt, Field(ge=1)]
+NonNegInt = Annotated[StrictInt, Field(ge=0)]
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_no_bool)]
+PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
+Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, lt=1)]
+IntOrPair = PosInt | tuple[PosInt, PosInt]
+NonNegIntOrPair = NonNegInt | tuple[NonNegInt, NonNegInt]
+
+#: Names that generated code uses itself or that would shadow nn.Module members.
+RESERVED_NAMES = frozenset(
+    {
+        "input", "inputs", "x", "self", "torch", "nn", "F", "super", "model", "batch",
+        "forward", "training", "parameters", "modules", "children", "state_dict", "train",
+        "eval", "cuda", "cpu", "to", "type", "float", "double", "half", "apply", "buffers",
+        "named_parameters", "named_modules", "named_children", "named_buffers", "register_buffer",
+        "register_parameter", "add_module", "load_state_dict", "zero_grad", "requires_grad_",
+        "extra_repr", "dump_patches", "call_super_init", "get_submodule", "get_parameter",
+        "get_buffer", "share_memory", "bfloat16", "ipu", "xpu", "mtia", "compile",
+        "register_module", "set_extra_state", "get_extra_state", "main", "print", "len", "range",
+    }
+)
+
+
+def check_layer_name(name: str) -> str:
+    """Validate a user-given layer name: an ASCII identifier that generated code can use."""
+    if not name.isascii() or not name.isidentifier():
+        raise ValueError(
+            f"layer name {name!r} is not a valid name: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ValueError(f"layer name {name!r} is a Python keyword")
+    if name in RESERVED_NAMES or name.startswith("_"):
+        raise ValueError(f"layer name {name!r} is reserved (it would clash in generated code)")
+    return name
+
+
+
+
+class ShapeError(Exception):
+    """Raised by :meth:`Layer.infer` when a layer cannot accept its input shape."""
+
+
+@dataclass
+class Inferred:
+    """What shape inference learned about one layer.
+
+    Attributes:
+        shape: output shape per sample (no batch dimension).
+        args: arguments that follow from the input (``in_features``...).
+        params: number of parameters.
+        macs: multiply-accumulates per sample.
+        explain: human arithmetic behind the shape and parameter count.
+        dtype: output dtype name (``float32`` or ``int64``).
+    """
+
+    shape: Shape
+    args: dict[str, Any] = field(default_factory=dict)
+    params: int = 0
+    macs: int = 0
+    explain: list[str] = field(default_factory=list)
+    dtype: str = "float32"
+
+
+class Layer(BaseModel):
+    """Base of every layer type: the common keys ``type``, ``name`` and ``inputs``.
+
+    Subclasses declare ``type: Literal[...]`` and their torch arguments, and override
+    :meth:`infer`, :meth:`init_source` and :meth:`forward_source`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: how many inputs the layer takes: (min, max); max None means any number.
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
+    #: the torch class written in generated code, if the layer is a module.
+    torch_class: ClassVar[str | None] = None
+    #: argument names inferred from the input, which users may omit.
+    inferred_args: ClassVar[tuple[str, ...]] = ()
+
+    name: Annotated[str, Field(strict=True)] | None = None
+    inputs: str | list[str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str | None) -> str | None:
+        return None if name is None else check_layer_name(name)
+
+    @property
+    def kind(self) -> str:
+        """The layer's ``type`` string."""
+        return self.type  # type: ignore[attr-defined]
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        """Infer the output for the given per-sample input shapes (plain Python, no torch).
+
+        Raises:
+            ShapeError: when the layer cannot accept these inputs.
+        """
+        raise NotImplementedError
+
+    def init_source(self, inferred: Inferred) -> str | None:
+        """The constructor expression (``nn.Linear(400, 120)``), or None for no module."""
+        return None
+
+    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+        """Lines of ``forward`` computing this layer.
+
+        Args:
+            attr: the module attribute (``self.conv1``).
+            args: variable names holding the inputs.
+            out: the variable name to assign.
+            inferred: this layer's inference result.
+
+        Returns:
+            a list of ``(code, shape)`` pairs; ``shape`` is written in the line's comment.
+        """
+        return [(f"{out} = {attr}({', '.join(args)})", inferred.shape)]
+
+    def check_written(self, inferred: Inferred) -> None:
+        """Raise ShapeError when a written inferable argument differs from the inferred one."""
+        for arg in self.inferred_args:
+            written = getattr(self, arg, None)
+            actual = inferred.args.get(arg)
+            if written is not None and actual is not None and _norm(written) != _norm(actual):
+                raise ShapeError(
+                    f"{arg} is {_show(written)} but the input gives {_show(actual)}"
+                    f"{inferred_reason(arg, actual)}; omit it and specc infers it"
+                )
+
+
+def _norm(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _show(value: Any) -> str:
+    return str(list(value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def inferred_reason(arg: str, actual: Any) -> str:
+    """A short explanation of where an inferred argument comes from."""
+    reasons = {
+        "in_features": " (the size of the last dimension of the input)",
+        "in_channels": " (the number of channels of the input)",
+        "num_features": " (the number of channels/features of the input)",
+        "input_size": " (the number of features per time step)",
+        "normalized_shape": " (the trailing dimensions of the input)",
+    }
+    return reasons.get(arg, "")
+
+
+def call(func: str, positional: Sequence[Any] = (), **kwargs: Any) -> str:
+    """Render a call with ``repr``'d literals: ``call("nn.Linear", [400, 120], bias=False)``.
+
+    Keyword arguments whose value is ``None`` are left out.
+    """
+    parts = [_literal(v) for v in positional]
+    parts += [f"{k}={_literal(v)}" for k, v in kwargs.items() if v is not None]
+    return f"{func}({', '.join(parts)})"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return repr(value)
+
+
+def fmt_shape(shape: Shape, batch: str = "B") -> str:
+    """``(B, 6, 28, 28)`` for a per-sample shape ``(6, 28, 28)``."""
+    return "(" + ", ".join([batch, *map(str, shape)]) + ")"
+
+
+def fmt_int(n: int) -> str:
+    """``48,120`` for 48120."""
+    return f"{n:,}"
+
+
+def require_rank(shape: Shape, ranks: Sequence[int], what: str) -> None:
+    """Raise ShapeError unless ``len(shape)`` is one of ``ranks``."""
+    if len(shape) not in ranks:
+        expected = " or ".join(f"{r}-D" for r in ranks)
+        raise ShapeError(f"{what} needs a {expected} input per sample, got {list(shape)}")
+
+
+def pair(value: int | Sequence[int]) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``[3, 5] -> (3, 5)``."""
+    return (value, value) if isinstance(value, int) else (value[0], value[1])

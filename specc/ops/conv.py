@@ -1,0 +1,164 @@
+"""Convolutions: ``conv1d`` and ``conv2d`` (channels first, per-sample ``[C, L]`` / ``[C, H, W]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+from specc.ops.base import (
+    Inferred,
+    Layer,
+    NonNegInt,
+    PosInt,
+    Shape,
+    ShapeError,
+    call,
+    fmt_int,
+    require_rank,
+)
+
+
+def as_tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
+    """Expand an int to an n-tuple; pass a sequence through as a tuple."""
+    return (value,) * n if isinstance(value, int) else tuple(value)
+
+
+def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
+               ceil_mode: bool = False) -> int:
+    """Output length of a sliding window, torch's formula."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+def window_explain(kind: str, size: int, kernel: int, stride: int, padding: int,
+                   dilation: int, out: int) -> str:
+    """``conv2d: (28 + 2*2 - 5)/1 + 1 = 28`` style arithmetic."""
+    k = f"{dilation}*({kernel} - 1) - 1" if dilation != 1 else f"{kernel}"
+    pad = f" + 2*{padding}" if padding else ""
+    return f"{kind}: ({size}{pad} - {k})/{stride} + 1 = {out}"
+
+
+class _ConvNd(Layer):
+    """Shared logic of conv1d/conv2d."""
+
+    ndim: ClassVar[int] = 2
+    out_channels: PosInt
+    kernel_size: PosInt | list[PosInt]
+    stride: PosInt | list[PosInt] = 1
+    padding: NonNegInt | list[NonNegInt] | Literal["same", "valid"] = 0
+    dilation: PosInt | list[PosInt] = 1
+    groups: PosInt = 1
+    bias: bool = True
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    in_channels: PosInt | None = None
+
+    inferred_args = ("in_channels",)
+
+    def _tuples(self) -> tuple[tuple[int, ...], ...]:
+        n = self.ndim
+        for arg in ("kernel_size", "stride", "dilation", "padding"):
+            value = getattr(self, arg)
+            if isinstance(value, list) and len(value) != n:
+                raise ShapeError(f"{arg} needs 1 or {n} values, got {len(value)}")
+        kernel = as_tuple(self.kernel_size, n)
+        stride = as_tuple(self.stride, n)
+        dilation = as_tuple(self.dilation, n)
+        if self.padding == "valid":
+            padding = (0,) * n
+        elif self.padding == "same":
+            if any(s != 1 for s in stride):
+                raise ShapeError("padding 'same' needs stride 1 (torch's rule)")
+            padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
+        else:
+            padding = as_tuple(self.padding, n)
+        return kernel, stride, padding, dilation
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        (shape,) = shapes
+        n = self.ndim
+        what = f"{self.kind}"
+        if len(shape) != n + 1:
+            layout = "[channels, length]" if n == 1 else "[channels, height, width]"
+            require_rank(shape, [n + 1], f"{what} ({layout})")
+        kernel, stride, padding, dilation = self._tuples()
+        channels, sizes = shape[0], shape[1:]
+        if channels % self.groups or self.out_channels % self.groups:
+            raise ShapeError(
+                f"groups={self.groups} must divide in_channels ({channels}) and "
+                f"out_channels ({self.out_channels})"
+            )
+        out_sizes, explain = [], []
+        for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True):
+            if self.padding == "same":
+                out = size
+                explain.append(f"{self.kind}: padding 'same' keeps {size}")
+            else:
+                effective = d * (k - 1) + 1
+                if effective > size + 2 * p:
+                    raise ShapeError(
+                        f"kernel_size {k} is larger than the input ({size}"
+                        f"{f' + 2*{p} padding' if p else ''})"
+                    )
+                out = window_out(size, k, s, p, d)
+                explain.append(window_explain(self.kind, size, k, s, p, d, out))
+            out_sizes.append(out)
+        per_out = (channels // self.groups) * _prod(kernel)
+        weights = self.out_channels * per_out
+        params = weights + (self.out_channels if self.bias else 0)
+        bias_text = f" + {self.out_channels}" if self.bias else ""
+        explain.append(
+            f"{self.kind}: {self.out_channels}*{channels // self.groups}*"
+            f"{'*'.join(map(str, kernel))}{bias_text} = {fmt_int(params)} parameters"
+        )
+        return Inferred(
+            shape=(self.out_channels, *out_sizes),
+            args={"in_channels": channels},
+            params=params,
+            macs=weights * _prod(out_sizes),
+            explain=explain,
+        )
+
+    def init_source(self, inferred: Inferred) -> str:
+        def short(v):
+            return v[0] if isinstance(v, list) and len(set(v)) == 1 else v
+
+        return call(
+            self.torch_class,
+            [inferred.args["in_channels"], self.out_channels],
+            kernel_size=short(self.kernel_size),
+            stride=None if short(self.stride) == 1 else short(self.stride),
+            padding=None if short(self.padding) == 0 else short(self.padding),
+            dilation=None if short(self.dilation) == 1 else short(self.dilation),
+            groups=None if self.groups == 1 else self.groups,
+            bias=None if self.bias else False,
+            padding_mode=None if self.padding_mode == "zeros" else self.padding_mode,
+        )
+
+
+def _prod(values: Sequence[int]) -> int:
+    result = 1
+    for v in values:
+        result *= v
+    return result
+
+
+class Conv1d(_ConvNd):
+    """``nn.Conv1d``: ``[C_in, L] -> [C_out, L_out]``."""
+
+    type: Literal["conv1d"]
+    ndim = 1
+    torch_class = "nn.Conv1d"
+
+
+class Conv2d(_ConvNd):
+    """``nn.Conv2d``: ``[C_in, H, W] -> [C_out, H_out, W_out]``."""
+
+    type: Literal["conv2d"]
+    ndim = 2
+    torch_class = "nn.Conv2d"
+

@@ -1,0 +1,49 @@
+"""Shape-only layers: ``flatten``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import StrictInt
+
+from specc.ops.base import Inferred, Layer, Shape, ShapeError, call
+
+
+class Flatten(Layer):
+    """``nn.Flatten(start_dim, end_dim)``; dims count the batch dimension, as in torch."""
+
+    type: Literal["flatten"]
+    start_dim: StrictInt = 1
+    end_dim: StrictInt = -1
+    torch_class = "nn.Flatten"
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        (shape,) = shapes
+        full = (None, *shape)
+        rank = len(full)
+        start, end = self.start_dim, self.end_dim
+        for arg, value in (("start_dim", start), ("end_dim", end)):
+            if not -rank <= value < rank:
+                raise ShapeError(
+                    f"{arg} {value} does not exist: the input has {rank} dimensions "
+                    "(counting the batch dimension)"
+                )
+        start, end = start % rank, end % rank
+        if start == 0:
+            raise ShapeError("flatten with start_dim 0 would merge the batch dimension")
+        if start > end:
+            raise ShapeError(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
+        merged = 1
+        for dim in full[start : end + 1]:
+            merged *= dim
+        out = (*full[1:start], merged, *full[end + 1 :])
+        dims = "*".join(str(d) for d in full[start : end + 1])
+        return Inferred(shape=out, explain=[f"flatten: {dims} = {merged}"])
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            "nn.Flatten",
+            start_dim=None if self.start_dim == 1 else self.start_dim,
+            end_dim=None if self.end_dim == -1 else self.end_dim,
+        )

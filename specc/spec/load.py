@@ -1,0 +1,160 @@
+"""Safe YAML loading that keeps the line and column of every node.
+
+Only YAML's standard tags are accepted (no ``!!python/...``: nothing is constructed or
+run), duplicate keys are errors, and every key and value keeps its source position so later
+stages can point at the exact spot of a mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from specc.errors import SpecError
+
+__all__ = ["Loaded", "Positions", "load_text"]
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:" + t
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
+}
+
+Pos = tuple[int, int]
+
+
+@dataclass
+class Positions:
+    """Source positions keyed by key path (a tuple of dict keys and list indices).
+
+    ``value[path]`` is where the value at ``path`` starts; ``key[path]`` is where its key
+    is written (for mapping entries). ``aliases`` redirect an expanded path (a layer made
+    from a block) to the path it was made from.
+    """
+
+    value: dict[tuple, Pos] = field(default_factory=dict)
+    key: dict[tuple, Pos] = field(default_factory=dict)
+    aliases: dict[tuple, tuple] = field(default_factory=dict)
+
+    def _resolve(self, path: tuple) -> tuple:
+        for length in range(len(path), 0, -1):
+            target = self.aliases.get(path[:length])
+            if target is not None:
+                return target + path[length:]
+        return path
+
+    def locate(self, path: tuple, *, at_key: bool = False) -> Pos:
+        """Best position for ``path``: the key (if asked and known), else the value,
+        else the nearest enclosing node that has a position."""
+        path = self._resolve(tuple(path))
+        for length in range(len(path), -1, -1):
+            prefix = path[:length]
+            if at_key and length == len(path) and prefix in self.key:
+                return self.key[prefix]
+            if prefix in self.value:
+                return self.value[prefix]
+        return (1, 1)
+
+
+@dataclass
+class Loaded:
+    """The result of loading: plain data, positions and the text it came from."""
+
+    data: object
+    positions: Positions
+    source: str
+    path: str
+
+
+def _pos(mark: yaml.Mark) -> Pos:
+    return (mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain Python data, collecting errors."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.positions = Positions()
+        self.errors: list[SpecError] = []
+        self._scalars = yaml.SafeLoader("")
+
+    def error(self, mark: yaml.Mark, message: str, key_path: tuple) -> None:
+        line, col = _pos(mark)
+        self.errors.append(SpecError(self.path, line, col, message, key_path))
+
+    def build(self, node: yaml.Node, key_path: tuple) -> object:
+        self.positions.value[key_path] = _pos(node.start_mark)
+        if node.tag not in _SAFE_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.error(node.start_mark, f"YAML tag '{tag}' is not allowed in a spec", key_path)
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, key_path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.error(node.start_mark, f"invalid YAML value: {exc}", key_path)
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, key_path: tuple) -> dict:
+        result: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.error(key_node.start_mark, "YAML merge keys ('<<') are not supported", key_path)
+                continue
+            key = self.build(key_node, (*key_path, "<key>"))
+            if isinstance(key, (dict, list)) or key is None and key_node.tag != _NULL:
+                self.error(key_node.start_mark, "a mapping key must be a plain value", key_path)
+                continue
+            if key in result:
+                first = self.positions.key[(*key_path, key)]
+                self.error(
+                    key_node.start_mark,
+                    f"duplicate key '{key}' (first written at line {first[0]})",
+                    (*key_path, key),
+                )
+                continue
+            self.positions.key[(*key_path, key)] = _pos(key_node.start_mark)
+            result[key] = self.build(value_node, (*key_path, key))
+        self.positions.value.pop((*key_path, "<key>"), None)
+        return result
+
+
+_NULL = "tag:yaml.org,2002:null"
+
+
+def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
+    """Parse spec text safely.
+
+    Args:
+        text: the YAML source.
+        path: the file name used in error locations.
+
+    Returns:
+        ``(loaded, errors)``; ``loaded`` is None when the text cannot be used at all.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = _pos(mark) if mark else (1, 1)
+        problem = exc.problem or str(exc)
+        message = f"invalid YAML: {problem}" + (f" ({exc.context})" if exc.context else "")
+        return None, [SpecError(path, line, col, message)]
+    except yaml.YAMLError as exc:
+        return None, [SpecError(path, 1, 1, f"invalid YAML: {exc}")]
+    if node is None:
+        return None, [SpecError(path, 1, 1, "the spec is empty; it needs at least version, name and model")]
+    builder = _Builder(path)
+    data = builder.build(node, ())
+    if builder.errors:
+        return None, builder.errors
+    if not isinstance(data, dict):
+        line, col = _pos(node.start_mark)
+        kind = type(data).__name__ if data is not None else "null"
+        message = f"the top level of a spec must be a mapping of sections, not a {kind}"
+        return None, [SpecError(path, line, col, message)]
+    return Loaded(data, builder.positions, text, path), []

@@ -1,0 +1,177 @@
+"""Translate pydantic's validation errors into located, human messages.
+
+Pydantic reports a ``loc`` that mixes data keys with union member tags; :func:`translate`
+maps each error to the key path of the data it is about, merges the several errors a
+non-discriminated union produces for one value into one, and words the message the way a
+user thinks about the spec (unknown argument, did you mean, expected range).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from specc.errors import did_you_mean
+
+__all__ = ["translate"]
+
+KINDS = {
+    ("model", "layers"): "layer type",
+    ("loss",): "loss",
+    ("optimizer",): "optimizer",
+    ("scheduler",): "scheduler",
+    ("data", "source"): "data source",
+    ("data", "preprocess"): "preprocessing step",
+    ("data", "transforms"): "transform",
+}
+
+# Constraint errors say more than "wrong type" errors when a union rejects a value.
+_TYPE_ERRORS = ("_type", "_parsing", "union_tag", "is_instance", "literal_error")
+
+
+def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
+    """Turn a ValidationError into ``(key path, message, point at the key)`` triples."""
+    from specc.spec.schema import Spec
+
+    grouped: dict[tuple, list[dict]] = {}
+    for error in exc.errors(include_url=False):
+        path = _data_path(error["loc"], data)
+        grouped.setdefault((path, error["type"] == "extra_forbidden"), []).append(error)
+    results = []
+    for (path, _), errors in grouped.items():
+        error = _best(errors)
+        message, at_key = _message(error, path, data, Spec)
+        results.append((path, message, at_key))
+    return results
+
+
+def _best(errors: list[dict]) -> dict:
+    specific = [e for e in errors if not any(t in e["type"] for t in _TYPE_ERRORS)]
+    if specific:
+        return specific[0]
+    if len(errors) > 1 and all(e["type"].endswith(("_type", "_parsing")) for e in errors):
+        merged = dict(errors[0])
+        merged["type"] = "merged_union"
+        return merged
+    return errors[0]
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """Keep the loc elements that are real keys/indices of ``data``."""
+    path: list = []
+    node = data
+    for elem in loc:
+        if isinstance(node, dict) and elem in node:
+            node = node[elem]
+        elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+            node = node[elem]
+        elif isinstance(node, dict) and isinstance(elem, str) and elem == loc[-1]:
+            path.append(elem)  # a missing or extra key: keep it so we can name it
+            break
+        else:
+            continue
+        path.append(elem)
+    return tuple(path)
+
+
+def _label(path: tuple, data: Any) -> str:
+    from specc.spec.validate import layer_label
+
+    return layer_label(data, path)
+
+
+def _key_name(path: tuple) -> str:
+    names = [str(p) for p in path if isinstance(p, str)]
+    if path and isinstance(path[-1], int) and names:
+        return f"{names[-1]}[{path[-1]}]"
+    return names[-1] if names else "spec"
+
+
+def _in_layer(path: tuple) -> bool:
+    return len(path) >= 3 and path[:2] == ("model", "layers")
+
+
+def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tuple[str, bool]:
+    kind = error["type"]
+    label = _label(path, data)
+    key = _key_name(path)
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        fields = [f for f in _fields_at(root, error["loc"][:-1]) if f != "type"]
+        what = "argument" if _in_layer(path) else "key"
+        hint = did_you_mean(key, fields)
+        known = f"; valid: {', '.join(fields)}" if not hint and fields else ""
+        return f"{label}unknown {what} '{key}'{hint}{known}", True
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _tag_message(kind, ctx, path), False
+    if kind == "missing":
+        what = "argument" if len(path) >= 4 and _in_layer(path) else "key"
+        where = ".".join(str(p) for p in path[:-1])
+        where = f" in {where}" if where and not label else ""
+        return f"{label}missing required {what} '{key}'{where}", False
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        choices = [c.strip(" '\"") for c in expected.replace(" or ", ",").split(",")]
+        hint = did_you_mean(str(value), [c for c in choices if c])
+        return f"{label}{key}: unknown value {value!r}{hint}; expected {expected}", True
+    if kind == "merged_union":
+        return f"{label}{key}: {value!r} is not a valid value here", False
+    text = error["msg"]
+    text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    text = text[0].lower() + text[1:] if text else text
+    shown = "" if isinstance(value, (dict, list)) or kind == "value_error" else f", got {value!r}"
+    return f"{label}{key}: {text}{shown}", False
+
+
+def _tag_message(kind: str, ctx: dict, path: tuple) -> str:
+    what = "type"
+    for prefix, name in KINDS.items():
+        if path[: len(prefix)] == prefix:
+            what = name
+    expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+    if kind == "union_tag_not_found":
+        return f"{what} is missing its 'type' (one of: {', '.join(expected)})"
+    tag = ctx.get("tag")
+    hint = did_you_mean(str(tag), expected)
+    listing = "" if hint else f"; expected one of: {', '.join(expected)}"
+    return f"unknown {what} '{tag}'{hint}{listing}"
+
+
+def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the pydantic model that ``loc`` points into."""
+    annotation: Any = root
+    for elem in loc:
+        annotation = _step(annotation, elem)
+    models = [m for m in _members(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
+    return list(models[0].model_fields) if len(models) == 1 else []
+
+
+def _members(annotation: Any) -> Iterator[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        yield from _members(typing.get_args(annotation)[0])
+    elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for arg in typing.get_args(annotation):
+            yield from _members(arg)
+    else:
+        yield annotation
+
+
+def _step(annotation: Any, elem: Any) -> Any:
+    for member in _members(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            if elem in member.model_fields:
+                return member.model_fields[elem].annotation
+            tag = member.model_fields.get("type")
+            if tag is not None and elem in typing.get_args(tag.annotation):
+                return member
+        origin = typing.get_origin(member)
+        if origin is list and isinstance(elem, int):
+            return typing.get_args(member)[0]
+        if origin is dict and isinstance(elem, str):
+            return typing.get_args(member)[1]
+    return annotation

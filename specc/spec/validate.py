@@ -1,0 +1,121 @@
+"""The validation pipeline: load -> expand blocks -> pydantic -> graph and loss checks.
+
+Every stage collects :class:`SpecError` values; :func:`check_text` returns them all at once
+and :func:`load_spec` raises them together as :class:`SpecErrors`. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from specc.errors import SpecError, SpecErrors
+from specc.ir import lower
+from specc.spec.blocks import normalize_layers
+from specc.spec.checks import loss_problems
+from specc.spec.load import Loaded, load_text
+from specc.spec.pydantic_errors import translate
+from specc.spec.schema import Spec
+
+__all__ = ["check_file", "check_text", "load_spec", "validate_data"]
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and fully validate a spec file.
+
+    Raises:
+        SpecErrors: every problem found, located at its line and column.
+    """
+    spec, errors, source = check_file(path)
+    if errors:
+        raise SpecErrors(errors, source)
+    return spec
+
+
+def check_file(path: str | Path) -> tuple[Spec | None, list[SpecError], str]:
+    """Validate a spec file; return ``(spec, errors, source text)``."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [SpecError(name, 0, 0, "no such file")], ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [SpecError(name, 0, 0, f"cannot read the spec: {exc}")], ""
+    spec, errors = check_text(text, name)
+    return spec, errors, text
+
+
+def check_text(text: str, path: str = "<spec>") -> tuple[Spec | None, list[SpecError]]:
+    """Validate spec text; return ``(spec, errors)`` with ``spec`` None on any error."""
+    loaded, errors = load_text(text, path)
+    if loaded is None:
+        return None, errors
+    return validate_data(loaded)
+
+
+def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
+    """Validate loaded data (mutates ``loaded.data`` to expand blocks)."""
+    positions = loaded.positions
+    errors = [_at(loaded, path, message) for path, message in
+              normalize_layers(loaded.data, positions)]
+    try:
+        spec = Spec.model_validate(loaded.data)
+    except ValidationError as exc:
+        errors += [_located(loaded, path, message, at_key)
+                   for path, message, at_key in translate(exc, loaded.data)]
+        return None, errors
+    if errors:
+        return None, errors
+    return _check_semantics(spec, loaded)
+
+
+def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
+    layers = spec.model.layers
+    lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
+    graph, problems = lower(spec.model.input.shape, spec.model.input.dtype, layers,
+                            spec.model.outputs, lines)
+    errors = [_layer_error(loaded, layers, index, key, message)
+              for index, key, message in problems]
+    if graph is not None:
+        errors += [_layer_error(loaded, layers, index, key, message)
+                   for index, key, message in loss_problems(spec, graph)]
+    if errors:
+        return None, errors
+    spec._source_path = loaded.path
+    spec._source = loaded.source
+    spec._positions = loaded.positions
+    spec._graph = graph
+    return spec, []
+
+
+def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | None,
+                 message: str) -> SpecError:
+    if index is None:
+        path = ("model", key) if key else ("model",)
+        return _located(loaded, path, message, at_key=False)
+    layer = layers[index]
+    path = ("model", "layers", index, *((key,) if key else ()))
+    return _located(loaded, path, f"{layer.kind} '{layer.name}': {message}", at_key=False)
+
+
+def _at(loaded: Loaded, path: tuple, message: str) -> SpecError:
+    return _located(loaded, path, message, at_key=True)
+
+
+def _located(loaded: Loaded, path: tuple, message: str, at_key: bool) -> SpecError:
+    line, col = loaded.positions.locate(path, at_key=at_key)
+    return SpecError(loaded.path, line, col, message, tuple(path))
+
+
+def layer_label(data: Any, path: tuple) -> str:
+    """``"linear 'fc1': "`` for a path inside ``model.layers[i]``, else ``""``."""
+    if len(path) >= 3 and path[:2] == ("model", "layers") and isinstance(path[2], int):
+        layers = data.get("model", {}).get("layers", []) if isinstance(data, dict) else []
+        if 0 <= path[2] < len(layers) and isinstance(layers[path[2]], dict):
+            layer = layers[path[2]]
+            kind, name = layer.get("type"), layer.get("name")
+            if isinstance(kind, str) and isinstance(name, str):
+                return f"{kind} '{name}': "
+    return ""
