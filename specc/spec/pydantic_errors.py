@@ -45,7 +45,19 @@ def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
         error = _best(errors)
         message, at_key = _message(error, path, data, Spec)
         results.append((path, message, at_key))
-    return results
+    return _drop_explained_missing(results)
+
+
+def _drop_explained_missing(results: list[tuple[tuple, str, bool]]) -> list[tuple[tuple, str, bool]]:
+    """Drop "missing 'out_features'" when "unknown 'out_feature' (did you mean
+    'out_features'?)" in the same mapping already says it."""
+    suggested = {
+        (path[:-1], message.split("did you mean '")[1].split("'")[0])
+        for path, message, _ in results
+        if "unknown" in message and "did you mean '" in message
+    }
+    return [r for r in results
+            if not ("missing required" in r[1] and (r[0][:-1], r[0][-1]) in suggested)]
 
 
 def _best(errors: list[dict]) -> dict:
