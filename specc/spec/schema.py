@@ -23,6 +23,8 @@ from specc.spec.sections import (
     Strict,
     TrainSpec,
     bare_name,
+    bare_types,
+    with_bare,
 )
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -45,9 +47,11 @@ class BlockUse(Strict):
     inputs: str | list[str] | None = None
 
 
+_Layers = Annotated[Union[(*LAYER_TYPES.values(), BlockUse)], Field(discriminator="type")]
 AnyLayer = Annotated[
-    Annotated[Union[(*LAYER_TYPES.values(), BlockUse)], Field(discriminator="type")],  # noqa: UP007
-    BeforeValidator(bare_name),
+    _Layers,
+    BeforeValidator(bare_name, json_schema_input_type=with_bare(
+        _Layers, bare_types(LAYER_TYPES.values()))),
 ]
 
 

@@ -6,6 +6,8 @@ section written as a bare name (``loss: cross_entropy``) means that type with no
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
@@ -27,12 +29,30 @@ def bare_name(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+def bare_types(members: Iterable[type[BaseModel]]) -> tuple[str, ...]:
+    """The ``type`` names of the members that need no other argument (may be written bare)."""
+    names = []
+    for member in members:
+        fields = member.model_fields
+        if all(not f.is_required() for name, f in fields.items() if name != "type"):
+            names += [a for a in typing.get_args(fields["type"].annotation) if isinstance(a, str)]
+    return tuple(names)
+
+
 def tagged(*members: type) -> Any:
-    """A discriminated union on ``type`` that also accepts a bare type name."""
-    return Annotated[
-        Annotated[members[0] if len(members) == 1 else _union(members), Field(discriminator="type")],
-        BeforeValidator(bare_name),
-    ]
+    """A discriminated union on ``type`` that also accepts a bare type name.
+
+    The JSON Schema lists the bare names too, so editors complete ``loss: cross_entropy``.
+    """
+    inner = Annotated[members[0] if len(members) == 1 else _union(members),
+                      Field(discriminator="type")]
+    return Annotated[inner, BeforeValidator(bare_name, json_schema_input_type=with_bare(
+        inner, bare_types(members)))]
+
+
+def with_bare(inner: Any, names: tuple[str, ...]) -> Any:
+    """``inner | Literal[names]`` (just ``inner`` when no name may be written bare)."""
+    return _union((inner, Literal[names])) if names else inner
 
 
 def _union(members: tuple[type, ...]) -> Any:

@@ -52,7 +52,16 @@ def check_text(text: str, path: str = "<spec>") -> tuple[Spec | None, list[SpecE
     loaded, errors = load_text(text, path)
     if loaded is None:
         return None, errors
-    return validate_data(loaded)
+    spec, errors = validate_data(loaded)
+    return spec, _unique(errors)
+
+
+def _unique(errors: list[SpecError]) -> list[SpecError]:
+    """Errors in source order, each once (a block used twice reports its mistake once)."""
+    seen: dict[tuple, SpecError] = {}
+    for error in errors:
+        seen.setdefault((error.line, error.col, error.message), error)
+    return sorted(seen.values(), key=lambda e: (e.line, e.col))
 
 
 def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
