@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import typing
 
-from specc.ops import activation, conv, dense, pool, reshape
+from specc.ops import (
+    activation,
+    conv,
+    dense,
+    dropout,
+    embedding,
+    merge,
+    norm,
+    pool,
+    recurrent,
+    reshape,
+)
 from specc.ops.base import Inferred, Layer, ShapeError
 
 __all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
 
-_MODULES = (dense, conv, pool, reshape, activation)
+_MODULES = (dense, conv, pool, reshape, activation, norm, dropout, embedding, recurrent, merge)
 
 
 def _type_of(cls: type[Layer]) -> str | None:

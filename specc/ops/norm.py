@@ -1,0 +1,177 @@
+"""Normalization: ``batchnorm1d``, ``batchnorm2d`` and ``layernorm``.
+
+``num_features`` (batch norm) and ``normalized_shape`` (layer norm, when omitted) follow from
+the input shape. Running statistics are buffers, not parameters, so only the affine scale and
+shift count as parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from specc.ops.base import (
+    Inferred,
+    Layer,
+    Number,
+    PosInt,
+    PositiveFloat,
+    Shape,
+    ShapeError,
+    call,
+    fmt_int,
+)
+
+Momentum = Annotated[Number, Field(ge=0, le=1)]
+
+
+def require_float(dtypes: Sequence[str], what: str) -> None:
+    """Raise ShapeError when an input is integer (token ids need an ``embedding`` first)."""
+    if any(dtype != "float32" for dtype in dtypes):
+        raise ShapeError(
+            f"{what} needs a float32 input, but its input is {dtypes[0]} "
+            "(integer token ids need an embedding layer first)"
+        )
+
+
+def numel(shape: Sequence[int]) -> int:
+    """Number of elements of a per-sample shape."""
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+class _BatchNormNd(Layer):
+    """Shared logic of batchnorm1d/2d: channels are the first per-sample dimension."""
+
+    ranks: ClassVar[tuple[int, ...]] = (3,)
+    layout: ClassVar[str] = "[channels, height, width]"
+    eps: PositiveFloat = 1e-5
+    momentum: Momentum | None = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+    num_features: PosInt | None = None
+
+    inferred_args = ("num_features",)
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        (shape,) = shapes
+        if len(shape) not in self.ranks:
+            raise ShapeError(
+                f"{self.kind} needs a {self.layout} input per sample, got {list(shape)}"
+            )
+        require_float(dtypes, self.kind)
+        channels = shape[0]
+        params = 2 * channels if self.affine else 0
+        explain = [f"{self.kind}: num_features = {channels} (channels of {list(shape)})"]
+        if self.affine:
+            explain.append(
+                f"{self.kind}: 2*{channels} = {fmt_int(params)} parameters (scale and shift)"
+            )
+        return Inferred(
+            shape=tuple(shape),
+            args={"num_features": channels},
+            params=params,
+            macs=numel(shape),
+            explain=explain,
+        )
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            self.torch_class,
+            [inferred.args["num_features"]],
+            eps=None if self.eps == 1e-5 else self.eps,
+            momentum=_momentum_arg(self.momentum),
+            affine=None if self.affine else False,
+            track_running_stats=None if self.track_running_stats else False,
+        )
+
+
+class _NoneLiteral:
+    """Renders as ``None`` inside :func:`call` (which drops plain ``None`` keyword values)."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+def _momentum_arg(momentum: float | None) -> object:
+    if momentum is None:
+        return _NoneLiteral()  # torch's cumulative moving average: momentum=None must be written
+    return None if momentum == 0.1 else momentum
+
+
+class BatchNorm1d(_BatchNormNd):
+    """``nn.BatchNorm1d``: ``[C]`` or ``[C, L]`` per sample, shape unchanged."""
+
+    type: Literal["batchnorm1d"]
+    ranks = (1, 2)
+    layout = "[features] or [channels, length]"
+    torch_class = "nn.BatchNorm1d"
+
+
+class BatchNorm2d(_BatchNormNd):
+    """``nn.BatchNorm2d``: ``[C, H, W]`` per sample, shape unchanged."""
+
+    type: Literal["batchnorm2d"]
+    ranks = (3,)
+    layout = "[channels, height, width]"
+    torch_class = "nn.BatchNorm2d"
+
+
+class LayerNorm(Layer):
+    """``nn.LayerNorm`` over the trailing dimensions (default: the last one); shape unchanged."""
+
+    type: Literal["layernorm"]
+    normalized_shape: PosInt | list[PosInt] | None = None
+    eps: PositiveFloat = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+
+    torch_class = "nn.LayerNorm"
+
+    def _normalized(self, shape: Shape) -> tuple[int, ...]:
+        written = self.normalized_shape
+        if written is None:
+            return (shape[-1],)
+        wanted = (written,) if isinstance(written, int) else tuple(written)
+        if not wanted:
+            raise ShapeError("normalized_shape needs at least one dimension")
+        if len(wanted) > len(shape) or tuple(shape[len(shape) - len(wanted):]) != wanted:
+            raise ShapeError(
+                f"normalized_shape is {list(wanted)} but the input's trailing dimensions are "
+                f"{list(shape[-len(wanted):])} (input {list(shape)}); omit it and specc uses "
+                "the last dimension"
+            )
+        return wanted
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        (shape,) = shapes
+        if len(shape) == 0:
+            raise ShapeError("layernorm needs at least a 1-D input per sample")
+        require_float(dtypes, "layernorm")
+        normalized = self._normalized(shape)
+        size = numel(normalized)
+        per = (2 if self.bias else 1) if self.elementwise_affine else 0
+        explain = [f"layernorm: normalized_shape = {list(normalized)} (trailing dimensions)"]
+        if per:
+            explain.append(f"layernorm: {per}*{size} = {fmt_int(per * size)} parameters")
+        return Inferred(
+            shape=tuple(shape),
+            args={"normalized_shape": list(normalized)},
+            params=per * size,
+            macs=numel(shape),
+            explain=explain,
+        )
+
+    def init_source(self, inferred: Inferred) -> str:
+        normalized = inferred.args["normalized_shape"]
+        return call(
+            "nn.LayerNorm",
+            [normalized[0] if len(normalized) == 1 else normalized],
+            eps=None if self.eps == 1e-5 else self.eps,
+            elementwise_affine=None if self.elementwise_affine else False,
+            bias=None if self.bias else False,
+        )
