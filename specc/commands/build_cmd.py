@@ -1,0 +1,80 @@
+"""``specc build SPEC [--json] [--emit DIR] [--explain]``: compile a spec and describe it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from specc.commands.common import RunError, load_or_exit
+
+
+def build(
+    spec_path: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    emit_dir: Path | None = typer.Option(  # noqa: B008
+        None, "--emit", metavar="DIR", help="Write DIR/model.py (standalone PyTorch source)."
+    ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show the arithmetic behind each shape and parameter count."
+    ),
+) -> None:
+    """Build the model: a per-layer table (name, type, shape, parameters, spec line)."""
+    spec = load_or_exit(spec_path)
+    from specc.backends.module import build_model
+    from specc.summary import summarize
+
+    summary = summarize(spec, build_model(spec))
+    written = _emit(spec, emit_dir) if emit_dir is not None else []
+    if as_json:
+        data = summary.to_json(explain=explain)
+        if emit_dir is not None:
+            data["files"] = [str(p) for p in written]
+        sys.stdout.write(json.dumps(data) + "\n")
+        return
+    _print_human(spec, summary, explain)
+    for path in written:
+        sys.stdout.write(f"wrote {path}\n")
+
+
+def _emit(spec, emit_dir: Path) -> list[Path]:
+    from specc.backends.emit import emit
+
+    try:
+        return emit(spec, emit_dir)
+    except OSError as exc:
+        raise RunError(f"cannot write to {emit_dir}: {exc.strerror or exc}") from None
+
+
+def _print_human(spec, summary, explain: bool) -> None:
+    """The Rich table, the totals and (with ``--explain``) each layer's arithmetic."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    title = Text(f"{summary.name} ({summary.class_name}) from {spec.source_path}")
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("layer", "left"), ("type", "left"), ("output shape", "left"),
+                            ("params", "right"), ("line", "right")):
+        table.add_column(column, justify=justify)
+    table.add_row("input", "", Text(str(summary.input_shape)), "", "")
+    for row in summary.layers:
+        table.add_row(Text(row.name), Text(row.type), Text(str(row.output_shape)),
+                      f"{row.params:,}", str(row.line))
+    console.print(table)
+    outputs = summary.output_shape
+    lines = [
+        f"input: {summary.input_shape} {summary.input_dtype}  ->  output: {outputs}",
+        f"parameters: {summary.params:,} ({summary.trainable_params:,} trainable)",
+        f"size: {summary.size_mb:,.3f} MB (parameters and buffers)",
+        f"multiply-accumulates per sample: {summary.macs:,}",
+    ]
+    if explain:
+        lines.append("")
+        for row in summary.layers:
+            lines.append(f"{row.name} ({row.type}, line {row.line}): {row.output_shape}")
+            lines += [f"    {text}" for text in row.explain] or ["    shape unchanged"]
+    sys.stdout.write("\n".join(lines) + "\n")
