@@ -76,15 +76,16 @@ def _expand_use(use: dict, index: int, blocks: dict, previous: str | None,
         hint = did_you_mean(str(block_name), blocks) if blocks else ""
         known = f"; defined blocks: {', '.join(blocks)}" if blocks else "; model.blocks is empty"
         problems.append(((*path, "block"), f"unknown block '{block_name}'{hint}{known}"))
-        return []
+        return [(use, path)]  # kept as is: pydantic still checks its other keys
     block = blocks[block_name]
     if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
-        return []
+        return [(use, path)]
     args = _block_args(block, use, path, problems)
-    if args is None:
-        return []
     repeat = use.get("repeat", 1)
-    repeat = repeat if isinstance(repeat, int) and repeat >= 1 else 1
+    if type(repeat) is not int or repeat < 1:
+        return [(use, path)]  # pydantic reports the bad repeat
+    if args is None:
+        return [(use, path)]
     source = use.get("inputs") or previous or "input"
     out: list[tuple[Any, tuple]] = []
     for r in range(1, repeat + 1):

@@ -30,12 +30,13 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]
     loss = spec.loss.type
     last = _feeding_layer(graph)
     kind = last.kind if last else None
+    feeder = last.inputs[0] if last else "input"
     if loss == "cross_entropy" and kind in ("softmax", "logsoftmax"):
-        return [(last.index, None, f"layer '{last.name}' feeds cross_entropy through {kind}; "
+        return [(last.index, None, f"layer '{feeder}' feeds cross_entropy through {kind}; "
                  "cross_entropy applies log-softmax itself (CrossEntropyLoss = LogSoftmax + "
                  f"NLLLoss), so remove the {kind} layer")]
     if loss == "bce_with_logits" and kind == "sigmoid":
-        return [(last.index, None, f"layer '{last.name}' feeds bce_with_logits through sigmoid; "
+        return [(last.index, None, f"layer '{feeder}' feeds bce_with_logits through sigmoid; "
                  "bce_with_logits applies the sigmoid itself, so remove the sigmoid layer "
                  "(or use the bce loss)")]
     if loss == "nll" and kind != "logsoftmax":

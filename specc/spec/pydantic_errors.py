@@ -75,11 +75,16 @@ def _data_path(loc: tuple, data: Any) -> tuple:
     """Keep the loc elements that are real keys/indices of ``data``."""
     path: list = []
     node = data
-    for elem in loc:
+    entered = True  # just stepped into ``node``: a union tag may come next in ``loc``
+    for i, elem in enumerate(loc):
+        tag = entered and isinstance(node, dict) and node.get("type") == elem
+        entered = False
+        if tag and i + 1 < len(loc):
+            continue  # a union member's tag (``{type: block, block: ...}``), not a key
         if isinstance(node, dict) and elem in node:
-            node = node[elem]
+            node, entered = node[elem], True
         elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
-            node = node[elem]
+            node, entered = node[elem], True
         elif isinstance(node, dict) and isinstance(elem, str) and elem == loc[-1]:
             path.append(elem)  # a missing or extra key: keep it so we can name it
             break
@@ -119,7 +124,9 @@ def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tupl
         known = f"; valid: {', '.join(fields)}" if not hint and fields else ""
         return f"{label}unknown {what} '{key}'{hint}{known}", True
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return _tag_message(kind, ctx, path), False
+        return _tag_message(kind, ctx, path, _tags_at(root, error["loc"])), False
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{label}{key}: expected a mapping (key: value lines), got {_kind(value)}", False
     if kind == "missing":
         what = "argument" if len(path) >= 4 and _in_layer(path) else "key"
         where = ".".join(str(p) for p in path[:-1])
@@ -139,14 +146,35 @@ def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tupl
     return f"{label}{key}: {text}{shown}", False
 
 
-def _tag_message(kind: str, ctx: dict, path: tuple) -> str:
+def _kind(value: Any) -> str:
+    names = {list: "a list", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "nothing"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _tags_at(root: type[BaseModel], loc: tuple) -> list[str]:
+    """The ``type`` values of the discriminated union that ``loc`` points at."""
+    annotation: Any = root
+    for elem in loc:
+        annotation = _step(annotation, elem)
+    tags = []
+    for member in _members(annotation):
+        field = getattr(member, "model_fields", {}).get("type")
+        if field is not None:
+            tags += [t for t in typing.get_args(field.annotation) if isinstance(t, str)]
+    return tags
+
+
+def _tag_message(kind: str, ctx: dict, path: tuple, tags: list[str]) -> str:
     what = "type"
     for prefix, name in KINDS.items():
         if path[: len(prefix)] == prefix:
             what = name
-    expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+    expected = tags or [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
     if kind == "union_tag_not_found":
-        return f"{what} is missing its 'type' (one of: {', '.join(expected)})"
+        noun = what.removesuffix(" type")
+        noun = "layer" if noun == "type" else noun
+        return f"this {noun} has no 'type'; expected one of: {', '.join(expected)}"
     tag = ctx.get("tag")
     hint = did_you_mean(str(tag), expected)
     listing = "" if hint else f"; expected one of: {', '.join(expected)}"

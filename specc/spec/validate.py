@@ -60,7 +60,8 @@ def _unique(errors: list[SpecError]) -> list[SpecError]:
     """Errors in source order, each once (a block used twice reports its mistake once)."""
     seen: dict[tuple, SpecError] = {}
     for error in errors:
-        seen.setdefault((error.line, error.col, error.message), error)
+        # the same mistake inside a repeated block differs only in the layer label
+        seen.setdefault((error.line, error.col, error.message.split("': ", 1)[-1]), error)
     return sorted(seen.values(), key=lambda e: (e.line, e.col))
 
 
