@@ -47,7 +47,8 @@ def load_or_exit(path: Path):
 def run_app(app: typer.Typer) -> int:
     """Run the Typer app; turn library errors into reports and exit codes."""
     try:
-        app(standalone_mode=False)
+        # with standalone_mode=False, Typer returns (not raises) a command's Exit code
+        result = app(standalone_mode=False)
     except SpecErrors as errors:
         sys.stderr.write(errors.render() + "\n")
         return errors.exit_code
@@ -59,13 +60,12 @@ def run_app(app: typer.Typer) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors (click's, or the copy Typer >= 0.26 vendors)
+        code = getattr(exc, "exit_code", None)
+        if callable(getattr(exc, "show", None)) and isinstance(code, int):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             return 1
         raise
-    return 0
+    return result if isinstance(result, int) else 0
