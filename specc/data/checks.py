@@ -1,0 +1,139 @@
+"""Agreement between the data and the model, checked before any training.
+
+The per-sample shape the data gives (after preprocessing and transforms) must match
+``model.input.shape``; a flat vector may feed an image-shaped input and an image may feed a
+flat input when the sizes agree (the data is reshaped), but no other reshape is guessed (a
+channels-last image against a channels-first input is an error, not a silent scramble). The
+first output's shape must fit the target: K units for K classes, 1 unit for a binary target,
+k units for a k-column regression target.
+"""
+
+from __future__ import annotations
+
+import math
+
+from specc.data.problems import located
+from specc.errors import SpecError
+
+__all__ = ["check_agreement", "reshape_ok"]
+
+INPUT_SHAPE = ("model", "input", "shape")
+
+
+def reshape_ok(sample: list[int], wanted: list[int]) -> bool:
+    """Whether data samples of shape ``sample`` may feed an input of shape ``wanted``."""
+    if list(sample) == list(wanted):
+        return True
+    same_size = math.prod(sample) == math.prod(wanted)
+    return same_size and (len(sample) == 1 or len(wanted) == 1)
+
+
+def check_agreement(spec, sample: list[int], target, *, described: str) -> list[SpecError]:
+    """Every disagreement between the prepared data and the model, as located errors.
+
+    Args:
+        spec: the validated spec (its ``graph`` gives the output shape).
+        sample: the per-sample shape of x after preprocessing and transforms.
+        target: the encoded :class:`~specc.data.targets.Target`.
+        described: how to name the data in messages (``the CSV gives 10 features after
+            one_hot_encoder``, ``the mnist images are [1, 28, 28]``).
+    """
+    errors = []
+    wanted = list(spec.model.input.shape)
+    if not reshape_ok(sample, wanted):
+        errors.append(located(spec, INPUT_SHAPE, f"model.input.shape is {wanted} but "
+                              f"{described}", hint=_shape_hint(sample, wanted)))
+    errors += _augment_problems(spec, sample if reshape_ok(sample, wanted) else None)
+    errors += _output_problems(spec, target)
+    return errors
+
+
+def _shape_hint(sample: list[int], wanted: list[int]) -> str:
+    if len(sample) == 3 and len(wanted) == 3 and sample[0] == wanted[0]:
+        return "pad or resize the images in data.transforms, or change model.input.shape"
+    return f"set model.input.shape to {list(sample)}"
+
+
+def _augment_problems(spec, sample: list[int] | None) -> list[SpecError]:
+    errors = []
+    wanted = list(spec.model.input.shape)
+    for i, step in enumerate(spec.data.transforms):
+        if step.type not in ("random_crop", "random_horizontal_flip"):
+            continue
+        if len(wanted) != 3:
+            errors.append(located(spec, ("data", "transforms", i), f"{step.type} needs "
+                                  f"images [C, H, W], but model.input.shape is {wanted}"))
+        elif step.type == "random_crop":
+            size = [step.size] * 2 if isinstance(step.size, int) else list(step.size)
+            if size != wanted[1:]:
+                errors.append(located(spec, ("data", "transforms", i, "size"), f"random_crop "
+                                      f"size {size} must equal the image size {wanted[1:]} "
+                                      "(validation and test images are not cropped)",
+                                      hint="pad with the crop's padding argument instead"))
+    return errors
+
+
+def _output_problems(spec, target) -> list[SpecError]:
+    graph = spec.graph
+    name = graph.outputs[0]
+    node = graph.node(name) if name != "input" else None
+    where = ("model", "layers", node.index) if node else INPUT_SHAPE
+    shape = list(graph.output_shapes[0])
+    label = f"the output layer '{name}'"
+    if target.task == "regression":
+        width = target.y.shape[1]
+        if math.prod(shape) != width:
+            return [located(spec, where, f"{label} gives {shape} per sample but the target "
+                            f"has {width} column{'s' if width != 1 else ''}")]
+        return []
+    if len(shape) != 1:
+        return [located(spec, where, f"{label} gives {shape} per sample; a class target "
+                        "needs one score per class ([K]) per sample")]
+    return _class_problems(spec, where, label, shape[0], target)
+
+
+def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[SpecError]:
+    loss = spec.loss.type if spec.loss is not None else None
+    if target.task == "binary":
+        if units != 1:
+            who = loss or "a binary target"
+            return [located(spec, where, f"{who} needs 1 output unit for a binary target, but "
+                            f"{label} has {units} units",
+                            hint="use 1 unit, or cross_entropy with 2 units")]
+        return []
+    if target.y.size and int(target.y.max()) >= units:
+        return [located(spec, where, f"the target has class labels up to {int(target.y.max())}"
+                        f" but {label} has {units} units (classes 0..{units - 1})")]
+    if units != target.num_classes:
+        return [located(spec, where, f"{label} has {units} units but the target has "
+                        f"{target.num_classes} classes")]
+    return []
+
+
+def transform_problems(spec, sample: list[int]) -> list[SpecError]:
+    """Stateless transforms that cannot apply to samples of shape ``sample``."""
+    from specc.data.transforms import transformed_shape
+
+    errors, shape = [], list(sample)
+    for i, step in enumerate(spec.data.transforms):
+        if step.type == "normalize":
+            channels = shape[0] if shape else 1
+            for key in ("mean", "std"):
+                if len(getattr(step, key)) not in (1, channels):
+                    errors.append(located(spec, ("data", "transforms", i, key),
+                                          f"normalize has {len(getattr(step, key))} {key} "
+                                          f"values but the samples have {channels} channels "
+                                          f"(shape {shape})"))
+        elif step.type in ("pad", "resize"):
+            if len(shape) < 2:
+                errors.append(located(spec, ("data", "transforms", i), f"{step.type} needs "
+                                      f"images, but the samples have shape {shape}"))
+                return errors
+            if step.type == "pad" and not isinstance(step.padding, int) \
+                    and len(step.padding) not in (1, 2, 4):
+                errors.append(located(spec, ("data", "transforms", i, "padding"),
+                                      "pad takes 1, 2 or 4 numbers (all sides; left/right "
+                                      "and top/bottom; left, top, right, bottom)"))
+                return errors
+            shape = transformed_shape([step.model_dump()], shape)
+    return errors

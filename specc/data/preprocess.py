@@ -1,0 +1,246 @@
+"""Tabular preprocessing with scikit-learn's own transformers, fitted on the training split.
+
+Each step of ``data.preprocess`` is fitted on the training rows only and then applied to every
+split with ``transform``; its fitted state is recorded as plain JSON-able data (see
+:mod:`specc.data.replay`, which re-applies it with numpy and pandas alone).
+
+Default ``columns`` when a step does not list them:
+
+- ``simple_imputer``, ``standard_scaler``, ``min_max_scaler``: every feature that is numeric
+  in the source and still present (one-hot and ordinal outputs are not rescaled);
+- ``one_hot_encoder``, ``ordinal_encoder``: every column that is not numeric at that point.
+
+``ordinal_encoder`` codes categories unseen in training as -1; ``one_hot_encoder`` with
+``handle_unknown: ignore`` (the default) gives them all zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_numeric_dtype
+
+from specc.data.problems import raise_located
+from specc.errors import did_you_mean
+
+__all__ = ["finish", "fit_preprocessing", "plain"]
+
+PRE = ("data", "preprocess")
+
+
+def plain(value):
+    """numpy scalars/arrays -> Python values; NaN -> None (JSON has no NaN)."""
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+@dataclass
+class _Kind:
+    """How one step type is built from sklearn and how its fitted state is recorded."""
+
+    numeric: bool          # needs numeric input
+    make: object           # step -> estimator
+    state: object          # (estimator, step) -> dict
+    names: object = None   # (estimator, columns) -> output column names (None: same names)
+
+
+def _make_imputer(step):
+    from sklearn.impute import SimpleImputer
+
+    return SimpleImputer(strategy=step.strategy, fill_value=step.fill_value,
+                         keep_empty_features=True)
+
+
+def _make_one_hot(step):
+    from sklearn.preprocessing import OneHotEncoder
+
+    return OneHotEncoder(drop=step.drop, handle_unknown=step.handle_unknown,
+                         sparse_output=False)
+
+
+def _make_ordinal(step):
+    from sklearn.preprocessing import OrdinalEncoder
+
+    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+
+
+def _make_standard(step):
+    from sklearn.preprocessing import StandardScaler
+
+    return StandardScaler(with_mean=step.with_mean, with_std=step.with_std)
+
+
+def _make_min_max(step):
+    from sklearn.preprocessing import MinMaxScaler
+
+    return MinMaxScaler(feature_range=tuple(step.feature_range))
+
+
+def _one_hot_names(est, columns: list[str]) -> list[str]:
+    names = []
+    for j, col in enumerate(columns):
+        cats = list(est.categories_[j])
+        drop = None if est.drop_idx_ is None else est.drop_idx_[j]
+        names += [f"{col}_{cat}" for k, cat in enumerate(cats) if k != drop]
+    return names
+
+
+_KINDS = {
+    "simple_imputer": _Kind(False, _make_imputer,
+                            lambda e, s: {"statistics": plain(e.statistics_)}),
+    "one_hot_encoder": _Kind(False, _make_one_hot, lambda e, s: {
+        "categories": [plain(c) for c in e.categories_],
+        "drop": None if e.drop_idx_ is None else plain(e.drop_idx_),
+        "handle_unknown": s.handle_unknown}, _one_hot_names),
+    "ordinal_encoder": _Kind(False, _make_ordinal,
+                             lambda e, s: {"categories": [plain(c) for c in e.categories_]}),
+    "standard_scaler": _Kind(True, _make_standard, lambda e, s: {
+        "mean": plain(e.mean_) if e.mean_ is not None and s.with_mean else None,
+        "scale": plain(e.scale_) if e.scale_ is not None else None}),
+    "min_max_scaler": _Kind(True, _make_min_max,
+                            lambda e, s: {"scale": plain(e.scale_), "min": plain(e.min_)}),
+}
+ENCODERS = ("one_hot_encoder", "ordinal_encoder")
+
+
+def fit_preprocessing(spec, frames: dict[str, pd.DataFrame], raw) -> list[dict]:
+    """Fit every ``data.preprocess`` step on ``frames["train"]`` and transform all frames.
+
+    Args:
+        spec: the validated spec.
+        frames: split name -> DataFrame of raw feature columns; replaced in place by the
+            transformed frames (one-hot columns replace their source column, in place).
+        raw: the :class:`~specc.data.sources.RawData` (for messages).
+
+    Returns:
+        The fitted state of each step: ``{"type", "columns", "outputs", ...}``, JSON-able.
+    """
+    numeric = {c for c in frames["train"].columns if is_numeric_dtype(frames["train"][c])}
+    steps = []
+    for i, step in enumerate(spec.data.preprocess):
+        columns = _columns(spec, i, step, frames["train"], numeric)
+        steps.append(_run_step(spec, i, step, frames, columns, raw) if columns else
+                     {"type": step.type, "columns": [], "outputs": []})
+    return steps
+
+
+def _columns(spec, i: int, step, frame: pd.DataFrame, numeric: set[str]) -> list[str]:
+    present = [str(c) for c in frame.columns]
+    if step.columns is None:
+        if step.type in ENCODERS:
+            return [c for c in present if not is_numeric_dtype(frame[c])]
+        return [c for c in present if c in numeric]
+    for j, name in enumerate(step.columns):
+        if name not in present:
+            shown = ", ".join(present[:15]) + (", ..." if len(present) > 15 else "")
+            raise_located(spec, (*PRE, i, "columns", j), f"{step.type}: column '{name}' is "
+                          f"not among the features at this step{did_you_mean(name, present)}",
+                          hint=f"columns here: {shown}")
+    return list(step.columns)
+
+
+def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list[str],
+              raw) -> dict:
+    kind = _KINDS[step.type]
+    needs_numbers = kind.numeric or getattr(step, "strategy", "") in ("mean", "median")
+    as_numbers = needs_numbers or all(is_numeric_dtype(frames["train"][c]) for c in columns)
+    if needs_numbers:
+        for frame in frames.values():
+            for col in columns:
+                _require_numeric(spec, (*PRE, i), frame[col], raw, f"{step.type} needs numbers")
+    est = kind.make(step)
+    try:
+        est.fit(_matrix(frames["train"], columns, as_numbers))
+    except (ValueError, TypeError) as exc:
+        raise_located(spec, (*PRE, i), f"{step.type} on {columns} of {raw.origin}: {exc}")
+    outputs = kind.names(est, columns) if kind.names else list(columns)
+    for name, frame in frames.items():
+        try:
+            values = est.transform(_matrix(frame, columns, as_numbers))
+        except ValueError as exc:
+            raise_located(spec, (*PRE, i), f"{step.type} on the {name} split of {raw.origin}: "
+                          f"{exc}", hint="handle_unknown: ignore accepts categories unseen "
+                          "in training")
+        frames[name] = _replace(frame, columns, outputs, values, as_numbers)
+    return {"type": step.type, "columns": columns, "outputs": outputs, **kind.state(est, step)}
+
+
+def _matrix(frame: pd.DataFrame, columns: list[str], as_numbers: bool) -> np.ndarray:
+    if as_numbers:
+        return frame[columns].to_numpy(dtype=np.float64)
+    values = frame[columns].astype(object)
+    return values.where(pd.notna(values), np.nan).to_numpy(dtype=object)
+
+
+def _replace(frame: pd.DataFrame, columns: list[str], outputs: list[str], values: np.ndarray,
+             as_numbers: bool) -> pd.DataFrame:
+    """``frame`` with ``columns`` replaced (at the first one's place) by ``outputs``."""
+    new = pd.DataFrame(values, columns=outputs, index=frame.index)
+    if not as_numbers:
+        new = new.infer_objects()
+    parts, inserted = [], False
+    for col in frame.columns:
+        if col in columns:
+            if not inserted:
+                parts.append(new)
+                inserted = True
+        else:
+            parts.append(frame[[col]])
+    return pd.concat(parts, axis=1)
+
+
+def _require_numeric(spec, key: tuple, column: pd.Series, raw, why: str) -> None:
+    if is_numeric_dtype(column):
+        return
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = column[numbers.isna() & column.notna()]
+    if bad.empty:
+        return
+    row = bad.index[0]
+    at = f" (line {row + raw.row_offset})" if raw.row_offset else f" (row {row})"
+    if numbers.notna().sum() >= bad.size:
+        message = (f"column '{column.name}' of {raw.origin} should hold numbers but has text "
+                   f"'{bad.iloc[0]}'{at}")
+        hint = "fix or remove that row of the file"
+    else:
+        message = f"column '{column.name}' of {raw.origin} is text ('{bad.iloc[0]}'{at})"
+        hint = ("encode it with one_hot_encoder or ordinal_encoder in data.preprocess, or "
+                "leave it out of data.source.features")
+    raise_located(spec, key, f"{message}; {why}", hint=hint)
+
+
+def finish(spec, frames: dict[str, pd.DataFrame], raw) -> dict[str, np.ndarray]:
+    """Every preprocessed frame as a float64 matrix (N, F); text or NaN left is an error."""
+    source = spec.data.source
+    features = getattr(source, "features", None) or []
+    out = {}
+    for name, frame in frames.items():
+        for col in frame.columns:
+            key = (("data", "source", "features", features.index(col)) if col in features
+                   else ("data", "source"))
+            _require_numeric(spec, key, frame[col], raw, "the model needs numbers")
+        matrix = frame.to_numpy(dtype=np.float64)
+        _check_nan(spec, name, frame, matrix, raw)
+        out[name] = matrix
+    return out
+
+
+def _check_nan(spec, split: str, frame: pd.DataFrame, matrix: np.ndarray, raw) -> None:
+    counts = np.isnan(matrix).sum(axis=0)
+    if not counts.any():
+        return
+    j = int(np.flatnonzero(counts)[0])
+    col = str(frame.columns[j])
+    where = ("data", "preprocess") if spec.data.preprocess else ("data", "source")
+    raise_located(spec, where, f"column '{col}' of {raw.origin} has {int(counts[j])} missing "
+                  f"values (NaN) left after preprocessing in the {split} split",
+                  hint=f"add {{type: simple_imputer, columns: [{col}]}} to data.preprocess")

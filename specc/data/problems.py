@@ -1,0 +1,47 @@
+"""Errors raised by the data pipeline: located spec errors (exit 2) and I/O failures (exit 1).
+
+A problem that the spec can fix (a misspelled column, a model that disagrees with the data)
+is a :class:`~specc.errors.SpecErrors` located at the spec line that caused it; a file that
+cannot be read is a one-line ``RunError``.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from specc.errors import SpecError, SpecErrors
+
+__all__ = ["located", "raise_all", "raise_io", "raise_located", "where"]
+
+
+def located(spec, key_path: tuple, message: str, hint: str | None = None) -> SpecError:
+    """A :class:`SpecError` at the spec line of ``key_path`` (``("data", "source", "path")``)."""
+    positions = getattr(spec, "positions", None)
+    line, col = positions.locate(tuple(key_path)) if positions is not None else (0, 0)
+    return SpecError(getattr(spec, "source_path", "<spec>"), line, col, message,
+                     tuple(key_path), hint)
+
+
+def raise_located(spec, key_path: tuple, message: str, hint: str | None = None) -> NoReturn:
+    """Raise one located error as :class:`SpecErrors` (exit status 2)."""
+    raise SpecErrors([located(spec, key_path, message, hint)], getattr(spec, "source", ""))
+
+
+def raise_all(spec, errors: list[SpecError]) -> None:
+    """Raise the collected errors together, if there are any."""
+    if errors:
+        raise SpecErrors(errors, getattr(spec, "source", ""))
+
+
+def where(spec, key_path: tuple) -> str:
+    """``"data.source.path, specs/x.yaml:12"``: a key path and its spec line, for one-liners."""
+    error = located(spec, key_path, "")
+    dotted = ".".join(str(k) for k in key_path)
+    return f"{dotted} at {error.path}:{error.line}" if error.line else dotted
+
+
+def raise_io(message: str) -> NoReturn:
+    """Raise a one-line runtime failure (exit status 1): a data file that cannot be read."""
+    from specc.commands.common import RunError
+
+    raise RunError(message)
