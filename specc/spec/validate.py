@@ -17,7 +17,7 @@ from specc.spec.blocks import normalize_layers
 from specc.spec.checks import loss_problems
 from specc.spec.load import Loaded, load_text
 from specc.spec.pydantic_errors import translate
-from specc.spec.schema import Spec
+from specc.spec.schema import ModelSpec, Spec
 
 __all__ = ["check_file", "check_text", "load_spec", "validate_data"]
 
@@ -75,19 +75,35 @@ def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     except ValidationError as exc:
         errors += [_located(loaded, path, message, at_key)
                    for path, message, at_key in translate(exc, loaded.data)]
-        return None, errors
+        return None, errors + _model_errors_alone(loaded, errors)
     if errors:
         return None, errors
     return _check_semantics(spec, loaded)
 
 
+def _model_errors_alone(loaded: Loaded, errors: list[SpecError]) -> list[SpecError]:
+    """Shape and graph errors too, when the schema failed only outside ``model``."""
+    model = loaded.data.get("model") if isinstance(loaded.data, dict) else None
+    if not isinstance(model, dict) or any(e.key_path[:1] == ("model",) for e in errors):
+        return []
+    try:
+        checked = ModelSpec.model_validate(model)
+    except ValidationError:
+        return []
+    return _lower(checked, loaded)[1]
+
+
+def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
+    layers = model.layers
+    lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
+    graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines)
+    return graph, [_layer_error(loaded, layers, index, key, message)
+                   for index, key, message in problems]
+
+
 def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     layers = spec.model.layers
-    lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
-    graph, problems = lower(spec.model.input.shape, spec.model.input.dtype, layers,
-                            spec.model.outputs, lines)
-    errors = [_layer_error(loaded, layers, index, key, message)
-              for index, key, message in problems]
+    graph, errors = _lower(spec.model, loaded)
     if graph is not None:
         errors += [_layer_error(loaded, layers, index, key, message)
                    for index, key, message in loss_problems(spec, graph)]
