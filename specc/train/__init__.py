@@ -1,0 +1,17 @@
+"""Training: ``specc train``'s library.
+
+Public API (importing this package does not import torch)::
+
+    result = specc.train.train(spec, out_dir="runs/x", overrides=["optimizer.lr=0.01"])
+    result.run_dir, result.summary["best"]["val_accuracy"]
+    spec, checkpoint = specc.train.load_run("runs/x")
+
+See :mod:`specc.train.session` for the exact order of operations (seeding, split,
+shuffling, scheduler stepping) that the standalone train.py reproduces.
+"""
+
+from __future__ import annotations
+
+from specc.train.api import load_run, train
+
+__all__ = ["load_run", "train"]

@@ -1,0 +1,106 @@
+"""The library entry points: :func:`train` and :func:`load_run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specc.commands.common import RunError
+from specc.errors import SpecErrors
+
+__all__ = ["load_run", "train"]
+
+
+def _validate_text(text: str, path: str):
+    from specc.spec.validate import check_text
+
+    spec, errors = check_text(text, path)
+    if errors:
+        raise SpecErrors(errors, text)
+    return spec
+
+
+def _read_run(run_dir: Path) -> tuple[str, Path]:
+    spec_file = run_dir / "spec.yaml"
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir} is not a run directory")
+    if not spec_file.exists():
+        raise RunError(f"{run_dir} is not a run directory (no spec.yaml)")
+    return spec_file.read_text(encoding="utf-8"), spec_file
+
+
+def load_run(run_dir: str | Path):
+    """A finished (or interrupted) run's spec and checkpoint.
+
+    Returns:
+        ``(spec, checkpoint)``: the validated spec stored in ``run_dir/spec.yaml`` and the
+        dict of ``best.pt`` (``last.pt`` when there is no best), loaded on the CPU with
+        ``weights_only=True``. ``checkpoint["model"]`` is the state_dict;
+        ``checkpoint["preprocessing"]`` the fitted preprocessing state.
+
+    Raises:
+        RunError: not a run directory, or no checkpoint in it.
+    """
+    run_dir = Path(run_dir)
+    text, spec_file = _read_run(run_dir)
+    spec = _validate_text(text, str(spec_file))
+    for name in ("best.pt", "last.pt"):
+        if (run_dir / name).exists():
+            return spec, _load(run_dir / name)
+    raise RunError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")
+
+
+def _load(path: Path) -> dict:
+    from specc.train.checkpoint import load_checkpoint
+
+    try:
+        return load_checkpoint(path)
+    except Exception as exc:  # a truncated or foreign file: one clear line
+        raise RunError(f"cannot read the checkpoint {path}: {exc}") from None
+
+
+def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False):
+    """Train a validated spec (or resume a run) and return its :class:`RunResult`.
+
+    Args:
+        spec: a validated :class:`specc.spec.schema.Spec` (None with ``resume``).
+        out_dir: the exact run folder (default ``runs/<name>/<timestamp>/``).
+        overrides: ``key.path=value`` strings, validated like the spec.
+        resume: a run folder to continue from its ``last.pt`` with its stored spec.
+        quiet: print nothing.
+
+    Raises:
+        SpecErrors: the spec lacks a section training needs, an override or the data is
+            invalid (exit 2).
+        RunError: runtime failures such as a diverged loss or an unavailable device (exit 1).
+    """
+    import torch
+
+    from specc.train.overrides import apply_overrides
+    from specc.train.plan import require_sections
+    from specc.train.rundir import create_run_dir, write_text
+    from specc.train.session import RunResult, Session
+
+    state = None
+    if resume is not None:
+        run_dir = Path(resume)
+        text, spec_file = _read_run(run_dir)
+        if not (run_dir / "last.pt").exists():
+            raise RunError(f"{run_dir} has no last.pt to resume from")
+        state = _load(run_dir / "last.pt")
+        spec, spec_dir = _validate_text(text, str(spec_file)), Path(state["spec_dir"])
+    else:
+        spec_dir = Path(spec.source_path).resolve().parent
+    spec, text = apply_overrides(spec, list(overrides))
+    require_sections(spec)
+    if state is None:
+        run_dir = create_run_dir(spec.name, out_dir)
+    write_text(run_dir / "spec.yaml", text)
+    previous = torch.are_deterministic_algorithms_enabled()
+    try:
+        session = Session(spec, text, run_dir, spec_dir, quiet)
+        if state is not None:
+            session.restore(state)
+        summary = session.run()
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    return RunResult(run_dir, summary)

@@ -1,0 +1,125 @@
+"""The hot loops: one training epoch and one evaluation pass.
+
+Order of operations in a training step (the standalone train.py does the same)::
+
+    for x, y in iter_batches(train, batch_size, generator=shuffle_gen, augment=augment):
+        with autocast:                      # only for bf16/fp16
+            out = model(x); loss = loss_fn(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()                     # scaled by a GradScaler for fp16 on CUDA
+        clip_grad_norm_(params, grad_clip)  # when train.grad_clip is set
+        optimizer.step()
+        scheduler.step()                    # one_cycle only (per batch)
+
+The epoch loss is the per-sample mean: ``sum(loss_b * len(b)) / N`` with
+``reduction: mean`` (``sum(loss_b) / N`` with ``reduction: sum``). It is accumulated on the
+device and read once per epoch; the only per-batch extra work is keeping the (reduced)
+predictions for the epoch's metrics. Evaluation runs under ``torch.inference_mode`` in
+``eval()`` mode, in order, in batches of ``max(batch_size, 1024)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["EVAL_BATCH", "Pass", "Step", "evaluate", "train_epoch"]
+
+EVAL_BATCH = 1024
+
+
+@dataclass
+class Pass:
+    """What one pass over a split leaves: the on-device loss sum, the sample count, and
+    the reduced predictions and targets of every batch, in order."""
+
+    loss_sum: torch.Tensor
+    count: int = 0
+    preds: list = field(default_factory=list)
+    targets: list = field(default_factory=list)
+
+    def loss(self) -> float:
+        """The per-sample mean loss (one device sync)."""
+        return float(self.loss_sum) / max(self.count, 1)
+
+
+@dataclass
+class Step:
+    """Everything a training step needs (built once per run)."""
+
+    model: torch.nn.Module
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    stepper: object
+    predictor: object
+    precision: object
+    scaler: object = None
+    grad_clip: float | None = None
+    per_sample_weight: bool = True  # reduction "mean": weight each batch loss by its size
+
+
+def train_epoch(step: Step, batches, device: torch.device, progress=None) -> Pass:
+    """One epoch over ``batches`` ((B, ...) inputs, (B, ...) targets already on ``device``)."""
+    model, loss_fn, optimizer = step.model, step.loss_fn, step.optimizer
+    model.train()
+    result = Pass(torch.zeros((), device=device))
+    params = [p for p in model.parameters() if p.requires_grad] if step.grad_clip else None
+    per_batch = step.stepper.per_batch
+    reduce, autocast, scaler = step.predictor.reduce, step.precision.autocast, step.scaler
+    for index, (x, y) in enumerate(batches):
+        with autocast():
+            out = model(x)
+            loss = loss_fn(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+            if params is not None:
+                torch.nn.utils.clip_grad_norm_(params, step.grad_clip)
+            optimizer.step()
+        else:
+            _scaled_step(scaler, loss, optimizer, params, step.grad_clip)
+        if per_batch:
+            step.stepper.batch()
+        n = y.shape[0]
+        result.loss_sum.add_(loss.detach(), alpha=n if step.per_sample_weight else 1)
+        result.preds.append(reduce(out.detach()))
+        result.targets.append(y)
+        result.count += n
+        if progress is not None:
+            progress(index, result.loss_sum, result.count)
+    return result
+
+
+def _scaled_step(scaler, loss, optimizer, params, grad_clip) -> None:
+    scaler.scale(loss).backward()
+    if params is not None:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
+@torch.inference_mode()
+def evaluate(step: Step, split, batch_size: int, device: torch.device) -> Pass:
+    """Loss and reduced predictions of the model on a whole split, in order, in eval mode.
+
+    Args:
+        split: a TensorSplit whose ``x`` (N, ...) and ``y`` (N, ...) are on ``device``.
+    """
+    model = step.model
+    model.eval()
+    result = Pass(torch.zeros((), device=device))
+    size = max(batch_size, EVAL_BATCH)
+    weight = step.per_sample_weight
+    for start in range(0, split.x.shape[0], size):
+        x, y = split.x[start:start + size], split.y[start:start + size]
+        with step.precision.autocast():
+            out = model(x)
+            loss = step.loss_fn(out, y)
+        n = y.shape[0]
+        result.loss_sum.add_(loss.float(), alpha=n if weight else 1)
+        result.preds.append(step.predictor.reduce(out))
+        result.targets.append(y)
+        result.count += n
+    return result

@@ -1,0 +1,211 @@
+"""Unit tests of the trainer's parts that need no data pipeline: metrics against
+scikit-learn, checkpoints, RNG capture, losses, optimizers, schedulers, trackers, device."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from specc.commands.common import RunError
+from specc.spec.sections import (
+    SGD,
+    CosineAnnealing,
+    CrossEntropyLoss,
+    HuberLoss,
+    OneCycle,
+    ReduceLROnPlateau,
+)
+from specc.train import checkpoint as ckpt
+from specc.train.device import resolve_device, resolve_precision
+from specc.train.losses import LOSS_BUILDERS, build_loss
+from specc.train.metrics import Predictor, compute_metrics, confusion_matrix
+from specc.train.optim import OPTIMIZER_BUILDERS, SCHEDULER_BUILDERS, build_scheduler
+from specc.train.plan import Tracker, infer_mode
+
+
+@pytest.mark.parametrize("k, seed", [(2, 0), (3, 1), (5, 2), (7, 3)])
+def test_classification_metrics_match_sklearn(k, seed):
+    g = torch.Generator().manual_seed(seed)
+    target = torch.randint(0, k, (200,), generator=g)
+    pred = torch.where(torch.rand(200, generator=g) < 0.6, target,
+                       torch.randint(0, k - 1, (200,), generator=g))  # class k-1 rarely predicted
+    scores, cm = compute_metrics(("accuracy", "precision", "recall", "f1"), "multiclass",
+                                 pred, target, k)
+    t, p = target.numpy(), pred.numpy()
+    assert scores["accuracy"] == pytest.approx(skm.accuracy_score(t, p), abs=1e-12)
+    for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
+                     ("f1", skm.f1_score)):
+        assert scores[name] == pytest.approx(fn(t, p, average="macro", zero_division=0), abs=1e-12)
+    np.testing.assert_array_equal(cm.numpy(), skm.confusion_matrix(t, p, labels=range(k)))
+
+
+def test_macro_scores_skip_absent_labels_like_sklearn():
+    target, pred = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1])
+    scores, _ = compute_metrics(("precision", "f1"), "multiclass", pred, target, 4)
+    assert scores["precision"] == pytest.approx(skm.precision_score([0, 0, 1, 1], [0, 1, 1, 1],
+                                                                    average="macro"))
+    assert scores["f1"] == pytest.approx(skm.f1_score([0, 0, 1, 1], [0, 1, 1, 1], average="macro"))
+
+
+def test_binary_predictor_thresholds_logits_and_probabilities():
+    out = torch.tensor([[-0.1], [0.2], [0.7]])
+    assert Predictor("binary", "bce_with_logits").finish([out]).tolist() == [0, 1, 1]
+    assert Predictor("binary", "bce").finish([out]).tolist() == [0, 0, 1]
+    parts = [Predictor("multiclass", "cross_entropy").reduce(torch.eye(3)[[2, 0]])]
+    assert Predictor("multiclass", "cross_entropy").finish(parts).tolist() == [2, 0]
+
+
+def test_regression_metrics_match_sklearn():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(100, 3, generator=g)
+    pred = target + 0.3 * torch.randn(100, 3, generator=g)
+    scores, cm = compute_metrics(("mse", "mae", "r2"), "regression", pred, target, None)
+    assert cm is None
+    t, p = target.numpy(), pred.numpy()
+    assert scores["mse"] == pytest.approx(skm.mean_squared_error(t, p), rel=1e-6)
+    assert scores["mae"] == pytest.approx(skm.mean_absolute_error(t, p), rel=1e-6)
+    assert scores["r2"] == pytest.approx(skm.r2_score(t, p), rel=1e-6)
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    cm = confusion_matrix(torch.tensor([1, 1, 0]), torch.tensor([[0], [1], [0]]), 2)
+    assert cm.tolist() == [[1, 1], [0, 1]]
+
+
+def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def broken_save(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        ckpt.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    state = torch.load(path, weights_only=True)
+    assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    gen = torch.Generator().manual_seed(5)
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    random.random(), np.random.rand(), torch.rand(1), np.random.randn()
+    ckpt.save_checkpoint({"rng": ckpt.capture_rng({"shuffle": gen})}, tmp_path / "c.pt")
+    expected = (random.random(), np.random.rand(), np.random.randn(), torch.rand(2),
+                torch.randperm(10, generator=gen))
+    random.seed(9), np.random.seed(9), torch.manual_seed(9)
+    other = torch.Generator().manual_seed(0)
+    ckpt.restore_rng(ckpt.load_checkpoint(tmp_path / "c.pt")["rng"], {"shuffle": other})
+    got = (random.random(), np.random.rand(), np.random.randn(), torch.rand(2),
+           torch.randperm(10, generator=other))
+    assert got[:3] == expected[:3]
+    assert torch.equal(got[3], expected[3]) and torch.equal(got[4], expected[4])
+
+
+def test_losses_build_from_a_closed_mapping():
+    assert set(LOSS_BUILDERS) == {"mse", "l1", "smooth_l1", "huber", "bce_with_logits", "bce",
+                                  "cross_entropy", "nll"}
+    ce = build_loss(CrossEntropyLoss(type="cross_entropy", label_smoothing=0.1,
+                                     weight=[1.0, 2.0, 3.0]))
+    logits, target = torch.randn(6, 3), torch.tensor([0, 1, 2, 2, 1, 0])
+    expected = torch.nn.functional.cross_entropy(
+        logits, target, weight=torch.tensor([1.0, 2.0, 3.0]), label_smoothing=0.1)
+    assert torch.allclose(ce(logits, target), expected)
+    huber = build_loss(HuberLoss(type="huber", delta=0.5))
+    assert huber.delta == 0.5
+
+
+def test_optimizers_and_schedulers_cover_the_schema():
+    from typing import get_args
+
+    from specc.spec import sections
+
+    def types(classes):
+        return {get_args(c.model_fields["type"].annotation)[0] for c in classes}
+
+    assert set(OPTIMIZER_BUILDERS) == types(sections.OPTIMIZERS)
+    assert set(SCHEDULER_BUILDERS) == types(sections.SCHEDULERS)
+    assert set(LOSS_BUILDERS) == types(sections.LOSSES)
+    model = torch.nn.Linear(2, 1)
+    opt = OPTIMIZER_BUILDERS["sgd"](model.parameters(), SGD(type="sgd", lr=0.1, momentum=0.9,
+                                                            nesterov=True, weight_decay=1e-4))
+    assert opt.param_groups[0]["nesterov"] and opt.param_groups[0]["weight_decay"] == 1e-4
+
+
+def _opt(lr=0.1):
+    return torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=lr)
+
+
+def test_one_cycle_steps_per_batch_over_all_epochs():
+    opt = _opt()
+    stepper = build_scheduler(OneCycle(type="one_cycle", max_lr=1.0), opt, epochs=3,
+                              batches_per_epoch=4)
+    assert stepper.per_batch and stepper.scheduler.total_steps == 12
+    used = []
+    for _ in range(12):  # the lr each of the 12 optimizer steps uses
+        used.append(opt.param_groups[0]["lr"])
+        opt.step()
+        stepper.batch()
+    stepper.epoch({"val_loss": 1.0})  # ignored for per-batch schedulers
+    assert used[0] == pytest.approx(1.0 / 25) and 0.95 < max(used) <= 1.0
+    assert used[-1] == pytest.approx(1.0 / 25 / 1e4, rel=1e-3)
+
+
+def test_cosine_annealing_defaults_to_the_epoch_count():
+    opt = _opt()
+    stepper = build_scheduler(CosineAnnealing(type="cosine_annealing"), opt, epochs=4,
+                              batches_per_epoch=10)
+    for _ in range(4):
+        opt.step()
+        stepper.epoch({})
+    assert stepper.scheduler.T_max == 4
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_plateau_steps_on_its_monitor_and_round_trips_weights_only(tmp_path):
+    opt = _opt()
+    section = ReduceLROnPlateau(type="reduce_lr_on_plateau", patience=1, factor=0.5)
+    stepper = build_scheduler(section, opt, 10, 3, monitor="train_loss")
+    for value in (1.0, 1.0, 1.0):
+        stepper.epoch({"train_loss": value, "val_loss": 0.0})
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
+    ckpt.save_checkpoint({"s": stepper.state_dict()}, tmp_path / "s.pt")
+    assert ckpt.load_checkpoint(tmp_path / "s.pt")["s"]["num_bad_epochs"] == 0
+    one_cycle = build_scheduler(OneCycle(type="one_cycle", max_lr=1.0), _opt(), 2, 2)
+    ckpt.save_checkpoint({"s": one_cycle.state_dict()}, tmp_path / "o.pt")
+    assert ckpt.load_checkpoint(tmp_path / "o.pt")["s"]["total_steps"] == 4
+
+
+def test_tracker_modes_min_delta_and_patience():
+    assert infer_mode("val_loss") == "min" and infer_mode("val_mae") == "min"
+    assert infer_mode("val_accuracy") == "max" and infer_mode("val_r2") == "max"
+    stop = Tracker("val_loss", "min", min_delta=0.1, patience=2)
+    flags = [stop.update({"epoch": e, "val_loss": v}) for e, v in
+             enumerate([1.0, 0.95, 0.85, 0.84, 0.80], start=1)]
+    assert flags == [True, False, True, False, False]
+    assert stop.should_stop and stop.best_epoch == 3
+    best = Tracker("val_accuracy", "max")
+    assert [best.update({"epoch": 1, "val_accuracy": a}) for a in (0.5, 0.7, 0.7)] == \
+        [True, True, False]
+
+
+def test_device_and_precision_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(RunError, match="not available"):
+            resolve_device("cuda:1")
+    with pytest.raises(RunError, match="fp16 needs a GPU"):
+        resolve_precision("fp16", torch.device("cpu"))
+    bf16 = resolve_precision("bf16", torch.device("cpu"))
+    assert bf16.dtype is torch.bfloat16 and not bf16.use_scaler
+    with bf16.autocast():
+        assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype is torch.bfloat16
+    assert resolve_precision("fp32", torch.device("cpu")).scaler() is None
