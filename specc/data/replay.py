@@ -78,11 +78,7 @@ def _replace(frame: pd.DataFrame, columns: list[str], outputs: list[str],
 
 
 def _numbers(step: dict, frame: pd.DataFrame) -> np.ndarray:
-    return frame[step["columns"]].to_numpy(dtype=np.float64)
-
-
-def _nan(value) -> float:
-    return math.nan if value is None else value
+    return frame[step["columns"]].to_numpy(dtype=np.float64, copy=True)
 
 
 def _impute(step: dict, frame: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +125,8 @@ def _ordinal(step: dict, frame: pd.DataFrame) -> pd.DataFrame:
     out = []
     for col, cats in zip(step["columns"], step["categories"], strict=True):
         codes = _codes(frame[col], cats).astype(np.float64)
-        codes[pd.isna(frame[col].astype(object)).to_numpy()] = np.nan
+        if any(_key(c) == ("missing",) for c in cats):  # sklearn: NaN seen in training stays NaN
+            codes[pd.isna(frame[col].astype(object)).to_numpy()] = np.nan
         out.append(codes)
     return pd.DataFrame(np.stack(out, axis=1))
 
