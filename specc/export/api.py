@@ -1,0 +1,175 @@
+"""``export_onnx``: a spec's model -> a verified ONNX file with specc metadata.
+
+Steps: (optionally) fold numeric scaling into the model, export with dynamic shapes,
+attach ``metadata_props``, save, run the ONNX checker, then compare onnxruntime with the
+torch module at batch sizes 1, 7 and 64. The returned :class:`ExportReport` carries the
+largest absolute difference; the caller decides what tolerance fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specc.export.metadata import ModelInfo, metadata_props, output_kind, task_of
+from specc.export.verify import Parity
+
+__all__ = ["ExportError", "ExportReport", "export_onnx", "model_info"]
+
+RECURRENT = frozenset({"rnn", "lstm", "gru"})
+INPUT_NAME = "input"
+
+
+class ExportError(Exception):
+    """Export or verification failed: one line for the user (exit status 1)."""
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_onnx` produced.
+
+    Attributes:
+        path: the ONNX file.
+        parity: onnxruntime vs torch differences per case.
+        info: the metadata written into the file.
+        seq_note: why a recurrent model's sequence length stayed fixed, if it did.
+        size_bytes: file size.
+    """
+
+    path: Path
+    parity: Parity
+    info: ModelInfo
+    seq_note: str | None
+    size_bytes: int
+
+
+def _loss_type(spec) -> str | None:
+    return spec.loss.type if spec.loss is not None else None
+
+
+def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
+    """The metadata of ``spec``'s model, completed by a training checkpoint when given."""
+    from specc import __version__
+
+    ckpt = checkpoint or {}
+    graph = spec.graph
+    return ModelInfo(
+        spec_name=spec.name,
+        input_name=INPUT_NAME,
+        input_shape=list(graph.input_shape),
+        input_dtype=graph.input_dtype,
+        output_names=list(graph.outputs),
+        output_shapes=[list(s) for s in graph.output_shapes],
+        task=ckpt.get("task") or task_of(_loss_type(spec)),
+        output_kind=output_kind(_loss_type(spec)),
+        class_labels=_labels(ckpt.get("class_labels")),
+        feature_names=_labels(ckpt.get("feature_names")),
+        preprocessing=ckpt.get("preprocessing") or None,
+        opset=_opset(spec, None),
+        specc_version=__version__,
+    )
+
+
+def _labels(values) -> list[str] | None:
+    return None if values is None else [str(v) for v in values]
+
+
+def _opset(spec, opset: int | None) -> int:
+    if opset is not None:
+        return opset
+    onnx_spec = spec.export.onnx if spec.export is not None else None
+    return onnx_spec.opset if onnx_spec is not None else 18
+
+
+def _token_bound(graph) -> int:
+    """Exclusive bound of valid token ids for an int64 input (its embeddings' smallest size)."""
+    sizes = [node.layer.num_embeddings for node in graph.nodes
+             if node.kind == "embedding" and "input" in node.inputs]
+    return min(sizes) if sizes else 2
+
+
+def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | None = None,
+                opset: int | None = None, include_preprocessing: bool | None = None,
+                check: bool = True) -> ExportReport:
+    """Export ``model`` (built from ``spec``) to ``path`` and verify it.
+
+    Args:
+        model: ``specc.build_model(spec)``, trained or not; forward takes
+            ``(B, *spec.model.input.shape)``.
+        spec: the validated spec.
+        path: the ``.onnx`` file to write (its folder is created).
+        checkpoint: a training checkpoint dict (``preprocessing``, ``class_labels``,
+            ``feature_names``, ``task``), for the metadata; weights are not loaded from it.
+        opset: ONNX opset; default ``export.onnx.opset`` of the spec, else 18.
+        include_preprocessing: fold numeric scaling into the graph; default
+            ``export.onnx.include_preprocessing``.
+        check: run the ONNX checker and the onnxruntime parity check.
+
+    Raises:
+        ExportError: the model cannot be exported (naming the layer when known) or the
+            checker rejects it.
+    """
+    from specc.export.onnx_export import ExportFailure, export_module
+
+    path = Path(path)
+    info = model_info(spec, checkpoint)
+    info.opset = _opset(spec, opset)
+    if include_preprocessing is None:
+        onnx_spec = spec.export.onnx if spec.export is not None else None
+        include_preprocessing = bool(onnx_spec and onnx_spec.include_preprocessing)
+    module, transform = model.eval(), None
+    if include_preprocessing:
+        from specc.export.fold import fold_preprocessing
+
+        module, transform = fold_preprocessing(model, info.preprocessing, info.input_shape)
+        info.includes_preprocessing = True
+    high = _token_bound(spec.graph)
+    want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
+    try:
+        exported = export_module(module, tuple(info.input_shape), info.input_dtype,
+                                 opset=info.opset, input_name=INPUT_NAME,
+                                 output_names=info.output_names, dynamic_seq=want_seq, high=high)
+    except ExportFailure as exc:
+        raise ExportError(_failure_message(exc, spec)) from exc
+    info.dynamic_seq = exported.dynamic_seq
+    _save(exported.proto, info, path)
+    result = Parity()
+    if check:
+        result = _verify(path, module, info, high, transform)
+    return ExportReport(path, result, info, exported.seq_note, path.stat().st_size)
+
+
+def _failure_message(exc, spec) -> str:
+    if exc.layer is None:
+        return f"cannot export the model to ONNX: {exc}"
+    try:
+        node = spec.graph.node(exc.layer)
+    except KeyError:
+        return f"cannot export layer '{exc.layer}' to ONNX: {exc}"
+    where = f"{spec.source_path}:{node.line}: " if node.line else ""
+    return f"{where}cannot export {node.kind} layer '{node.name}' to ONNX: {exc}"
+
+
+def _save(proto, info: ModelInfo, path: Path) -> None:
+    import onnx
+
+    del proto.metadata_props[:]
+    for key, value in metadata_props(info).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "specc"
+    proto.producer_version = info.specc_version
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(path))
+
+
+def _verify(path: Path, module, info: ModelInfo, high: int, transform) -> Parity:
+    from specc.export.verify import check, parity
+
+    try:
+        check(path)
+    except Exception as exc:
+        raise ExportError(f"the ONNX checker rejected {path}: {exc}") from exc
+    return parity(path, module, tuple(info.input_shape), info.input_dtype,
+                  dynamic_seq=info.dynamic_seq, high=high, transform=transform)

@@ -1,0 +1,99 @@
+"""What an exported ONNX file says about itself, as ``metadata_props`` (no torch, no onnx).
+
+Every value is a string; structured values are JSON. :func:`metadata_props` writes the
+mapping at export time and :func:`read_metadata` parses it back from onnxruntime's
+``custom_metadata_map`` at prediction time, so ``specc predict`` needs neither torch nor
+the spec file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["OUTPUT_KINDS", "ModelInfo", "metadata_props", "output_kind", "read_metadata"]
+
+PREFIX = "specc."
+
+#: How to turn the first model output into predictions, keyed by the spec's loss type.
+OUTPUT_KINDS = {
+    "cross_entropy": "logits",          # softmax over classes
+    "nll": "log_probabilities",         # exp over classes
+    "bce_with_logits": "logit",         # sigmoid
+    "bce": "probability",               # already a probability
+}
+
+
+def output_kind(loss_type: str | None) -> str:
+    """``logits`` | ``log_probabilities`` | ``logit`` | ``probability`` | ``values``."""
+    return OUTPUT_KINDS.get(loss_type or "", "values")
+
+
+def task_of(loss_type: str | None) -> str:
+    """The task a loss implies: ``multiclass``, ``binary`` or ``regression``."""
+    kind = output_kind(loss_type)
+    if kind in ("logits", "log_probabilities"):
+        return "multiclass"
+    return "binary" if kind in ("logit", "probability") else "regression"
+
+
+@dataclass
+class ModelInfo:
+    """Everything about an exported model that prediction needs besides the graph.
+
+    Attributes:
+        spec_name: the spec's ``name``.
+        input_name: the ONNX input name; ``input_shape`` is one sample's shape (no batch).
+        input_dtype: ``float32`` or ``int64``.
+        output_names / output_shapes: per-sample shapes of the model outputs.
+        task: ``binary`` | ``multiclass`` | ``regression``.
+        output_kind: see :func:`output_kind`.
+        class_labels: label of each class index, when known.
+        feature_names: the raw input columns of a CSV source, when known.
+        preprocessing: the fitted preprocessing/transforms state (JSON data), when known.
+        includes_preprocessing: numeric scaling is folded into the graph, so the model takes
+            features after imputing/encoding but before scaling.
+        dynamic_seq: the sequence length (first per-sample dimension) is dynamic.
+        opset: the ONNX opset.
+        specc_version: the exporting specc version.
+    """
+
+    spec_name: str
+    input_name: str
+    input_shape: list[int]
+    input_dtype: str
+    output_names: list[str]
+    output_shapes: list[list[int]]
+    task: str
+    output_kind: str
+    class_labels: list[str] | None = None
+    feature_names: list[str] | None = None
+    preprocessing: dict[str, Any] | None = None
+    includes_preprocessing: bool = False
+    dynamic_seq: bool = False
+    opset: int = 18
+    specc_version: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def metadata_props(info: ModelInfo) -> dict[str, str]:
+    """The ``metadata_props`` of an exported model: ``specc.<field>`` -> JSON text."""
+    props = {PREFIX + key: json.dumps(value, sort_keys=True)
+             for key, value in asdict(info).items() if key != "extra"}
+    props.update(info.extra)
+    return props
+
+
+def read_metadata(props: dict[str, str]) -> ModelInfo:
+    """Parse ``metadata_props`` written by :func:`metadata_props`.
+
+    Raises:
+        ValueError: when the mapping was not written by specc.
+    """
+    fields = {key[len(PREFIX):]: value for key, value in props.items() if key.startswith(PREFIX)}
+    if "spec_name" not in fields or "input_shape" not in fields:
+        raise ValueError("the model has no specc metadata (was it exported by `specc export`?)")
+    known = set(ModelInfo.__dataclass_fields__) - {"extra"}
+    data = {key: json.loads(value) for key, value in fields.items() if key in known}
+    return ModelInfo(**data)

@@ -1,0 +1,88 @@
+"""Verification of an exported model: the ONNX checker, then onnxruntime against torch.
+
+Parity runs the eval-mode torch module and an onnxruntime session on the same fresh random
+inputs at several batch sizes (1, 7, 64) and, for a dynamic sequence dimension, two sequence
+lengths; it reports the largest absolute difference over every output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from specc.export.onnx_export import example_input
+
+__all__ = ["BATCH_SIZES", "Parity", "check", "parity"]
+
+BATCH_SIZES = (1, 7, 64)
+
+
+@dataclass
+class Parity:
+    """Largest absolute difference between onnxruntime and torch.
+
+    Attributes:
+        max_abs_diff: over every case and output.
+        cases: ``(batch, seq or None, max_abs_diff)`` per input tried.
+    """
+
+    max_abs_diff: float = 0.0
+    cases: list[tuple[int, int | None, float]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """``batch 1: 2.4e-07, batch 7: ...`` for the log."""
+        parts = []
+        for batch, seq, diff in self.cases:
+            where = f"batch {batch}" + (f", seq {seq}" if seq is not None else "")
+            parts.append(f"{where}: {diff:.2e}")
+        return "; ".join(parts)
+
+
+def check(path: Path) -> None:
+    """``onnx.checker.check_model(full_check=True)`` on the saved file (raises on failure)."""
+    import onnx
+
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def seq_lengths(seq: int) -> tuple[int, int]:
+    """The spec's sequence length and a second, different one."""
+    return (seq, seq // 2 if seq > 2 else seq + 3)
+
+
+def parity(path: Path, module, input_shape: tuple[int, ...], input_dtype: str, *,
+           dynamic_seq: bool = False, high: int = 2, transform=None,
+           seed: int = 1234) -> Parity:
+    """Compare onnxruntime on ``path`` with ``module`` on fresh random inputs.
+
+    Args:
+        path: the saved ONNX file (one input).
+        module: the torch module in eval mode; forward maps ``(B, *input_shape)`` to one
+            tensor or a tuple of tensors.
+        input_shape / input_dtype: one sample of the ONNX input.
+        dynamic_seq: also try a second sequence length (first per-sample dimension).
+        high: exclusive bound of random token ids for int64 inputs.
+        transform: optional ``numpy -> numpy`` applied to the random ``float32`` inputs (for
+            example to draw raw features on their natural scale).
+    """
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    seqs = seq_lengths(input_shape[0]) if dynamic_seq else (None,)
+    result = Parity()
+    for k, (batch, seq) in enumerate((b, s) for s in seqs for b in BATCH_SIZES):
+        x = example_input(input_shape, input_dtype, batch=batch, seq=seq, high=high, seed=seed + k)
+        if transform is not None:
+            x = torch.from_numpy(np.ascontiguousarray(transform(x.numpy()), dtype=np.float32))
+        with torch.no_grad():
+            expected = module(x)
+        expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+        actual = session.run(None, {name: x.numpy()})
+        diff = max(float(np.max(np.abs(a - e.numpy()), initial=0.0))
+                   for a, e in zip(actual, expected, strict=True))
+        result.cases.append((batch, seq, diff))
+        result.max_abs_diff = max(result.max_abs_diff, diff)
+    return result
