@@ -39,7 +39,8 @@ def layer_classes() -> dict[str, type[Layer]]:
     registry: dict[str, type[Layer]] = {}
     for module in _MODULES:
         for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Layer) and value.__module__ == module.__name__:
+            ours = isinstance(value, type) and value.__module__ == module.__name__
+            if ours and issubclass(value, Layer):
                 kind = _type_of(value)
                 if kind is not None:
                     registry[kind] = value

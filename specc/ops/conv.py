@@ -1,4 +1,4 @@
-"""Convolutions: ``conv1d`` and ``conv2d`` (channels first, per-sample ``[C, L]`` / ``[C, H, W]``)."""
+"""Convolutions: ``conv1d`` and ``conv2d`` (channels first, per sample ``[C, L]``/``[C, H, W]``)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class _ConvNd(Layer):
         for arg in ("kernel_size", "stride", "dilation", "padding"):
             value = getattr(self, arg)
             if isinstance(value, list) and len(value) != n:
-                raise ShapeError(f"{arg} needs 1 or {n} values, got {len(value)}")
+                raise ShapeError(f"{arg} needs one int or a list of {n}, got {value}")
         kernel = as_tuple(self.kernel_size, n)
         stride = as_tuple(self.stride, n)
         dilation = as_tuple(self.dilation, n)
@@ -94,6 +94,7 @@ class _ConvNd(Layer):
             )
         out_sizes, explain = [], []
         for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True):
+            self._check_padding_mode(size, d * (k - 1) - p if self.padding == "same" else p)
             if self.padding == "same":
                 out = size
                 explain.append(f"{self.kind}: padding 'same' keeps {size}")
@@ -122,6 +123,15 @@ class _ConvNd(Layer):
             macs=weights * _prod(out_sizes),
             explain=explain,
         )
+
+    def _check_padding_mode(self, size: int, pad: int) -> None:
+        """torch pads by reflection less than the size, circularly at most the size."""
+        mode = self.padding_mode
+        if (mode == "reflect" and pad >= size) or (mode == "circular" and pad > size):
+            bound = "less than" if mode == "reflect" else "at most"
+            raise ShapeError(
+                f"padding {pad} with padding_mode '{mode}' must be {bound} the input size {size}"
+            )
 
     def init_source(self, inferred: Inferred) -> str:
         def short(v):

@@ -28,7 +28,7 @@ class _PoolNd(Layer):
         for arg in ("kernel_size", "stride", "padding"):
             value = getattr(self, arg)
             if isinstance(value, list) and len(value) != n:
-                raise ShapeError(f"{arg} needs 1 or {n} values, got {len(value)}")
+                raise ShapeError(f"{arg} needs one int or a list of {n}, got {value}")
         kernel = as_tuple(self.kernel_size, n)
         stride = as_tuple(self.stride, n) if self.stride is not None else kernel
         padding = as_tuple(self.padding, n)
@@ -97,7 +97,9 @@ class _AdaptiveAvgPoolNd(Layer):
             layout = "[channels, length]" if self.ndim == 1 else "[channels, height, width]"
             raise ShapeError(f"{self.kind} needs a {layout} input per sample, got {list(shape)}")
         if isinstance(self.output_size, list) and len(self.output_size) != self.ndim:
-            raise ShapeError(f"output_size needs 1 or {self.ndim} values")
+            raise ShapeError(
+                f"output_size needs one int or a list of {self.ndim}, got {self.output_size}"
+            )
         size = as_tuple(self.output_size, self.ndim)
         lead = shape[: len(shape) - self.ndim]
         return Inferred(

@@ -1,0 +1,438 @@
+"""Every op's plain-Python shape inference agrees with real torch.
+
+For many argument combinations and input shapes (hypothesis), each case is run two ways:
+
+* specc: validate the layer, ``infer()`` (plus the written-argument and zero-size checks that
+  :func:`specc.ir.lower` applies), then build the module by exec'ing ``init_source()`` and run
+  the ``forward_source()`` lines on a random batch of 2;
+* a reference written here straight from torch's API with the same (torch-named) arguments,
+  run in training mode with warnings turned into errors.
+
+When specc accepts a case, torch must too, and the output shape, the shape written on every
+forward line, ``Inferred.params``, the dtype, and (with the weights copied into the reference,
+both in eval mode) the output values must all match. When specc rejects a case (ShapeError or a
+pydantic error), torch must reject it too (an exception or a warning), unless it is one of the
+cases specc forbids on purpose, listed in :func:`deliberately_forbidden`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from torch import nn
+
+from specc.ops import LAYER_TYPES, ShapeError
+
+torch.set_num_threads(1)
+
+#: SPECC_OP_EXAMPLES=1000 for a deep run; 50 per family keeps the suite fast
+SETTINGS = settings(max_examples=int(os.environ.get("SPECC_OP_EXAMPLES", "50")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+NN_CLASSES = {
+    "linear": nn.Linear, "conv1d": nn.Conv1d, "conv2d": nn.Conv2d,
+    "maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d, "avgpool1d": nn.AvgPool1d,
+    "avgpool2d": nn.AvgPool2d, "adaptiveavgpool1d": nn.AdaptiveAvgPool1d,
+    "adaptiveavgpool2d": nn.AdaptiveAvgPool2d, "flatten": nn.Flatten,
+    "batchnorm1d": nn.BatchNorm1d, "batchnorm2d": nn.BatchNorm2d, "layernorm": nn.LayerNorm,
+    "dropout": nn.Dropout, "dropout2d": nn.Dropout2d, "embedding": nn.Embedding,
+    "rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU,
+    "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+    "softmax": nn.Softmax, "logsoftmax": nn.LogSoftmax, "identity": nn.Identity,
+}
+#: the argument each module takes from the input shape, and where it comes from
+INFERRED_ARG = {
+    "linear": ("in_features", lambda s: s[-1]), "conv1d": ("in_channels", lambda s: s[0]),
+    "conv2d": ("in_channels", lambda s: s[0]), "batchnorm1d": ("num_features", lambda s: s[0]),
+    "batchnorm2d": ("num_features", lambda s: s[0]),
+    "layernorm": ("normalized_shape", lambda s: s[-1]),
+    "rnn": ("input_size", lambda s: s[-1]), "lstm": ("input_size", lambda s: s[-1]),
+    "gru": ("input_size", lambda s: s[-1]),
+}
+#: specc's documented defaults that are not torch's (README, issue 2)
+SPECC_DEFAULTS = {"softmax": {"dim": -1}, "logsoftmax": {"dim": -1}, "concat": {"dim": 1}}
+
+
+# ---------------------------------------------------------------- the two ways to run a case
+
+def make_inputs(shapes, dtypes, high=5):
+    """A batch of 2 per input: float32 normals or int64 ids in [0, high)."""
+    gen = torch.Generator().manual_seed(0)
+    return [torch.randint(0, high, (2, *s), generator=gen) if d == "int64"
+            else torch.randn(2, *s, generator=gen) for s, d in zip(shapes, dtypes, strict=True)]
+
+
+def specc_infer(kind, args, shapes, dtypes):
+    """Validate and infer as :func:`specc.ir.lower` does; raise ShapeError/ValidationError."""
+    layer = LAYER_TYPES[kind].model_validate({"type": kind, **args})
+    inferred = layer.infer([tuple(s) for s in shapes], dtypes)
+    layer.check_written(inferred)
+    if any(dim < 1 for dim in inferred.shape):
+        raise ShapeError(f"zero-size output {inferred.shape}")
+    return layer, inferred
+
+
+def run_generated(layer, inferred, tensors):
+    """Exec ``init_source()`` and the ``forward_source()`` lines; check each line's shape."""
+    namespace = {"torch": torch, "nn": nn}
+    source = layer.init_source(inferred)
+    module = None
+    if source is not None:
+        exec(f"module = {source}", namespace)
+        module = namespace["module"].eval()
+    names = [f"in_{i}" for i in range(len(tensors))]
+    namespace.update(zip(names, tensors, strict=True), layer_module=module)
+    for code, shape in layer.forward_source("layer_module", names, "out", inferred):
+        with torch.no_grad():
+            exec(code, namespace)
+        assert tuple(namespace["out"].shape[1:]) == tuple(shape), (code, source)
+    return namespace["out"], module
+
+
+def reference(kind, args, shapes):
+    """torch's own module for ``args`` (missing inferred argument taken from the shape)."""
+    if kind in ("add", "mul", "concat"):
+        return None
+    kwargs = {**SPECC_DEFAULTS.get(kind, {}), **{k: v for k, v in args.items() if k != "output"}}
+    if kind in INFERRED_ARG:
+        arg, from_shape = INFERRED_ARG[kind]
+        kwargs.setdefault(arg, from_shape(shapes[0]))
+    if kind in ("rnn", "lstm", "gru"):
+        kwargs["batch_first"] = True
+    return NN_CLASSES[kind](**kwargs)
+
+
+def reference_forward(kind, args, module, tensors):
+    """Run the reference: merges with torch functions, ``last`` from torch's final states."""
+    if kind == "add":
+        return sum(tensors[1:], tensors[0])
+    if kind == "mul":
+        return math.prod(tensors[1:], start=tensors[0])
+    if kind == "concat":
+        return torch.cat(tensors, dim=args.get("dim", 1))
+    if kind not in ("rnn", "lstm", "gru"):
+        return module(*tensors)
+    sequence, state = module(tensors[0])
+    if args["output"] == "sequence":
+        return sequence
+    h_n = state[0] if kind == "lstm" else state
+    if args.get("bidirectional"):
+        return torch.cat([h_n[-2], h_n[-1]], dim=-1)  # both directions' final states
+    return h_n[-1]
+
+
+def torch_outcome(kind, args, shapes, tensors):
+    """``(module, output, None)`` or ``(None, None, the exception or warning)``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # torch warns where it guesses what was meant
+            warnings.filterwarnings("ignore", message=".*zero-padded copy")  # performance note
+            module = reference(kind, args, shapes)
+            if module is not None:
+                module.train()
+            return module, reference_forward(kind, args, module, tensors), None
+    except Exception as exc:  # torch rejects in many ways: RuntimeError, ValueError, ...
+        return None, None, exc
+
+
+def deliberately_forbidden(kind, args, shapes, dtypes):
+    """Why specc rejects a case torch accepts, or None. Every such case is listed here."""
+    rank = len(shapes[0]) + 1  # with the batch dimension
+    if kind == "flatten" and args.get("start_dim", 1) % rank == 0:
+        return "flatten starting at dim 0 would merge the batch dimension"
+    if kind in ("softmax", "logsoftmax") and args.get("dim", -1) % rank == 0:
+        return "softmax over the batch dimension mixes samples"
+    if kind == "concat" and args.get("dim", 1) % rank == 0:
+        return "concat along the batch dimension changes the batch size"
+    if kind in ("add", "mul") and len({tuple(s) for s in shapes}) > 1:
+        return "specc does not broadcast: unequal shapes are almost always a wiring mistake"
+    if kind in INFERRED_ARG and kind != "layernorm":
+        arg, from_shape = INFERRED_ARG[kind]
+        if arg in args and shapes[0] and args[arg] != from_shape(shapes[0]):
+            return "a written inferred argument must equal what the input gives"
+    window = ("kernel_size", "stride", "padding", "dilation", "output_size")
+    n = int(kind[-2]) if kind[-1] == "d" and kind[-2].isdigit() else None
+    if n and any(isinstance(args.get(k), list) and len(args[k]) != n for k in window):
+        return "one spelling per window argument: an int or a list of exactly n values"
+    if n and kind != "dropout2d" and len(shapes[0]) > n + 1:
+        return "a sample is [channels, *spatial]; torch would fold extra dims into the batch"
+    if kind in ("conv1d", "conv2d") and len(shapes[0]) == n:
+        return "torch reads an [N, *spatial] batch as one unbatched sample (the batch as channels)"
+    if kind in KINDS["pool"] and len(shapes[0]) >= n and _kernel_too_large(args, shapes[0], n):
+        return "a kernel larger than its (padded) input is an error, even where ceil_mode lets " \
+               "torch fit a window that hangs off the end"
+    normalized = args.get("normalized_shape")
+    if kind == "layernorm" and isinstance(normalized, list) and len(normalized) >= rank:
+        return "normalized_shape may not reach into the batch dimension"
+    if kind in ("rnn", "lstm", "gru") and len(shapes[0]) == 1:
+        return "torch reads a 2-D batch as one unbatched sequence (the batch as time steps)"
+    if kind in ("dropout", "dropout2d", "batchnorm1d", "batchnorm2d", "layernorm",
+                "rnn", "lstm", "gru") and "int64" in dtypes:
+        return "normalization, dropout and recurrent layers need float input"
+    return None
+
+
+def _kernel_too_large(args, shape, n):
+    def each(value, default):
+        value = default if value is None else value
+        return [value] * n if isinstance(value, int) else value
+
+    kernel, padding = each(args["kernel_size"], 1), each(args.get("padding"), 0)
+    return any(k > size + 2 * p for k, p, size in zip(kernel, padding, shape[-n:], strict=False))
+
+
+def check_case(kind, args, shapes, dtypes=None):
+    """Compare specc and torch on one case; see the module docstring."""
+    dtypes = dtypes or ["float32"] * len(shapes)
+    high = args.get("num_embeddings", 5)
+    tensors = make_inputs(shapes, dtypes, high)
+    ref_module, ref_out, torch_error = torch_outcome(kind, args, shapes, tensors)
+    try:
+        layer, inferred = specc_infer(kind, args, shapes, dtypes)
+    except (ShapeError, ValidationError) as exc:
+        if torch_error is None and any(d < 1 for d in ref_out.shape):
+            return  # specc rejects zero-size dimensions anywhere; torch returns empty tensors
+        assert torch_error is not None or deliberately_forbidden(kind, args, shapes, dtypes), (
+            f"specc rejects what torch accepts: {kind} {args} on {shapes}: {exc}"
+        )
+        return
+    assert torch_error is None, f"specc accepts what torch rejects: {kind} {args} on {shapes}: " \
+                                f"{torch_error!r}"
+    out, module = run_generated(layer, inferred, tensors)
+    assert tuple(out.shape[1:]) == inferred.shape == tuple(ref_out.shape[1:])
+    assert str(out.dtype) == f"torch.{inferred.dtype}"
+    params = sum(p.numel() for p in module.parameters()) if module is not None else 0
+    assert inferred.params == params
+    if ref_module is not None:
+        assert inferred.params == sum(p.numel() for p in ref_module.parameters())
+        ref_module.load_state_dict(module.state_dict(), strict=True)
+        ref_module.eval()
+        with torch.no_grad():
+            ref_out = reference_forward(kind, args, ref_module, tensors)
+    torch.testing.assert_close(out, ref_out)
+
+
+# ---------------------------------------------------------------- strategies
+
+#: the layer types each family of cases draws from (together: every registered op)
+KINDS = {
+    "linear": ["linear"], "conv": ["conv1d", "conv2d"],
+    "pool": ["maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"],
+    "adaptive": ["adaptiveavgpool1d", "adaptiveavgpool2d"], "flatten": ["flatten"],
+    "activation": ["relu", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax",
+                   "logsoftmax", "identity"],
+    "norm": ["batchnorm1d", "batchnorm2d", "layernorm"], "dropout": ["dropout", "dropout2d"],
+    "embedding": ["embedding"], "recurrent": ["rnn", "lstm", "gru"],
+    "merge": ["add", "mul", "concat"],
+}
+
+def sizes(n, lo=1, hi=8):
+    return st.lists(st.integers(lo, hi), min_size=n, max_size=n)
+
+
+def shape_of_rank(lo_rank, hi_rank, lo=1, hi=8):
+    return st.integers(lo_rank, hi_rank).flatmap(lambda r: sizes(r, lo, hi))
+
+
+def int_or_list(values, n):
+    return st.one_of(values, st.lists(values, min_size=n, max_size=n),
+                     st.lists(values, min_size=1, max_size=3))  # wrong lengths too
+
+
+def maybe(args: dict, key: str, strategy, draw):
+    if draw(st.booleans()):
+        args[key] = draw(strategy)
+
+
+@st.composite
+def linear_cases(draw):
+    shape = draw(shape_of_rank(1, 3))
+    args = {"out_features": draw(st.integers(1, 8)), "bias": draw(st.booleans())}
+    maybe(args, "in_features", st.sampled_from([shape[-1], shape[-1] + 1]), draw)
+    return "linear", args, [shape]
+
+
+@st.composite
+def conv_cases(draw):
+    kind = draw(st.sampled_from(KINDS["conv"]))
+    n = int(kind[-2])
+    rank = draw(st.sampled_from([n + 1, n + 1, n + 1, n, n + 2]))
+    shape = draw(sizes(rank, 1, 12))
+    args = {"out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
+            "kernel_size": draw(int_or_list(st.integers(1, 5), n))}
+    maybe(args, "stride", int_or_list(st.integers(1, 3), n), draw)
+    maybe(args, "padding", st.one_of(int_or_list(st.integers(0, 2), n),
+                                     st.sampled_from(["same", "valid"])), draw)
+    maybe(args, "dilation", int_or_list(st.integers(1, 2), n), draw)
+    maybe(args, "groups", st.integers(1, 3), draw)
+    maybe(args, "bias", st.booleans(), draw)
+    maybe(args, "padding_mode", st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+          draw)
+    maybe(args, "in_channels", st.sampled_from([shape[0] if shape else 1, 7]), draw)
+    return kind, args, [shape]
+
+
+@st.composite
+def pool_cases(draw):
+    kind = draw(st.sampled_from(KINDS["pool"]))
+    n = int(kind[-2])
+    shape = draw(sizes(draw(st.sampled_from([n, n + 1, n + 1, n + 2])), 1, 10))
+    args = {"kernel_size": draw(int_or_list(st.integers(1, 5), n))}
+    maybe(args, "stride", int_or_list(st.integers(1, 3), n), draw)
+    maybe(args, "padding", int_or_list(st.integers(0, 2), n), draw)
+    maybe(args, "ceil_mode", st.booleans(), draw)
+    return kind, args, [shape]
+
+
+@st.composite
+def adaptive_cases(draw):
+    kind = draw(st.sampled_from(KINDS["adaptive"]))
+    n = int(kind[-2])
+    shape = draw(sizes(draw(st.sampled_from([n, n + 1, n + 1, n + 2])), 1, 9))
+    args = {"output_size": draw(int_or_list(st.integers(1, 6), n))}
+    return kind, args, [shape]
+
+
+@st.composite
+def flatten_cases(draw):
+    shape = draw(shape_of_rank(1, 4, 1, 5))
+    rank = len(shape) + 1
+    args = {}
+    maybe(args, "start_dim", st.integers(-rank - 1, rank), draw)
+    maybe(args, "end_dim", st.integers(-rank - 1, rank), draw)
+    return "flatten", args, [shape]
+
+
+def optional(key, values):
+    return st.fixed_dictionaries({}, optional={key: st.sampled_from(values)})
+
+
+ACTIVATION_ARGS = {
+    "leakyrelu": optional("negative_slope", [0.01, 0.2]),
+    "elu": optional("alpha", [1.0, 0.5]),
+    "gelu": optional("approximate", ["none", "tanh"]),
+}
+
+
+@st.composite
+def activation_cases(draw):
+    kind = draw(st.sampled_from(KINDS["activation"]))
+    shape = draw(shape_of_rank(1, 3, 1, 5))
+    args = draw(ACTIVATION_ARGS.get(kind, st.just({})))
+    if kind in ("softmax", "logsoftmax"):
+        maybe(args, "dim", st.integers(-len(shape) - 2, len(shape) + 1), draw)
+    return kind, args, [shape]
+
+
+@st.composite
+def norm_cases(draw):
+    kind = draw(st.sampled_from(KINDS["norm"]))
+    shape = draw(shape_of_rank(1, 4, 1, 5))
+    args = {}
+    maybe(args, "eps", st.sampled_from([1e-5, 1e-3]), draw)
+    if kind == "layernorm":
+        maybe(args, "elementwise_affine", st.booleans(), draw)
+        maybe(args, "bias", st.booleans(), draw)
+        k = draw(st.integers(1, len(shape)))
+        trailing = shape[-k:]
+        maybe(args, "normalized_shape", st.sampled_from(
+            [trailing, trailing[-1], [*trailing[:-1], trailing[-1] + 1], [2, *shape]]), draw)
+    else:
+        maybe(args, "momentum", st.sampled_from([None, 0.1, 0.5]), draw)
+        maybe(args, "affine", st.booleans(), draw)
+        maybe(args, "track_running_stats", st.booleans(), draw)
+        maybe(args, "num_features", st.sampled_from([shape[0], shape[0] + 1]), draw)
+    return kind, args, [shape]
+
+
+@st.composite
+def dropout_cases(draw):
+    kind = draw(st.sampled_from(KINDS["dropout"]))
+    shape = draw(shape_of_rank(1, 4, 1, 5))
+    args = {}
+    maybe(args, "p", st.sampled_from([0.0, 0.3, 0.5]), draw)
+    return kind, args, [shape]
+
+
+@st.composite
+def embedding_cases(draw):
+    n = draw(st.integers(1, 10))
+    args = {"num_embeddings": n, "embedding_dim": draw(st.integers(1, 6))}
+    maybe(args, "padding_idx", st.integers(-n - 1, n), draw)
+    shape = draw(shape_of_rank(1, 2, 1, 6))
+    dtype = draw(st.sampled_from(["int64", "int64", "float32"]))
+    return "embedding", args, [shape], [dtype]
+
+
+@st.composite
+def recurrent_cases(draw):
+    kind = draw(st.sampled_from(KINDS["recurrent"]))
+    shape = draw(sizes(draw(st.sampled_from([2, 2, 2, 2, 1, 3])), 1, 5))
+    args = {"hidden_size": draw(st.integers(1, 6)),
+            "output": draw(st.sampled_from(["sequence", "last"]))}
+    maybe(args, "num_layers", st.integers(1, 3), draw)
+    maybe(args, "bidirectional", st.booleans(), draw)
+    maybe(args, "dropout", st.sampled_from([0.0, 0.25]), draw)
+    maybe(args, "bias", st.booleans(), draw)
+    maybe(args, "input_size", st.sampled_from([shape[-1], shape[-1] + 1]), draw)
+    if kind == "rnn":
+        maybe(args, "nonlinearity", st.sampled_from(["tanh", "relu"]), draw)
+    return kind, args, [shape]
+
+
+@st.composite
+def merge_cases(draw):
+    kind = draw(st.sampled_from(KINDS["merge"]))
+    count = draw(st.integers(2, 3))
+    base = draw(shape_of_rank(1, 3, 1, 4))
+    rank = len(base) + 1
+    args = {}
+    if kind == "concat":
+        maybe(args, "dim", st.integers(-rank - 1, rank), draw)
+    shapes = []
+    for _ in range(count):
+        shape = list(base)
+        change = draw(st.sampled_from([None, None, "size", "rank"]))
+        if change == "size":
+            i = draw(st.integers(0, len(shape) - 1))
+            shape[i] = draw(st.integers(1, 4))
+        elif change == "rank":
+            shape = shape[1:] or [*shape, 1]
+        shapes.append(shape)
+    dtypes = draw(st.lists(st.sampled_from(["float32", "int64"]), min_size=count,
+                           max_size=count))
+    return kind, args, shapes, dtypes
+
+
+# ---------------------------------------------------------------- the properties
+
+FAMILIES = {
+    "linear": linear_cases, "conv": conv_cases, "pool": pool_cases, "adaptive": adaptive_cases,
+    "flatten": flatten_cases, "activation": activation_cases, "norm": norm_cases,
+    "dropout": dropout_cases, "embedding": embedding_cases, "recurrent": recurrent_cases,
+    "merge": merge_cases,
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_infer_matches_torch(family):
+    @SETTINGS
+    @given(FAMILIES[family]())
+    def run(case):
+        check_case(*case)
+
+    run()
+
+
+def test_every_registered_op_is_covered():
+    drawn = {kind for kinds in KINDS.values() for kind in kinds}
+    assert drawn == set(LAYER_TYPES)
+    assert set(KINDS) == set(FAMILIES)
+    assert set(NN_CLASSES) | {"add", "mul", "concat"} == set(LAYER_TYPES)
