@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from specc.commands import build_cmd, export_cmd, schema_cmd, train_cmd, validate_cmd
+from specc.commands import build_cmd, export_cmd, predict_cmd, schema_cmd, train_cmd, validate_cmd
 
 app = typer.Typer(
     name="specc",
@@ -26,6 +26,7 @@ app.command("build")(build_cmd.build)
 app.command("schema")(schema_cmd.schema)
 app.command("train")(train_cmd.train)
 app.command("export")(export_cmd.export)
+app.command("predict")(predict_cmd.predict)
 
 
 def main() -> None:

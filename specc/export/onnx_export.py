@@ -169,6 +169,8 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
         opset: ONNX opset version.
         input_name / output_names: names in the ONNX graph.
         dynamic_seq: also make the first per-sample dimension dynamic (recurrent models).
+            Layer names for errors are the children of ``module._specc_inner`` when it has one
+            (a preprocessing wrapper), else of ``module``.
         high: exclusive bound of example token ids for int64 inputs.
 
     Raises:
@@ -177,7 +179,7 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
     import torch
 
     module.eval()
-    layers = dict(module.named_children())
+    layers = dict(getattr(module, "_specc_inner", module).named_children())
     example = example_input(input_shape, input_dtype, high=high)
     with _quiet(), torch.no_grad():
         program, note = _export_program(module, example, dynamic_seq, layers)
@@ -234,9 +236,9 @@ def _layer_from_program(exc: BaseException, program, layers: dict[str, Any]) -> 
 def _owner(stack: dict, layers: dict[str, Any]) -> str | None:
     """The outermost module path in an ``nn_module_stack`` that is a spec layer."""
     for path, _cls in stack.values():
-        top = str(path).split(".")[0]
-        if top in layers:
-            return top
+        for part in str(path).split("."):
+            if part in layers:
+                return part
     return None
 
 

@@ -1,0 +1,33 @@
+"""``specc predict MODEL.onnx INPUT``: predictions with onnxruntime alone (no torch)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+
+def predict(
+    model: Path = typer.Argument(..., help="An ONNX file written by `specc export`."),  # noqa: B008
+    inputs: Path = typer.Argument(  # noqa: B008
+        ..., help="A CSV of raw feature columns, a .npy/.npz array, or PNG/JPEG image(s)."),
+    output: Path | None = typer.Option(  # noqa: B008
+        None, "-o", "--output", help="Write the predictions CSV here (default: stdout)."),
+    top_k: int = typer.Option(1, "--top-k", min=1, help="Report the k most likely classes."),
+) -> None:
+    """Predict: one CSV row per input (class, label, probability; or the regression value)."""
+    from specc.commands.common import RunError
+    from specc.predict import PredictError
+    from specc.predict import predict as run_predict
+
+    try:
+        table = run_predict(model, inputs, top_k=top_k)
+    except PredictError as exc:
+        raise RunError(str(exc), exc.exit_code) from None
+    text = table.to_csv()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {len(table.rows)} predictions to {output}\n")

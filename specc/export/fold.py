@@ -1,0 +1,124 @@
+"""Fold numeric preprocessing into the exported graph (``--include-preprocessing``).
+
+For a table of numeric features, every fitted step that specc can fold is per-column affine
+(``standard_scaler``, ``min_max_scaler``, a ``normalize`` transform) or a numeric
+``simple_imputer`` (NaN -> the fitted statistic). The wrapper computes, in the graph::
+
+    x = where(isnan(raw) & imputed, fill, raw)        # (B, F)
+    model(x * scale + offset)                         # the same scaling, composed
+
+so the exported model takes the raw numeric feature columns, in ``state["features"]`` order.
+Encoders change the number of columns, so a state with an encoder (or any non-tabular
+state) cannot be folded: that is an :class:`~specc.export.api.ExportError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["affine_of", "fold_preprocessing"]
+
+AFFINE = ("standard_scaler", "min_max_scaler")
+
+
+def _fail(message: str):
+    from specc.export.api import ExportError
+
+    return ExportError(f"--include-preprocessing: {message}")
+
+
+def affine_of(state: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(scale, offset, fill, imputed)`` per raw feature column, each float64/bool (F,).
+
+    Raises:
+        ExportError: the state is missing, not tabular, or has a step that cannot be folded.
+    """
+    if not state:
+        raise _fail("the fitted preprocessing is unknown; export a run directory or pass "
+                    "--checkpoint")
+    if state.get("kind") != "tabular":
+        raise _fail("only tabular (CSV/table) preprocessing can be folded")
+    features = list(state["features"])
+    if list(state["columns"]) != features:
+        raise _fail("an encoder changes the columns; only numeric scaling and imputing fold")
+    n = len(features)
+    scale, offset = np.ones(n), np.zeros(n)
+    fill, imputed = np.zeros(n), np.zeros(n, dtype=bool)
+    for step in state["steps"]:
+        idx = [features.index(c) for c in step["columns"]]
+        if step["type"] == "simple_imputer":
+            _impute(step, idx, fill, imputed, scale, offset)
+        elif step["type"] in AFFINE:
+            a, b = _step_affine(step)
+            scale[idx], offset[idx] = scale[idx] * a, offset[idx] * a + b
+        else:
+            raise _fail(f"a {step['type']} step cannot be folded into the graph")
+    for step in state.get("transforms") or []:
+        if step["type"] != "normalize":
+            raise _fail(f"a {step['type']} transform cannot be folded into the graph")
+        a = 1.0 / np.broadcast_to(np.asarray(step["std"], dtype=np.float64), (n,))
+        b = -np.broadcast_to(np.asarray(step["mean"], dtype=np.float64), (n,)) * a
+        scale, offset = scale * a, offset * a + b
+    return scale, offset, fill, imputed
+
+
+def _impute(step: dict, idx: list[int], fill, imputed, scale, offset) -> None:
+    stats = step["statistics"]
+    if any(not isinstance(v, int | float) or isinstance(v, bool) for v in stats):
+        raise _fail("simple_imputer fills a text column; only numeric imputing folds")
+    if imputed[idx].any() or (scale[idx] != 1).any() or (offset[idx] != 0).any():
+        raise _fail("simple_imputer after scaling cannot be folded")
+    fill[idx], imputed[idx] = stats, True
+
+
+def _step_affine(step: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``x -> x * a + b`` of one fitted scaler over its columns."""
+    if step["type"] == "min_max_scaler":
+        return np.asarray(step["scale"], dtype=np.float64), np.asarray(step["min"], np.float64)
+    k = len(step["columns"])
+    mean = np.asarray(step["mean"] if step["mean"] is not None else [0.0] * k, np.float64)
+    std = np.asarray(step["scale"] if step["scale"] is not None else [1.0] * k, np.float64)
+    return 1.0 / std, -mean / std
+
+
+def fold_preprocessing(model, state: dict | None, input_shape: list[int]):
+    """Wrap ``model`` so it takes raw numeric features ``(B, F)``.
+
+    Returns:
+        ``(wrapper, raw_from_scaled)``: the wrapper module (eval mode), and a
+        ``numpy -> numpy`` map that turns standard-normal draws into raw values on the
+        features' own scale, for the parity check.
+    """
+    scale, offset, fill, imputed = affine_of(state)
+    if list(input_shape) != [len(scale)]:
+        raise _fail(f"the model input {input_shape} is not the {len(scale)} raw columns")
+    wrapper = _make_wrapper(model, scale, offset, fill, imputed)
+    safe = np.where(scale == 0, 1.0, scale)
+    return wrapper.eval(), lambda x: (x - offset) / safe
+
+
+def _make_wrapper(model, scale, offset, fill, imputed):
+    import torch
+    from torch import nn
+
+    class WithPreprocessing(nn.Module):
+        """``model(where(isnan(raw), fill, raw) * scale + offset)``: (B, F) -> model output."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._specc_inner = model
+            as_f32 = {"dtype": torch.float32}
+            self.register_buffer("scale", torch.tensor(scale, **as_f32))
+            self.register_buffer("offset", torch.tensor(offset, **as_f32))
+            self.register_buffer("fill", torch.tensor(fill, **as_f32))
+            self.register_buffer("imputed", torch.tensor(imputed))
+            self.any_imputed = bool(imputed.any())
+
+        def forward(self, x: Any) -> Any:
+            if self.any_imputed:
+                x = torch.where(torch.isnan(x) & self.imputed, self.fill, x)
+            return self._specc_inner(x * self.scale + self.offset)
+
+    return WithPreprocessing()
