@@ -10,8 +10,10 @@ a statement that is still too long is split at its outer brackets, ruff's way.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 
-__all__ = ["LINE_LENGTH", "format_statement"]
+__all__ = ["LINE_LENGTH", "format_statement", "prefer_double_quotes"]
 
 LINE_LENGTH = 88
 
@@ -22,6 +24,7 @@ def format_statement(code: str, indent: int, comment: str | None = None) -> list
     >>> format_statement("x = self.fc(x)", 8, "(B, 10)  lenet.yaml:12")
     ['        x = self.fc(x)  # (B, 10)  lenet.yaml:12']
     """
+    code = prefer_double_quotes(code)
     pad = " " * indent
     if comment is not None:
         line = f"{pad}{code}  # {comment}"
@@ -33,52 +36,95 @@ def format_statement(code: str, indent: int, comment: str | None = None) -> list
     return _split(code, indent)
 
 
+def prefer_double_quotes(code: str) -> str:
+    """``'reflect'`` -> ``"reflect"``: ruff's quote style, for the string literals of a
+    one-line statement that ``repr()`` wrote with single quotes and that hold no double
+    quote or backslash."""
+    if "\n" in code or "'" not in code:
+        return code
+    strings = [tok for tok in tokenize.generate_tokens(io.StringIO(code).readline)
+               if tok.type == tokenize.STRING]
+    for tok in reversed(strings):
+        body = tok.string[1:-1]
+        if tok.string[0] != "'" or tok.string[:3] == "'''" or '"' in body or "\\" in body:
+            continue
+        code = f'{code[: tok.start[1]]}"{body}"{code[tok.end[1] :]}'
+    return code
+
+
 def _split(code: str, indent: int) -> list[str]:
     """Split a too-long statement at its outermost right-hand brackets."""
     tree = ast.parse(code).body[0]
     value = tree.value if isinstance(tree, (ast.Assign, ast.Return, ast.Expr)) else None
     if value is None:
         return [" " * indent + code]
+    if isinstance(value, ast.Tuple) and code[value.col_offset] != "(":  # return a, b
+        return _bracketed(code, f"{code[: value.col_offset]}(", value.elts, ")", indent)
     head = code[: value.col_offset]
-    if isinstance(value, ast.Call):
-        func = ast.get_source_segment(code, value.func)
-        parts = [ast.get_source_segment(code, a) for a in value.args]
-        parts += [f"{k.arg}={ast.get_source_segment(code, k.value)}" if k.arg
-                  else f"**{ast.get_source_segment(code, k.value)}" for k in value.keywords]
-        return _bracketed(f"{head}{func}(", parts, ")", indent)
-    if isinstance(value, ast.Tuple) and isinstance(tree, ast.Return):
-        parts = [ast.get_source_segment(code, e) for e in value.elts]
-        return _bracketed(f"{head}(", parts, ")", indent)
-    if isinstance(value, ast.BinOp):
-        return _operator_chain(head, code, value, indent)
-    return [" " * indent + code]
+    func = _seg(code, value.func) if isinstance(value, ast.Call) else ""
+    opening = f"{' ' * indent}{head}{func}("
+    if func and head and len(opening) > LINE_LENGTH:  # ruff parenthesizes the right-hand side
+        inner = _expr_lines(code, value, indent + 4, "", "")
+        return [f"{' ' * indent}{head}(", *inner, f"{' ' * indent})"]
+    return _expr_lines(code, value, indent, head, "")
 
 
-def _bracketed(opening: str, parts: list[str], closing: str, indent: int) -> list[str]:
-    """``f(`` + arguments + ``)``: the arguments on one line if they fit, else one each
-    with a trailing comma (ruff's "magic trailing comma" layout)."""
+def _seg(code: str, node: ast.AST) -> str:
+    return ast.get_source_segment(code, node) or ""
+
+
+def _expr_lines(code: str, node: ast.expr, indent: int, head: str, tail: str) -> list[str]:
+    """Lines for ``head + node + tail`` at ``indent``, splitting the node's own brackets
+    (a call, a list or a parenthesised tuple) or its operator chain when it is too long."""
+    pad = " " * indent
+    text = f"{head}{_seg(code, node)}{tail}"
+    if len(pad) + len(text) <= LINE_LENGTH:
+        return [pad + text]
+    if isinstance(node, ast.Call):
+        parts: list[tuple[str, ast.expr]] = [("", arg) for arg in node.args]
+        parts += [(f"{k.arg}=" if k.arg else "**", k.value) for k in node.keywords]
+        return _bracketed(code, f"{head}{_seg(code, node.func)}(", parts, f"){tail}", indent)
+    if isinstance(node, ast.List) or (isinstance(node, ast.Tuple) and
+                                      code[node.col_offset] == "("):
+        brackets = "[]" if isinstance(node, ast.List) else "()"
+        return _bracketed(code, head + brackets[0], node.elts, brackets[1] + tail, indent)
+    if isinstance(node, ast.BinOp):
+        return _operator_chain(code, node, indent, head, tail)
+    return [pad + text]
+
+
+def _bracketed(code: str, opening: str, parts: list, closing: str, indent: int) -> list[str]:
+    """``f(`` + items + ``)``: the items on one line if they fit, else one per line with a
+    trailing comma (ruff's "magic trailing comma" layout), each split again if needed."""
     pad, inner = " " * indent, " " * (indent + 4)
-    joined = ", ".join(parts)
+    parts = [p if isinstance(p, tuple) else ("", p) for p in parts]
+    joined = ", ".join(f"{prefix}{_seg(code, node)}" for prefix, node in parts)
     if len(inner) + len(joined) <= LINE_LENGTH:
         return [pad + opening, inner + joined, pad + closing]
-    return [pad + opening, *(f"{inner}{part}," for part in parts), pad + closing]
+    if len(parts) == 1:
+        prefix, node = parts[0]
+        return [pad + opening, *_expr_lines(code, node, indent + 4, prefix, ""), pad + closing]
+    lines = [pad + opening]
+    for prefix, node in parts:
+        lines += _expr_lines(code, node, indent + 4, prefix, ",")
+    return [*lines, pad + closing]
 
 
-def _operator_chain(head: str, code: str, value: ast.BinOp, indent: int) -> list[str]:
+def _operator_chain(code: str, value: ast.BinOp, indent: int, head: str, tail: str) -> list[str]:
     """``x = (a + b + c)`` split one operand per line, operators leading."""
     pad, inner = " " * indent, " " * (indent + 4)
-    body = ast.get_source_segment(code, value)
+    body = _seg(code, value)
     if len(inner) + len(body) <= LINE_LENGTH:
-        return [f"{pad}{head}(", inner + body, pad + ")"]
+        return [f"{pad}{head}(", inner + body, f"{pad}){tail}"]
     operands, ops = [], []
     node: ast.expr = value
     while isinstance(node, ast.BinOp):
-        operands.append(ast.get_source_segment(code, node.right))
+        operands.append(_seg(code, node.right))
         ops.append(code[node.left.end_col_offset : node.right.col_offset].strip())
         node = node.left
-    operands.append(ast.get_source_segment(code, node))
+    operands.append(_seg(code, node))
     operands.reverse()
     ops.reverse()
     lines = [f"{pad}{head}(", inner + operands[0]]
     lines += [f"{inner}{op} {operand}" for op, operand in zip(ops, operands[1:], strict=True)]
-    return [*lines, pad + ")"]
+    return [*lines, f"{pad}){tail}"]
