@@ -176,3 +176,29 @@ def test_seeded_splits_are_deterministic(tmp_path):
     assert len(first.test) == len(other.test) == 36 and len(first.val) == 36
     counts = torch.bincount(first.test.y, minlength=3).tolist()
     assert counts == [12, 14, 10]  # stratified: 59/71/48 of 178 scaled to 36
+
+
+def test_mnist_replay_on_raw_pixels(tmp_path):
+    from specc.data import apply_preprocessing
+    from specc.data.idx import read_idx
+
+    spec = make(tmp_path, f"""\
+        source: {{type: mnist, path: {SHIPPED / "mnist"}, limit: 50}}
+        transforms: [{{type: normalize, mean: [0.1307], std: [0.3081]}}, {{type: pad, padding: 2}}]
+        """, shape="[1, 32, 32]", out=10, layers="    - flatten\n"
+             "    - {type: linear, out_features: 10}\n")
+    data = prepare_data(spec)
+    raw = read_idx(SHIPPED / "mnist" / "t10k-images-idx3-ubyte.gz", 3)[:50]
+    assert np.allclose(apply_preprocessing(data.preprocessing, raw), data.train.x.numpy(),
+                       atol=1e-6)
+    one = apply_preprocessing(data.preprocessing, raw[7])
+    assert one.shape == (1, 1, 32, 32) and np.allclose(one[0], data.train.x[7].numpy())
+    assert data.train.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the known first labels
+
+
+def test_binary_numeric_labels_must_be_zero_one_even_with_names(tmp_path):
+    (tmp_path / "d.csv").write_text("a,y\n1,1\n2,2\n3,1\n4,2\n")
+    spec = make(tmp_path, "source: {type: csv, path: d.csv, target: y, labels: [lo, hi]}\n",
+                shape="[1]", out=1, loss="bce_with_logits")
+    with pytest.raises(SpecErrors, match="needs a 0/1 target"):
+        prepare_data(spec)

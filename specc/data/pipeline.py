@@ -65,7 +65,7 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
         RunError: a data file that is missing or cannot be read (exit 1).
     """
     if spec.data is None:
-        raise_located(spec, ("model",), "the spec has no data section to train on")
+        raise_located(spec, ("data",), "the spec has no data section to train on")
     spec_dir = Path(spec_dir) if spec_dir is not None else Path(spec.source_path).parent
     raw = load_source(spec, spec_dir)
     target, n_main = _targets(spec, raw)

@@ -25,7 +25,8 @@ def apply_preprocessing(state: dict, rows) -> np.ndarray:
         state: ``PreparedData.preprocessing`` (plain data).
         rows: for tabular data a DataFrame holding the raw feature columns (extra columns are
             ignored) or an array (N, F) in ``state["features"]`` order; for array data an
-            array (N, *raw sample shape) of raw values (MNIST: uint8 pixels 0..255).
+            array of raw values holding whole samples, e.g. (N, 28, 28), (N, 784) or a single
+            (28, 28) image for MNIST (uint8 pixels 0..255).
 
     Returns:
         float32 (or int64, for int64 model inputs) array (N, *model.input.shape).
@@ -34,7 +35,11 @@ def apply_preprocessing(state: dict, rows) -> np.ndarray:
         x = _tabular(state, rows)
     else:
         x = np.asarray(rows, dtype=np.float64) * state["scale"]
-        x = x.reshape(len(x), *state["sample_shape"])
+        size = math.prod(state["sample_shape"])
+        if x.size % size:
+            raise ValueError(f"rows of {x.size} values are not samples of shape "
+                             f"{state['sample_shape']}")
+        x = x.reshape(x.size // size, *state["sample_shape"])
     x = apply_transforms(state["transforms"], x)
     x = x.reshape(len(x), *state["input_shape"])
     return x.astype(np.int64 if state["input_dtype"] == "int64" else np.float32)

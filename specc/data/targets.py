@@ -73,7 +73,8 @@ def encode_target(spec, raw, task: str) -> Target:
         return _regression(spec, raw)
     labels, names = _class_indices(spec, raw)
     if task == "binary":
-        return _binary(spec, raw, labels, names)
+        return _binary(spec, raw, labels, names, from_text=_is_text(raw.y) and not all(
+            _is_number(v) for v in raw.y))
     count = max(int(labels.max()) + 1 if labels.size else 0, len(names or ()))
     return Target(labels, "multiclass", count, names if names is None else list(names))
 
@@ -132,10 +133,11 @@ def _string_classes(spec, raw) -> tuple[np.ndarray, list[str]]:
     return np.asarray([index[v] for v in text], dtype=np.int64), names
 
 
-def _binary(spec, raw, labels: np.ndarray, names: list[str] | None) -> Target:
+def _binary(spec, raw, labels: np.ndarray, names: list[str] | None, *,
+            from_text: bool) -> Target:
     loss = _loss_name(spec, "a binary target")
     present = sorted(set(labels.tolist()))
-    if names is None and not set(present) <= {0, 1}:
+    if not from_text and not set(present) <= {0, 1}:
         shown = ", ".join(str(v) for v in present[:5])
         raise_located(spec, ("loss",) if spec.loss else raw.target_key,
                       f"{loss} needs a 0/1 target but the target in {raw.origin} has values "
