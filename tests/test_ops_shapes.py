@@ -233,6 +233,9 @@ KINDS = {
     "merge": ["add", "mul", "concat"],
 }
 
+RARELY_INT = st.sampled_from(["float32"] * 5 + ["int64"])
+
+
 def sizes(n, lo=1, hi=8):
     return st.lists(st.integers(lo, hi), min_size=n, max_size=n)
 
@@ -307,7 +310,7 @@ def flatten_cases(draw):
     args = {}
     maybe(args, "start_dim", st.integers(-rank - 1, rank), draw)
     maybe(args, "end_dim", st.integers(-rank - 1, rank), draw)
-    return "flatten", args, [shape]
+    return "flatten", args, [shape], [draw(st.sampled_from(["float32", "int64"]))]
 
 
 def optional(key, values):
@@ -328,7 +331,8 @@ def activation_cases(draw):
     args = draw(ACTIVATION_ARGS.get(kind, st.just({})))
     if kind in ("softmax", "logsoftmax"):
         maybe(args, "dim", st.integers(-len(shape) - 2, len(shape) + 1), draw)
-    return kind, args, [shape]
+    dtype = draw(st.sampled_from(["float32", "int64"])) if kind == "identity" else "float32"
+    return kind, args, [shape], [dtype]
 
 
 @st.composite
@@ -349,7 +353,7 @@ def norm_cases(draw):
         maybe(args, "affine", st.booleans(), draw)
         maybe(args, "track_running_stats", st.booleans(), draw)
         maybe(args, "num_features", st.sampled_from([shape[0], shape[0] + 1]), draw)
-    return kind, args, [shape]
+    return kind, args, [shape], [draw(RARELY_INT)]
 
 
 @st.composite
@@ -358,7 +362,7 @@ def dropout_cases(draw):
     shape = draw(shape_of_rank(1, 4, 1, 5))
     args = {}
     maybe(args, "p", st.sampled_from([0.0, 0.3, 0.5]), draw)
-    return kind, args, [shape]
+    return kind, args, [shape], [draw(RARELY_INT)]
 
 
 @st.composite
@@ -384,7 +388,7 @@ def recurrent_cases(draw):
     maybe(args, "input_size", st.sampled_from([shape[-1], shape[-1] + 1]), draw)
     if kind == "rnn":
         maybe(args, "nonlinearity", st.sampled_from(["tanh", "relu"]), draw)
-    return kind, args, [shape]
+    return kind, args, [shape], [draw(RARELY_INT)]
 
 
 @st.composite

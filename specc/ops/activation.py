@@ -72,6 +72,9 @@ class Identity(_Elementwise):
     type: Literal["identity"]
     torch_class = "nn.Identity"
 
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        return Inferred(shape=tuple(shapes[0]), dtype=dtypes[0])
+
 
 class _SoftmaxLike(_Elementwise):
     """Softmax-style layers take ``dim`` (counting the batch dimension); default -1."""

@@ -39,7 +39,7 @@ class Flatten(Layer):
             merged *= dim
         out = (*full[1:start], merged, *full[end + 1 :])
         dims = "*".join(str(d) for d in full[start : end + 1])
-        return Inferred(shape=out, explain=[f"flatten: {dims} = {merged}"])
+        return Inferred(shape=out, explain=[f"flatten: {dims} = {merged}"], dtype=dtypes[0])
 
     def init_source(self, inferred: Inferred) -> str:
         return call(
