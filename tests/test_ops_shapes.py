@@ -440,3 +440,60 @@ def test_every_registered_op_is_covered():
     assert drawn == set(LAYER_TYPES)
     assert set(KINDS) == set(FAMILIES)
     assert set(NN_CLASSES) | {"add", "mul", "concat"} == set(LAYER_TYPES)
+
+
+# ---------------------------------------------------------------- the written contract
+
+def _layer(**args):
+    return LAYER_TYPES[args["type"]].model_validate(args)
+
+
+def test_recurrent_source_and_last_step():
+    lstm = _layer(type="lstm", hidden_size=64, output="last", bidirectional=True)
+    inferred = lstm.infer([(28, 28)], ["float32"])
+    assert lstm.init_source(inferred) == "nn.LSTM(28, 64, batch_first=True, bidirectional=True)"
+    assert lstm.forward_source("self.lstm_1", ["x"], "x", inferred) == [
+        ("x, _ = self.lstm_1(x)", (28, 128)),
+        ("x = torch.cat([x[:, -1, :64], x[:, 0, 64:]], dim=-1)", (128,)),
+    ]
+    gru = _layer(type="gru", hidden_size=8, output="last")
+    assert gru.forward_source("self.g", ["h"], "y", gru.infer([(5, 3)], ["float32"]))[1] == (
+        "y = y[:, -1]", (8,))
+    assert inferred.params == 2 * (4 * 64 * (28 + 64) + 2 * 4 * 64)
+
+
+def test_recurrent_output_is_required_and_input_must_be_a_sequence():
+    with pytest.raises(ValidationError, match="output"):
+        _layer(type="lstm", hidden_size=4)
+    rnn = _layer(type="rnn", hidden_size=4, output="sequence")
+    with pytest.raises(ShapeError, match=r"needs a \[seq, features\] input per sample, got "
+                                         r"\[1, 28, 28\]"):
+        rnn.infer([(1, 28, 28)], ["float32"])
+
+
+def test_embedding_needs_int64_and_outputs_float32():
+    emb = _layer(type="embedding", num_embeddings=100, embedding_dim=8)
+    assert emb.infer([(12,)], ["int64"]).dtype == "float32"
+    with pytest.raises(ShapeError, match=r"model\.input\.dtype: int64"):
+        emb.infer([(12,)], ["float32"])
+
+
+def test_merges_name_the_shapes_and_have_no_module():
+    add = _layer(type="add")
+    with pytest.raises(ShapeError, match=r"same shape, got \[4, 8\], \[4, 9\]"):
+        add.infer([(4, 8), (4, 9)], ["float32"] * 2)
+    assert add.init_source(add.infer([(4,), (4,)], ["float32"] * 2)) is None
+    concat = _layer(type="concat")
+    with pytest.raises(ShapeError, match="dim 2 does not exist"):
+        _layer(type="concat", dim=2).infer([(4,), (4,)], ["float32"] * 2)
+    assert concat.forward_source("", ["a", "b"], "x", concat.infer(
+        [(3, 5), (2, 5)], ["float32"] * 2)) == [("x = torch.cat([a, b], dim=1)", (5, 5))]
+
+
+def test_norm_sources_omit_torch_defaults():
+    bn = _layer(type="batchnorm2d", momentum=None)
+    assert bn.init_source(bn.infer([(6, 4, 4)], ["float32"])) == "nn.BatchNorm2d(6, momentum=None)"
+    ln = _layer(type="layernorm")
+    assert ln.init_source(ln.infer([(7, 32)], ["float32"])) == "nn.LayerNorm(32)"
+    with pytest.raises(ShapeError, match="normalized_shape is"):
+        _layer(type="layernorm", normalized_shape=16).infer([(7, 32)], ["float32"])

@@ -156,8 +156,10 @@ class LayerNorm(Layer):
         size = numel(normalized)
         per = (2 if self.bias else 1) if self.elementwise_affine else 0
         explain = [f"layernorm: normalized_shape = {list(normalized)} (trailing dimensions)"]
-        if per:
-            explain.append(f"layernorm: {per}*{size} = {fmt_int(per * size)} parameters")
+        if per == 2:
+            explain.append(f"layernorm: 2*{size} = {fmt_int(2 * size)} parameters (scale, shift)")
+        elif per == 1:
+            explain.append(f"layernorm: {fmt_int(size)} parameters (scale)")
         return Inferred(
             shape=tuple(shape),
             args={"normalized_shape": list(normalized)},

@@ -55,9 +55,10 @@ class _Recurrent(Layer):
             per = g * h * (size + h) + (2 * g * h if self.bias else 0)
             total += d * per
             bias_text = f" + 2*{g}*{h}" if self.bias else ""
+            formula = f"{g}*{h}*({size} + {h}){bias_text}"
+            formula = f"2*({formula})" if d == 2 else formula
             explain.append(
-                f"{self.kind}: layer {k + 1}: {d}*({g}*{h}*({size} + {h}){bias_text}) = "
-                f"{fmt_int(d * per)} parameters"
+                f"{self.kind}: layer {k + 1}: {formula} = {fmt_int(d * per)} parameters"
             )
         return total, explain
 
