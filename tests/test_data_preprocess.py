@@ -110,6 +110,7 @@ def test_state_is_json_and_replay_equals_sklearn(tmp_path):
     assert np.allclose(apply_preprocessing(state, as_array), data.train.x.numpy(), atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Found unknown categories")
 def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
     """NaN imputation, unseen categories, drop, ordinal and min-max against sklearn itself."""
     from sklearn.impute import SimpleImputer

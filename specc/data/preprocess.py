@@ -16,6 +16,7 @@ Default ``columns`` when a step does not list them:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,7 +166,9 @@ def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list
     outputs = kind.names(est, columns) if kind.names else list(columns)
     for name, frame in frames.items():
         try:
-            values = est.transform(_matrix(frame, columns, as_numbers))
+            with warnings.catch_warnings():  # "unknown categories encoded as zeros" is intended
+                warnings.simplefilter("ignore", UserWarning)
+                values = est.transform(_matrix(frame, columns, as_numbers))
         except ValueError as exc:
             raise_located(spec, (*PRE, i), f"{step.type} on the {name} split of {raw.origin}: "
                           f"{exc}", hint="handle_unknown: ignore accepts categories unseen "
