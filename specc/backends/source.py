@@ -52,7 +52,7 @@ def model_context(spec: Spec) -> dict[str, Any]:
             "editing this file.",
         ],
         "class_name": cls,
-        "class_doc": f"{safe_text(spec.name)}: {len(graph.nodes)} layers.",
+        "class_doc": f"{safe_text(spec.name)}: {_count(len(graph.nodes), 'layer')}.",
         "init_lines": _init_lines(graph, label),
         "forward_doc": _forward_doc(graph),
         "forward_lines": _forward_lines(graph, label),
@@ -121,3 +121,8 @@ def _main_lines(spec: Spec, cls: str) -> list[str]:
         lines += format_statement("print([tuple(y.shape) for y in outputs])", 4,
                                   repr(out_shapes))
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 layer``, ``12 layers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
