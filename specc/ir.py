@@ -152,6 +152,11 @@ def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_name
         return None  # an input already failed; do not cascade errors
     shapes = [known[ref][0] for ref in refs]
     dtypes = [known[ref][1] for ref in refs]
+    if "int64" in dtypes and not layer.accepts_int:
+        problems.append((index, None, f"{layer.kind} needs a float32 input, but its input is "
+                         "int64 (token ids); an embedding layer turns ids into vectors, or "
+                         "set model.input.dtype: float32"))
+        return None
     try:
         inferred = layer.infer(shapes, dtypes)
         layer.check_written(inferred)

@@ -71,6 +71,7 @@ class Tanh(_Elementwise):
 class Identity(_Elementwise):
     type: Literal["identity"]
     torch_class = "nn.Identity"
+    accepts_int = True
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         return Inferred(shape=tuple(shapes[0]), dtype=dtypes[0])

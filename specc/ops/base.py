@@ -116,6 +116,8 @@ class Layer(BaseModel):
     torch_class: ClassVar[str | None] = None
     #: argument names inferred from the input, which users may omit.
     inferred_args: ClassVar[tuple[str, ...]] = ()
+    #: whether int64 inputs (token ids) are allowed; most layers need floating point.
+    accepts_int: ClassVar[bool] = False
 
     name: Annotated[str, Field(strict=True)] | None = None
     inputs: str | list[str] | None = None

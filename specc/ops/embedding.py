@@ -16,6 +16,8 @@ class Embedding(Layer):
     Shapes: ``[*] (int64) -> [*, embedding_dim] (float32)``.
     """
 
+    accepts_int = True
+
     type: Literal["embedding"]
     num_embeddings: PosInt
     embedding_dim: PosInt

@@ -27,6 +27,7 @@ class _Elementwise(Layer):
     """``add``/``mul``: two or more inputs of one shape, combined element by element."""
 
     arity = (2, None)
+    accepts_int = True
     symbol: ClassVar[str] = "+"
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
@@ -69,6 +70,7 @@ class Concat(Layer):
     type: Literal["concat"]
     dim: StrictInt = 1
     arity = (2, None)
+    accepts_int = True
 
     def _axis(self, rank: int) -> int:
         """The per-sample axis for ``dim`` given inputs of ``rank`` dims with the batch."""

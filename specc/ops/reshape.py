@@ -13,6 +13,8 @@ from specc.ops.base import Inferred, Layer, Shape, ShapeError, call
 class Flatten(Layer):
     """``nn.Flatten(start_dim, end_dim)``; dims count the batch dimension, as in torch."""
 
+    accepts_int = True
+
     type: Literal["flatten"]
     start_dim: StrictInt = 1
     end_dim: StrictInt = -1
