@@ -92,8 +92,13 @@ class Graph:
 Problem = tuple[int | None, str | None, str]
 
 
-def lower(input_shape: Sequence[int], input_dtype: str, layers: Sequence[Layer],
-          outputs: str | list[str] | None, lines: Sequence[int]) -> tuple[Graph | None, list[Problem]]:
+def lower(
+    input_shape: Sequence[int],
+    input_dtype: str,
+    layers: Sequence[Layer],
+    outputs: str | list[str] | None,
+    lines: Sequence[int],
+) -> tuple[Graph | None, list[Problem]]:
     """Lower validated layers into a graph with inferred shapes.
 
     Args:
