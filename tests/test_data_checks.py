@@ -94,9 +94,20 @@ def test_image_shape_and_pad(tmp_path):
                                  loss="cross_entropy"))
     assert prepared.train.x.shape == (1797, 1, 12, 12)
     assert prepared.train.x[:, :, :2].abs().sum() == 0  # the padded border
-    channels_last = errors_of(make(tmp_path, data, shape="[8, 8, 1]", layers=IMAGES,
-                                   loss="cross_entropy"))
-    assert "model.input.shape is [8, 8, 1]" in channels_last[0].message
+    scrambled = errors_of(make(tmp_path, data, shape="[4, 16]", layers=IMAGES,
+                               loss="cross_entropy"))
+    assert "model.input.shape is [4, 16]" in scrambled[0].message
+    rows = prepare_data(make(tmp_path, data, shape="[8, 8]", layers=IMAGES,
+                             loss="cross_entropy"))  # size-1 channel dropped: 8 rows of 8
+    assert rows.train.x.shape == (1797, 8, 8)
+
+
+def test_reshape_rules():
+    from specc.data.checks import reshape_ok
+
+    assert reshape_ok([1, 28, 28], [784]) and reshape_ok([64], [1, 8, 8])
+    assert reshape_ok([1, 28, 28], [28, 28]) and reshape_ok([28, 28, 1], [1, 28, 28])
+    assert not reshape_ok([32, 32, 3], [3, 32, 32]) and not reshape_ok([1, 8, 8], [4, 16])
 
 
 def test_normalize_channels_and_random_crop_size(tmp_path):

@@ -1,9 +1,11 @@
 """Agreement between the data and the model, checked before any training.
 
 The per-sample shape the data gives (after preprocessing and transforms) must match
-``model.input.shape``; a flat vector may feed an image-shaped input and an image may feed a
-flat input when the sizes agree (the data is reshaped), but no other reshape is guessed (a
-channels-last image against a channels-first input is an error, not a silent scramble). The
+``model.input.shape``. The data is reshaped only where that cannot scramble it: a flat vector
+may feed an image-shaped input and an image a flat input when the sizes agree, and size-1
+dimensions may be dropped or added (a [1, 28, 28] MNIST image read as 28 steps of 28 features
+by ``input: {shape: [28, 28]}``). No other reshape is guessed (a [32, 32, 3] channels-last
+image against a [3, 32, 32] input is an error, not a silent scramble). The
 first output's shape must fit the target: K units for K classes, 1 unit for a binary target,
 k units for a k-column regression target.
 """
@@ -25,7 +27,8 @@ def reshape_ok(sample: list[int], wanted: list[int]) -> bool:
     if list(sample) == list(wanted):
         return True
     same_size = math.prod(sample) == math.prod(wanted)
-    return same_size and (len(sample) == 1 or len(wanted) == 1)
+    squeezed = [d for d in sample if d != 1] == [d for d in wanted if d != 1]
+    return same_size and (len(sample) == 1 or len(wanted) == 1 or squeezed)
 
 
 def check_agreement(spec, sample: list[int], target, *, described: str) -> list[SpecError]:
