@@ -196,3 +196,30 @@ def test_npz_wrong_key_is_located(tmp_path):
     error = error_of(make(tmp_path, "{type: npz, path: d.npz}", csv=None))
     assert error.message == "d.npz has no array 'y'"
     assert error.key_path == ("data", "source", "y_key")
+
+
+def test_text_target_for_regression(tmp_path):
+    error = error_of(make(tmp_path, "{type: csv, path: d.csv, target: sex, features: [age]}",
+                          shape="[1]", loss="mse"))
+    assert error.message == "mse needs a numeric target but d.csv has 'f'"
+    assert error.key_path == ("data", "source", "target")
+
+
+def test_stratify_needs_classes(tmp_path):
+    spec = make(tmp_path, "{type: csv, path: d.csv, target: age, features: [label]}",
+                "split: {val: 0.25, stratify: true}\n", shape="[1]", loss="mse")
+    error = error_of(spec)
+    assert error.message == "stratify needs a class target, but the task is regression"
+    assert error.line == 11
+
+
+def test_split_test_with_the_sources_own_test_files(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for prefix in ("train", "t10k"):
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx(np.zeros((4, 28, 28))))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx(np.arange(4)))
+    spec = make(tmp_path, "{type: mnist, path: m}", "split: {test: 0.5}\n",
+                shape="[1, 28, 28]", out=10, loss="cross_entropy", csv=None)
+    error = error_of(spec)
+    assert error.message == "the source has its own test files; remove split.test"
