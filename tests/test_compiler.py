@@ -86,11 +86,15 @@ def test_module_and_generated_file_agree(path: Path, tmp_path: Path) -> None:
         assert tuple(ya.shape) == (2, *shape)
 
 
+KNOWN_COUNTS = {"alexnet.yaml": 61_100_840, "lenet.yaml": 61_706}  # torchvision's AlexNet
+
+
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_static_parameter_counts_equal_torch(path: Path) -> None:
     spec = _load(path)
     model = build_model(spec)
     assert sum(p.numel() for p in model.parameters()) == spec.graph.params
+    assert spec.graph.params == KNOWN_COUNTS.get(path.name, spec.graph.params)
     for node in spec.graph.nodes:
         sub = getattr(model, node.name, None)
         real = sum(p.numel() for p in sub.parameters()) if sub is not None else 0
@@ -373,6 +377,30 @@ def test_embedding_input_is_int64_in_the_demo(tmp_path: Path) -> None:
         (ROOT / "tests/specs/recurrent.yaml").read_text(encoding="utf-8"), tmp_path,
         "recurrent.yaml")
     assert "x = torch.randint(0, 50, (2, 12))" in built.source
+
+
+def test_plan_forward_picks_a_free_chain_name_when_the_input_is_kept() -> None:
+    spec = spec_from_text("""version: 1
+name: names
+model:
+  input: {shape: [4]}
+  layers:
+    - {type: linear, out_features: 4, name: h}
+    - {type: relu, name: h_1}
+    - {type: relu, name: last}
+    - {type: add, inputs: [last, input], name: total}
+""")
+    steps, returned = plan_forward(spec.graph)
+    assert [(s.args, s.out) for s in steps] == [
+        (["x"], "h_2"), (["h_2"], "h_2"), (["h_2"], "h_2"), (["h_2", "x"], "h_2")]
+    assert returned == ["h_2"]
+
+
+def test_templates_ship_inside_the_package() -> None:
+    from specc.backends.templating import templates_dir
+
+    assert (ROOT / "specc/templates").resolve() == (ROOT / "templates").resolve()
+    assert (templates_dir() / "model.py.jinja").is_file()
 
 
 def test_plan_forward_reuses_x_for_a_plain_chain() -> None:
