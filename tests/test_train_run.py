@@ -17,6 +17,7 @@ from specc.commands.common import RunError
 from specc.errors import SpecErrors
 from specc.spec.validate import load_spec
 from specc.train import load_run, train
+from specc.train.checkpoint import INTERVAL_ENV
 from specc.train.session import KILL_HOOK_ENV
 
 IRIS = """\
@@ -124,7 +125,8 @@ def test_same_seed_gives_identical_weights(iris_run, tmp_path):
 def test_sigkill_then_resume_ends_with_the_uninterrupted_weights(iris_run, tmp_path):
     spec_path = write_spec(tmp_path)
     run = tmp_path / "run"
-    env = {**os.environ, KILL_HOOK_ENV: "2", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, KILL_HOOK_ENV: "2", "OMP_NUM_THREADS": "1",
+           INTERVAL_ENV: "0"}  # write last.pt after every epoch, so it holds epoch 2
     proc = subprocess.run([sys.executable, "-m", "specc", "train", str(spec_path), "--out",
                            str(run), "--quiet"], env=env, capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()

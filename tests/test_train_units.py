@@ -93,6 +93,27 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left
 
 
+def test_checkpoint_writer_keeps_copies_between_writes(tmp_path):
+    weight = torch.zeros(2)
+
+    def state(epoch):
+        weight.fill_(epoch)
+        return lambda: {"epoch": epoch, "w": weight}
+
+    writer = ckpt.CheckpointWriter(tmp_path, interval=3600)
+    writer.epoch(state(1), improved=True)  # the first epoch is always written
+    writer.epoch(state(2), improved=True)
+    writer.epoch(state(3), improved=False)
+    assert ckpt.load_checkpoint(tmp_path / "last.pt")["epoch"] == 1 and writer.last_epoch == 1
+    weight.fill_(float("nan"))  # later training must not leak into the kept copies
+    writer.flush()
+    best, last = (ckpt.load_checkpoint(tmp_path / n) for n in ("best.pt", "last.pt"))
+    assert (best["epoch"], best["w"].tolist()) == (2, [2.0, 2.0])
+    assert (last["epoch"], last["w"].tolist()) == (3, [3.0, 3.0]) and writer.last_epoch == 3
+    writer.epoch(state(4), improved=False, final=True)
+    assert ckpt.load_checkpoint(tmp_path / "last.pt")["epoch"] == 4
+
+
 def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     gen = torch.Generator().manual_seed(5)
     random.seed(1), np.random.seed(2), torch.manual_seed(3)

@@ -103,4 +103,8 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
         summary = session.run()
     finally:
         torch.use_deterministic_algorithms(previous)
+    if spec.export is not None and spec.export.onnx is not None:
+        from specc.export import export_run  # writes run_dir/model.onnx, verified
+
+        export_run(run_dir, quiet=quiet)
     return RunResult(run_dir, summary)

@@ -28,6 +28,10 @@ def require_sections(spec) -> None:
     """Raise located errors for each section training needs and the spec lacks."""
     errors = [_error(spec, (name,), f"train needs a '{name}' section", f"for example: {example}")
               for name, example in _EXAMPLES.items() if getattr(spec, name) is None]
+    outputs = spec.graph.outputs if spec.graph is not None else []
+    if len(outputs) > 1:
+        errors.append(_error(spec, ("model", "outputs"), f"train needs a model with one output; "
+                             f"this one has {len(outputs)} ({', '.join(outputs)})"))
     if errors:
         raise SpecErrors(errors, spec.source)
 

@@ -104,6 +104,7 @@ class Session:
         self.first_epoch = 1
         self.progress = make_progress(quiet)
         self.log = MetricsLog(run_dir / "metrics.csv", self._columns())
+        self.writer = ckpt.CheckpointWriter(run_dir)
 
     def _make_step(self, model) -> Step:
         spec = self.spec
@@ -144,6 +145,7 @@ class Session:
         self.history = list(state["history"])
         self.train_seconds = state["train_seconds"]
         self.first_epoch = state["epoch"] + 1
+        self.writer.last_epoch = state["epoch"]
         ckpt.restore_rng(state["rng"], self.generators)
 
     # --- the epoch loop -----------------------------------------------------------------
@@ -179,6 +181,7 @@ class Session:
                                           f"improved for {self.stopper.patience} epochs")
                     break
         finally:
+            self.writer.flush()  # an interrupted or failed run keeps its newest good state
             self.progress.close()
         return self.finish(status)
 
@@ -208,17 +211,18 @@ class Session:
         improved = self.best.update(row)
         if self.stopper is not None:
             self.stopper.update(row)
-        state = self._checkpoint(row["epoch"])
-        if improved:
-            ckpt.save_checkpoint(state, self.run_dir / "best.pt")
-        ckpt.save_checkpoint(state, self.run_dir / "last.pt")
+        final = row["epoch"] == self.spec.train.epochs or (
+            self.stopper is not None and self.stopper.should_stop)
+        self.writer.epoch(lambda: self._checkpoint(row["epoch"]), improved, final)
         self.log.append(row)
         if os.environ.get(KILL_HOOK_ENV) == str(row["epoch"]):
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _diverged(self, epoch: int, name: str, value: float) -> None:
-        kept = (f"the last good checkpoint (epoch {epoch - 1}) is {self.run_dir / 'last.pt'}"
-                if (self.run_dir / "last.pt").exists() else "no checkpoint was written")
+        self.writer.flush()
+        kept = (f"the last good checkpoint (epoch {self.writer.last_epoch}) is "
+                f"{self.run_dir / 'last.pt'}" if self.writer.last_epoch else
+                "no checkpoint was written")
         self.progress.close()
         self._write_summary("diverged", test=None, matrices={})
         raise RunError(f"{name} became {value} at epoch {epoch}; training stopped ({kept}). "
