@@ -15,7 +15,7 @@ from typing import Any
 from specc.export.metadata import ModelInfo, metadata_props, output_kind, task_of
 from specc.export.verify import Parity
 
-__all__ = ["ExportError", "ExportReport", "export_onnx", "model_info"]
+__all__ = ["ExportError", "ExportReport", "export_onnx", "export_run", "model_info"]
 
 RECURRENT = frozenset({"rnn", "lstm", "gru"})
 INPUT_NAME = "input"
@@ -173,3 +173,34 @@ def _verify(path: Path, module, info: ModelInfo, high: int, transform) -> Parity
         raise ExportError(f"the ONNX checker rejected {path}: {exc}") from exc
     return parity(path, module, tuple(info.input_shape), info.input_dtype,
                   dynamic_seq=info.dynamic_seq, high=high, transform=transform)
+
+
+def export_run(run_dir: Path | str, path: Path | str | None = None, *,
+               atol: float = 1e-4, quiet: bool = False) -> ExportReport:
+    """Export a training run's best model to ``path`` (default ``run_dir/model.onnx``).
+
+    This is the hook ``specc train`` calls when the spec has ``export.onnx``.
+
+    Raises:
+        RunError: the run cannot be read, the export fails, or onnxruntime differs from torch
+            by more than ``atol`` (exit status 1).
+    """
+    import sys
+
+    from specc.commands.common import RunError
+    from specc.export.target import resolve_target
+
+    run_dir = Path(run_dir)
+    target = resolve_target(run_dir)
+    path = Path(path) if path is not None else target.default_output
+    try:
+        report = export_onnx(target.model, target.spec, path, checkpoint=target.checkpoint)
+    except ExportError as exc:
+        raise RunError(f"ONNX export of {run_dir}: {exc}") from None
+    diff = report.parity.max_abs_diff
+    if diff > atol:
+        raise RunError(f"ONNX export of {run_dir}: onnxruntime differs from torch by "
+                       f"{diff:.3g} > atol {atol:g}")
+    if not quiet:
+        sys.stdout.write(f"exported {path} (onnxruntime vs torch: max abs diff {diff:.2g})\n")
+    return report
