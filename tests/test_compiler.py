@@ -338,6 +338,60 @@ model:
     assert "        x = torch.cat(\n            [\n                x,\n" in built.source
 
 
+LAYOUT_TOPOLOGIES = {
+    "conv": """
+  input: {{shape: [3, 6, 6]}}
+  layers:
+    - {{type: conv2d, out_channels: 4, kernel_size: [3, 1], padding: 1, stride: 1, dilation: 1,
+        groups: 1, bias: false, padding_mode: reflect, name: {n}_a}}
+    - {{type: relu, name: {n}_b}}
+    - {{type: add, inputs: [{n}_a, {n}_b, {n}_a], name: {n}_c}}
+    - {{type: concat, inputs: [{n}_c, {n}_a, {n}_b], dim: 1, name: {n}_d}}
+  outputs: [{n}_d, {n}_b]
+""",
+    "recurrent": """
+  input: {{shape: [7, 3]}}
+  layers:
+    - {{type: lstm, hidden_size: 4, bidirectional: true, output: last, num_layers: 2,
+        dropout: 0.1, name: {n}_a}}
+    - {{type: linear, out_features: 8, name: {n}_b}}
+    - {{type: concat, inputs: [{n}_a, {n}_b], dim: 1, name: {n}_c}}
+    - {{type: mul, inputs: [{n}_c, {n}_c], name: {n}_d}}
+  outputs: [{n}_d, {n}_a]
+""",
+    "embedding": """
+  input: {{shape: [5], dtype: int64}}
+  layers:
+    - {{type: embedding, num_embeddings: 1000, embedding_dim: 16, padding_idx: 0, name: {n}_a}}
+    - {{type: gru, hidden_size: 8, output: sequence, bidirectional: true, name: {n}_b}}
+    - {{type: gru, hidden_size: 8, output: last, bidirectional: true, inputs: {n}_b, name: {n}_c}}
+    - {{type: flatten, inputs: {n}_b, start_dim: 1, end_dim: 2, name: {n}_d}}
+    - {{type: concat, inputs: [{n}_c, {n}_d], dim: 1, name: {n}_e}}
+""",
+}
+
+
+def test_layout_matches_ruff_format_across_name_lengths(tmp_path: Path) -> None:
+    """Names of many lengths push every kind of line across the 88-column limit."""
+    paths = []
+    for topology, layers in LAYOUT_TOPOLOGIES.items():
+        for length in range(4, 100, 2):
+            name = ("n" + "abcdefghij" * 8)[:length]
+            try:
+                spec = spec_from_text(f"version: 1\nname: lay\nmodel:{layers.format(n=name)}")
+            except AssertionError:
+                pytest.skip(f"{topology}: layer types not registered yet")
+            path = tmp_path / f"{topology}_{length}.py"
+            source = render_source(spec)
+            compile(source, str(path), "exec")
+            path.write_text(source, encoding="utf-8")
+            paths.append(path)
+    fmt = ruff("format", "--check", "--diff", *map(str, paths))
+    assert fmt.returncode == 0, fmt.stdout[-4000:]
+    check = ruff("check", *map(str, paths))
+    assert check.returncode == 0, check.stdout[-4000:]
+
+
 def _needs(*types: str) -> None:
     missing = [t for t in types if t not in LAYER_TYPES]
     if missing:

@@ -53,20 +53,35 @@ def prefer_double_quotes(code: str) -> str:
 
 
 def _split(code: str, indent: int) -> list[str]:
-    """Split a too-long statement at its outermost right-hand brackets."""
+    """Split a too-long statement the way ruff's "best fit" does.
+
+    In order: split the value's own brackets if every line then fits; else wrap the value
+    in parentheses if every line then fits; else split a tuple target (``a, _ =``) and the
+    value's own brackets; else split the value's own brackets anyway.
+    """
     tree = ast.parse(code).body[0]
     value = tree.value if isinstance(tree, (ast.Assign, ast.Return, ast.Expr)) else None
     if value is None:
         return [" " * indent + code]
     if isinstance(value, ast.Tuple) and code[value.col_offset] != "(":  # return a, b
-        return _bracketed(code, f"{code[: value.col_offset]}(", value.elts, ")", indent)
-    head = code[: value.col_offset]
-    func = _seg(code, value.func) if isinstance(value, ast.Call) else ""
-    opening = f"{' ' * indent}{head}{func}("
-    if func and head and len(opening) > LINE_LENGTH:  # ruff parenthesizes the right-hand side
-        inner = _expr_lines(code, value, indent + 4, "", "")
-        return [f"{' ' * indent}{head}(", *inner, f"{' ' * indent})"]
-    return _expr_lines(code, value, indent, head, "")
+        return _bracketed(code, f"{code[: value.col_offset]}(", value.elts, ")", indent,
+                          collection=True)
+    head, pad = code[: value.col_offset], " " * indent
+    own = _expr_lines(code, value, indent, head, "")
+    if _fits(own) or not head or isinstance(value, ast.BinOp):
+        return own
+    wrapped = [f"{pad}{head}(", *_expr_lines(code, value, indent + 4, "", ""), f"{pad})"]
+    if _fits(wrapped):
+        return wrapped
+    target = tree.targets[0] if isinstance(tree, ast.Assign) else None
+    if isinstance(target, ast.Tuple) and code[target.col_offset] != "(":
+        items = [f"{pad}    {_seg(code, elt)}," for elt in target.elts]
+        return [f"{pad}(", *items, *_expr_lines(code, value, indent, ") = ", "")]
+    return own
+
+
+def _fits(lines: list[str]) -> bool:
+    return all(len(line) <= LINE_LENGTH for line in lines)
 
 
 def _seg(code: str, node: ast.AST) -> str:
@@ -80,28 +95,34 @@ def _expr_lines(code: str, node: ast.expr, indent: int, head: str, tail: str) ->
     text = f"{head}{_seg(code, node)}{tail}"
     if len(pad) + len(text) <= LINE_LENGTH:
         return [pad + text]
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and (node.args or node.keywords):
         parts: list[tuple[str, ast.expr]] = [("", arg) for arg in node.args]
         parts += [(f"{k.arg}=" if k.arg else "**", k.value) for k in node.keywords]
         return _bracketed(code, f"{head}{_seg(code, node.func)}(", parts, f"){tail}", indent)
     if isinstance(node, ast.List) or (isinstance(node, ast.Tuple) and
                                       code[node.col_offset] == "("):
         brackets = "[]" if isinstance(node, ast.List) else "()"
-        return _bracketed(code, head + brackets[0], node.elts, brackets[1] + tail, indent)
+        return _bracketed(code, head + brackets[0], node.elts, brackets[1] + tail, indent,
+                          collection=True)
     if isinstance(node, ast.BinOp):
         return _operator_chain(code, node, indent, head, tail)
+    if isinstance(node, ast.Subscript):  # x[:, -1, :4] -> x[ / :, -1, :4 / ]
+        opening = f"{pad}{head}{_seg(code, node.value)}["
+        return [opening, " " * (indent + 4) + _seg(code, node.slice), f"{pad}]{tail}"]
     return [pad + text]
 
 
-def _bracketed(code: str, opening: str, parts: list, closing: str, indent: int) -> list[str]:
+def _bracketed(code: str, opening: str, parts: list, closing: str, indent: int,
+               collection: bool = False) -> list[str]:
     """``f(`` + items + ``)``: the items on one line if they fit, else one per line with a
-    trailing comma (ruff's "magic trailing comma" layout), each split again if needed."""
+    trailing comma (ruff's "magic trailing comma" layout), each split again if needed.
+    A split collection literal (list, tuple) always has one item per line."""
     pad, inner = " " * indent, " " * (indent + 4)
     parts = [p if isinstance(p, tuple) else ("", p) for p in parts]
     joined = ", ".join(f"{prefix}{_seg(code, node)}" for prefix, node in parts)
-    if len(inner) + len(joined) <= LINE_LENGTH:
+    if len(inner) + len(joined) <= LINE_LENGTH and not collection:
         return [pad + opening, inner + joined, pad + closing]
-    if len(parts) == 1:
+    if len(parts) == 1 and not collection:
         prefix, node = parts[0]
         return [pad + opening, *_expr_lines(code, node, indent + 4, prefix, ""), pad + closing]
     lines = [pad + opening]
