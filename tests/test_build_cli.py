@@ -130,3 +130,25 @@ def test_summary_totals_equal_the_real_module(path: Path) -> None:
     static, real = summarize(spec), summarize(spec, build_model(spec))
     assert static.params == real.params == real.trainable_params
     assert sum(row.params for row in real.layers) == real.params
+
+
+def test_a_model_torch_cannot_allocate_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    import resource
+
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("""version: 1
+name: huge
+model:
+  input: {shape: [10000000]}
+  layers:
+    - {type: linear, out_features: 10000000}
+""", encoding="utf-8")
+
+    def limit_memory() -> None:  # 400 TB of weights must fail to allocate, never swap
+        resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30))
+
+    proc = subprocess.run([sys.executable, "-m", "specc", "build", str(huge)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: {huge}: torch could not build the model")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

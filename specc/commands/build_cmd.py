@@ -23,10 +23,9 @@ def build(
 ) -> None:
     """Build the model: a per-layer table (name, type, shape, parameters, spec line)."""
     spec = load_or_exit(spec_path)
-    from specc.backends.module import build_model
     from specc.summary import summarize
 
-    summary = summarize(spec, build_model(spec))
+    summary = summarize(spec, _build(spec))
     written = _emit(spec, emit_dir) if emit_dir is not None else []
     if as_json:
         data = summary.to_json(explain=explain)
@@ -37,6 +36,18 @@ def build(
     _print_human(spec, summary, explain)
     for path in written:
         sys.stdout.write(f"wrote {path}\n")
+
+
+def _build(spec):
+    """The module, or one clear line (exit 1) when torch cannot construct it (memory...)."""
+    from specc.backends.module import build_model
+
+    try:
+        return build_model(spec)
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise RunError(f"{spec.source_path}: torch could not build the model "
+                       f"({spec.graph.params:,} parameters): {reason}") from None
 
 
 def _emit(spec, emit_dir: Path) -> list[Path]:
