@@ -73,8 +73,9 @@ def _expand_use(use: dict, index: int, blocks: dict, previous: str | None,
     path = (*LAYERS, index)
     block_name = use.get("block")
     if not isinstance(block_name, str) or block_name not in blocks:
-        hint = did_you_mean(str(block_name), blocks) if blocks else ""
-        known = f"; defined blocks: {', '.join(blocks)}" if blocks else "; model.blocks is empty"
+        names = [str(b) for b in blocks]
+        hint = did_you_mean(str(block_name), names) if blocks else ""
+        known = f"; defined blocks: {', '.join(names)}" if blocks else "; model.blocks is empty"
         problems.append(((*path, "block"), f"unknown block '{block_name}'{hint}{known}"))
         return [(use, path)]  # kept as is: pydantic still checks its other keys
     block = blocks[block_name]
@@ -82,7 +83,7 @@ def _expand_use(use: dict, index: int, blocks: dict, previous: str | None,
         return [(use, path)]
     args = _block_args(block, use, path, problems)
     repeat = use.get("repeat", 1)
-    if type(repeat) is not int or repeat < 1:
+    if type(repeat) is not int or repeat < 1 or not isinstance(use.get("name"), str):
         return [(use, path)]  # pydantic reports the bad repeat
     if args is None:
         return [(use, path)]
@@ -107,7 +108,7 @@ def _block_args(block: dict, use: dict, path: tuple, problems: list[Problem]) ->
         if key not in params:
             problems.append(((*path, "args", key),
                              f"block '{use.get('block')}' has no parameter '{key}'"
-                             f"{did_you_mean(key, params)}"))
+                             f"{did_you_mean(str(key), [str(p) for p in params])}"))
             ok = False
     args = {**params, **given}
     for key, value in args.items():
@@ -121,7 +122,8 @@ def _instantiate(block: dict, prefix: str, source: Any, args: dict) -> list[Any]
     """One copy of a block's layers with ``$param`` substituted and names prefixed."""
     layers = [copy.deepcopy(_as_mapping(layer)) for layer in block["layers"]]
     _assign_auto_names(layers)
-    local = {layer["name"] for layer in layers if isinstance(layer, dict) and "name" in layer}
+    local = {layer["name"] for layer in layers
+             if isinstance(layer, dict) and isinstance(layer.get("name"), str)}
 
     def rename(ref: Any) -> Any:
         if ref == "input":
@@ -139,7 +141,8 @@ def _instantiate(block: dict, prefix: str, source: Any, args: dict) -> list[Any]
             layer["inputs"] = [rename(r) for r in refs] if isinstance(refs, list) else rename(refs)
         elif j == 0:
             layer["inputs"] = source
-        layer["name"] = f"{prefix}_{layer['name']}"
+        if isinstance(layer.get("name"), str):  # anything else: pydantic reports it
+            layer["name"] = f"{prefix}_{layer['name']}"
         result.append(layer)
     return result
 

@@ -144,8 +144,14 @@ def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
         problem = exc.problem or str(exc)
         message = f"invalid YAML: {problem}" + (f" ({exc.context})" if exc.context else "")
         return None, [SpecError(path, line, col, message)]
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        message = f"invalid YAML: the character {char!r} is not allowed in a spec"
+        return None, [SpecError(path, line, col, message)]
     except yaml.YAMLError as exc:
-        return None, [SpecError(path, 1, 1, f"invalid YAML: {exc}")]
+        return None, [SpecError(path, 1, 1, "invalid YAML: " + " ".join(str(exc).split()))]
     if node is None:
         return None, [SpecError(path, 1, 1, "the spec is empty; it needs at least version, name and model")]
     builder = _Builder(path)
