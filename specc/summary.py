@@ -34,7 +34,8 @@ class LayerRow:
 
 @dataclass
 class Summary:
-    """A model overview. ``output_shape`` is a list of lists when there are several outputs.
+    """A model overview. ``output_shape`` is a list of lists when there are several outputs
+    (in ``outputs`` order: the output layer names).
 
     ``size_mb`` is the memory of parameters and buffers in megabytes (10**6 bytes).
     """
@@ -44,6 +45,7 @@ class Summary:
     input_shape: list[int]
     input_dtype: str
     output_shape: list[int] | list[list[int]]
+    outputs: list[str]
     params: int
     trainable_params: int
     size_mb: float
@@ -80,6 +82,7 @@ def summarize(spec: Spec, model: torch.nn.Module | None = None) -> Summary:
         input_shape=list(graph.input_shape),
         input_dtype=graph.input_dtype,
         output_shape=outputs[0] if len(outputs) == 1 else outputs,
+        outputs=list(graph.outputs),
         params=params,
         trainable_params=trainable,
         size_mb=round(size / 1e6, 3),

@@ -39,6 +39,7 @@ def test_table_lists_every_layer_and_the_totals() -> None:
     for name in ("conv2d_1", "conv2", "maxpool2d_2", "flatten_1", "linear_1", "logits"):
         assert name in out
     assert "[16, 5, 5]" in out and "48,120" in out
+    assert "output: logits [10]" in out
     assert "parameters: 61,706 (61,706 trainable)" in out
     assert "size: 0.247 MB" in out
     assert "multiply-accumulates per sample: 416,520" in out
@@ -63,7 +64,7 @@ def test_json_object_has_the_documented_keys() -> None:
 
 def test_json_with_several_outputs_lists_their_shapes_in_order() -> None:
     data = json.loads(_invoke(str(RESIDUAL), "--json").stdout)
-    assert data["output_shape"] == [[5], [1]]
+    assert data["output_shape"] == [[5], [1]] and data["outputs"] == ["classes", "score"]
 
 
 def test_explain_shows_the_arithmetic() -> None:

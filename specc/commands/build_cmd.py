@@ -76,7 +76,9 @@ def _print_human(spec, summary, explain: bool) -> None:
         table.add_row(Text(row.name), Text(row.type), Text(str(row.output_shape)),
                       f"{row.params:,}", str(row.line))
     console.print(table)
-    outputs = summary.output_shape
+    shapes = [summary.output_shape] if len(summary.outputs) == 1 else summary.output_shape
+    outputs = ", ".join(f"{name} {shape}" for name, shape in zip(summary.outputs, shapes,
+                                                                 strict=True))
     lines = [
         f"input: {summary.input_shape} {summary.input_dtype}  ->  output: {outputs}",
         f"parameters: {summary.params:,} ({summary.trainable_params:,} trainable)",
