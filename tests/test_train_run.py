@@ -258,3 +258,24 @@ def test_cli_trains_and_reports_missing_sections(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["specc", "train", str(bare), "--quiet"])
     assert run_app(app) == 2
     assert f"{bare}:1:1: error: train needs a 'loss' section" in capsys.readouterr().err
+
+
+def test_bf16_autocast_trains_on_cpu_and_fp16_is_a_clear_error(tmp_path):
+    spec = load_spec(write_spec(tmp_path))
+    result = train(spec, out_dir=tmp_path / "bf16", quiet=True,
+                   overrides=["train.precision=bf16", "train.epochs=2"])
+    assert result.summary["precision"] == "bf16"
+    assert result.summary["final"]["val_loss"] < 1.2
+    with pytest.raises(RunError, match="fp16 needs a GPU"):
+        train(spec, out_dir=tmp_path / "fp16", quiet=True, overrides=["train.precision=fp16"])
+
+
+def test_one_cycle_steps_every_batch_over_the_whole_run(tmp_path):
+    spec = load_spec(write_spec(tmp_path))
+    result = train(spec, out_dir=tmp_path / "run", quiet=True,
+                   overrides=["scheduler={type: one_cycle, max_lr: 0.2}", "train.epochs=3"])
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    lrs = [float(r.split(",")[-2]) for r in rows]  # the lr at the start of each epoch
+    assert lrs[0] == pytest.approx(0.2 / 25)
+    assert lrs[1] > lrs[0] and lrs[2] < lrs[1]
+    assert result.summary["epochs_run"] == 3

@@ -98,7 +98,7 @@ def test_checkpoint_writer_keeps_copies_between_writes(tmp_path):
 
     def state(epoch):
         weight.fill_(epoch)
-        return lambda: {"epoch": epoch, "w": weight}
+        return lambda: {"epoch": epoch, "model": {"w": weight}}
 
     writer = ckpt.CheckpointWriter(tmp_path, interval=3600)
     writer.epoch(state(1), improved=True)  # the first epoch is always written
@@ -108,8 +108,9 @@ def test_checkpoint_writer_keeps_copies_between_writes(tmp_path):
     weight.fill_(float("nan"))  # later training must not leak into the kept copies
     writer.flush()
     best, last = (ckpt.load_checkpoint(tmp_path / n) for n in ("best.pt", "last.pt"))
-    assert (best["epoch"], best["w"].tolist()) == (2, [2.0, 2.0])
-    assert (last["epoch"], last["w"].tolist()) == (3, [3.0, 3.0]) and writer.last_epoch == 3
+    assert (best["epoch"], best["model"]["w"].tolist()) == (2, [2.0, 2.0])
+    assert (last["epoch"], last["model"]["w"].tolist()) == (3, [3.0, 3.0])
+    assert writer.last_epoch == 3
     writer.epoch(state(4), improved=False, final=True)
     assert ckpt.load_checkpoint(tmp_path / "last.pt")["epoch"] == 4
 

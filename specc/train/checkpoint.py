@@ -97,6 +97,10 @@ def _clone(value):
     return value
 
 
+# The entries of a checkpoint that reference live tensors (the rest is immutable data).
+_LIVE = {"model", "optimizer", "scheduler", "scaler", "rng"}
+
+
 class CheckpointWriter:
     """Writes ``best.pt`` and ``last.pt`` of a run folder, at most once per ``interval``.
 
@@ -117,8 +121,8 @@ class CheckpointWriter:
         """Record the end of an epoch (``make_state`` builds its checkpoint dict)."""
         state = make_state()
         due = final or time.monotonic() - self.written_at >= self.interval
-        if not due:
-            state = _clone(state)
+        if not due:  # keep a copy: training goes on changing the live tensors
+            state = {k: _clone(v) if k in _LIVE else v for k, v in state.items()}
         if improved:
             self.pending["best.pt"] = state
         self.pending["last.pt"] = state

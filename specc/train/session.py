@@ -164,11 +164,12 @@ class Session:
             for epoch in range(self.first_epoch, epochs + 1):
                 self.progress.epoch_start(epoch)
                 began = time.perf_counter()
+                lr = float(self.step.optimizer.param_groups[0]["lr"])  # at the epoch's start
                 batches = iter_batches(
                     self.splits["train"], spec.data.batch_size, augment=self.augment,
                     generator=self.generators["shuffle"] if spec.data.shuffle else None)
                 train_pass = train_epoch(self.step, batches, self.device, self.progress.batch)
-                row = self._epoch_row(epoch, train_pass)
+                row = self._epoch_row(epoch, train_pass) | {"lr": lr}
                 self.step.stepper.epoch(row)
                 seconds = time.perf_counter() - began
                 self.train_seconds += seconds
@@ -195,7 +196,6 @@ class Session:
             row.update(self._scores("val", val_pass)[0])
             if not math.isfinite(row["val_loss"]):
                 self._diverged(epoch, "val_loss", row["val_loss"])
-        row["lr"] = float(self.step.optimizer.param_groups[0]["lr"])
         return row
 
     def _scores(self, prefix: str, result) -> tuple[dict, list | None]:
