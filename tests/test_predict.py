@@ -39,6 +39,7 @@ def _train(spec_name: str, folder: Path, *overrides: str) -> Path:
 @pytest.fixture(scope="module")
 def titanic_run(tmp_path_factory) -> Path:
     run_dir = _train("titanic", tmp_path_factory.mktemp("titanic") / "run", "train.epochs=2")
+    assert not (run_dir / "model.onnx").exists()  # titanic.yaml has no export.onnx
     export_run(run_dir, quiet=True)
     return run_dir
 
@@ -117,6 +118,15 @@ def test_predict_errors_are_one_line(titanic_run, tmp_path, capsys):
     (tmp_path / "x.txt").write_text("1,2\n")
     code, _, err = cli_in_process(capsys, "predict", model, tmp_path / "x.txt")
     assert code == 2 and "unknown input type" in err and "Traceback" not in err
+
+
+def test_checkpoint_must_fit_the_spec(titanic_run, capsys):
+    code, _, err = cli_in_process(capsys, "export", SPECS / "diabetes.yaml", "--checkpoint",
+                                  titanic_run / "last.pt")
+    assert code == 1 and "the checkpoint does not fit spec 'diabetes'" in err
+    code, _, err = cli_in_process(capsys, "export", titanic_run, "--checkpoint",
+                                  titanic_run / "missing.pt")
+    assert code == 1 and "no checkpoint at" in err
 
 
 def test_titanic_cannot_fold_encoders(titanic_run, tmp_path):
