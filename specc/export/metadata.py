@@ -9,7 +9,7 @@ the spec file.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = ["OUTPUT_KINDS", "ModelInfo", "metadata_props", "output_kind", "read_metadata"]
@@ -74,15 +74,11 @@ class ModelInfo:
     dynamic_seq: bool = False
     opset: int = 18
     specc_version: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def metadata_props(info: ModelInfo) -> dict[str, str]:
     """The ``metadata_props`` of an exported model: ``specc.<field>`` -> JSON text."""
-    props = {PREFIX + key: json.dumps(value, sort_keys=True)
-             for key, value in asdict(info).items() if key != "extra"}
-    props.update(info.extra)
-    return props
+    return {PREFIX + key: json.dumps(value, sort_keys=True) for key, value in asdict(info).items()}
 
 
 def read_metadata(props: dict[str, str]) -> ModelInfo:
@@ -94,6 +90,9 @@ def read_metadata(props: dict[str, str]) -> ModelInfo:
     fields = {key[len(PREFIX):]: value for key, value in props.items() if key.startswith(PREFIX)}
     if "spec_name" not in fields or "input_shape" not in fields:
         raise ValueError("the model has no specc metadata (was it exported by `specc export`?)")
-    known = set(ModelInfo.__dataclass_fields__) - {"extra"}
-    data = {key: json.loads(value) for key, value in fields.items() if key in known}
-    return ModelInfo(**data)
+    known = set(ModelInfo.__dataclass_fields__)
+    try:
+        data = {key: json.loads(value) for key, value in fields.items() if key in known}
+        return ModelInfo(**data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the model's specc metadata is incomplete or damaged ({exc})") from None

@@ -197,7 +197,9 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
         raise ExportFailure("torch.export fixed the batch dimension; a layer depends on it")
     seq_ok = dynamic_seq and len(dynamic) > 1 and dynamic[1]
     if dynamic_seq and not seq_ok:
-        note = note or "torch.export specialized the sequence length to the example's"
+        note = note or ("torch.export specialized it: a layer needs a fixed length (a "
+                        "flatten after the sequence, or nn.RNN, whose decomposition unrolls "
+                        "the time steps)")
         note = f"the sequence length is fixed at {example.shape[1]}: {note}"
     return Exported(proto, seq_ok, note)
 
