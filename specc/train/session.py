@@ -153,29 +153,14 @@ class Session:
     def run(self) -> dict:
         """Train from ``first_epoch`` to ``train.epochs`` (or an early stop); return the
         summary."""
-        from specc.data import iter_batches
-
-        spec, epochs = self.spec, self.spec.train.epochs
+        epochs = self.spec.train.epochs
         self.log.rewrite(self.history)
         self.progress.start(epochs, math.ceil(self.splits["train"].x.shape[0]
-                                              / spec.data.batch_size))
+                                              / self.spec.data.batch_size))
         status = "completed"
         try:
             for epoch in range(self.first_epoch, epochs + 1):
-                self.progress.epoch_start(epoch)
-                began = time.perf_counter()
-                lr = float(self.step.optimizer.param_groups[0]["lr"])  # at the epoch's start
-                batches = iter_batches(
-                    self.splits["train"], spec.data.batch_size, augment=self.augment,
-                    generator=self.generators["shuffle"] if spec.data.shuffle else None)
-                train_pass = train_epoch(self.step, batches, self.device, self.progress.batch)
-                row = self._epoch_row(epoch, train_pass) | {"lr": lr}
-                self.step.stepper.epoch(row)
-                seconds = time.perf_counter() - began
-                self.train_seconds += seconds
-                row["seconds"] = seconds
-                self._end_epoch(row)
-                self.progress.epoch_end(epoch, row, seconds)
+                self._one_epoch(epoch)
                 if self.stopper is not None and self.stopper.should_stop:
                     status = "early_stopped"
                     self.progress.message(f"early stopping: {self.stopper.monitor} has not "
@@ -185,6 +170,25 @@ class Session:
             self.writer.flush()  # an interrupted or failed run keeps its newest good state
             self.progress.close()
         return self.finish(status)
+
+    def _one_epoch(self, epoch: int) -> None:
+        """Train, validate, step a per-epoch scheduler, then checkpoint and log."""
+        from specc.data import iter_batches
+
+        data = self.spec.data
+        self.progress.epoch_start(epoch)
+        began = time.perf_counter()
+        lr = float(self.step.optimizer.param_groups[0]["lr"])  # at the epoch's start
+        batches = iter_batches(self.splits["train"], data.batch_size, augment=self.augment,
+                               generator=self.generators["shuffle"] if data.shuffle else None)
+        train_pass = train_epoch(self.step, batches, self.device, self.progress.batch)
+        row = self._epoch_row(epoch, train_pass) | {"lr": lr}
+        self.step.stepper.epoch(row)
+        seconds = time.perf_counter() - began
+        self.train_seconds += seconds
+        row["seconds"] = seconds
+        self._end_epoch(row)
+        self.progress.epoch_end(epoch, row, seconds)
 
     def _epoch_row(self, epoch: int, train_pass) -> dict:
         row = {"epoch": epoch, **self._scores("train", train_pass)[0]}
