@@ -88,7 +88,7 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
     # --- layer types and arguments ------------------------------------------------------
     "unknown_layer_type": (
         layers("1, 28, 28", "    - {type: conv2D, out_channels: 6, kernel_size: 5}"),
-        [(6, 7, "unknown layer type 'conv2D' (did you mean 'conv2d'?)")]),
+        [(6, 14, "unknown layer type 'conv2D' (did you mean 'conv2d'?)")]),
     "layer_without_type": (
         layers("4", "    - {out_features: 3}"),
         [(6, 7, "this layer has no 'type'; expected one of: linear, conv1d")]),
@@ -141,14 +141,14 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
     "unknown_loss": (layers("4", "    - {type: linear, out_features: 3}", "loss: crossentropy"),
                      [(7, 7, "unknown loss 'crossentropy' (did you mean 'cross_entropy'?)")]),
     "unknown_optimizer": (layers("4", OK, "optimizer: {type: adamm, lr: 0.1}"),
-                          [(7, 12, "unknown optimizer 'adamm' (did you mean 'adam'?)")]),
+                          [(7, 19, "unknown optimizer 'adamm' (did you mean 'adam'?)")]),
     "optimizer_wrong_case": (layers("4", OK, "optimizer: Adam"),
                              [(7, 12, "unknown optimizer 'Adam' (did you mean 'adam'?)")]),
     "unknown_scheduler": (layers("4", OK, "scheduler: {type: steplr, step_size: 2}"),
-                          [(7, 12, "unknown scheduler 'steplr' (did you mean 'step_lr'?)")]),
+                          [(7, 19, "unknown scheduler 'steplr' (did you mean 'step_lr'?)")]),
     "unknown_data_source": (
         layers("4", OK, "data:", "  source: {type: cvs, path: a.csv, target: y}"),
-        [(8, 11, "unknown data source 'cvs' (did you mean 'csv'?)")]),
+        [(8, 18, "unknown data source 'cvs' (did you mean 'csv'?)")]),
     "data_source_without_type": (layers("4", OK, "data: {source: {path: x}}"),
                                  [(7, 16, "this data source has no 'type'")]),
     "unknown_sklearn_dataset": (
@@ -156,14 +156,14 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
         [(8, 27, "unknown value 'digit' (did you mean 'digits'?)")]),
     "unknown_preprocessing_step": (
         layers("4", OK, "data:", CSV, "  preprocess:", "    - {type: standard_scalar}"),
-        [(10, 7, "unknown preprocessing step 'standard_scalar' "
+        [(10, 14, "unknown preprocessing step 'standard_scalar' "
                  "(did you mean 'standard_scaler'?)")]),
     "unknown_imputer_strategy": (
         layers("4", OK, "data:", CSV, "  preprocess: [{type: simple_imputer, strategy: medain}]"),
         [(9, 39, "unknown value 'medain' (did you mean 'median'?)")]),
     "unknown_transform": (
         layers("4", OK, "data:", CSV, "  transforms: [{type: normalise, mean: [0], std: [1]}]"),
-        [(9, 16, "unknown transform 'normalise' (did you mean 'normalize'?)")]),
+        [(9, 23, "unknown transform 'normalise' (did you mean 'normalize'?)")]),
     "unknown_device": (layers("4", OK, "train: {device: gpu}"),
                        [(7, 17, "unknown device 'gpu'")]),
     "unknown_metric": (layers("4", OK, "train: {metrics: [accuracy, acuracy]}"),

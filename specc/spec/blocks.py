@@ -94,7 +94,8 @@ def _expand_use(use: dict, index: int, blocks: dict, previous: str | None,
         inner = _instantiate(block, prefix, source, args)
         out += [(layer, ("model", "blocks", block_name, "layers", j))
                 for j, layer in enumerate(inner)]
-        source = inner[-1]["name"] if inner and isinstance(inner[-1], dict) else source
+        last = inner[-1] if inner and isinstance(inner[-1], dict) else {}
+        source = last["name"] if isinstance(last.get("name"), str) else source
     return out
 
 

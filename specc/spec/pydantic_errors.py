@@ -44,6 +44,8 @@ def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
     for (path, _), errors in grouped.items():
         error = _best(errors)
         message, at_key = _message(error, path, data, Spec)
+        if error["type"] == "union_tag_invalid" and isinstance(_at(data, path), dict):
+            path = (*path, "type")  # point at the misspelt type name itself
         results.append((path, message, at_key))
     return _drop_explained_missing(results)
 
@@ -58,6 +60,16 @@ def _drop_explained_missing(results: list[tuple[tuple, str, bool]]) -> list[tupl
     }
     return [r for r in results
             if not ("missing required" in r[1] and (r[0][:-1], r[0][-1]) in suggested)]
+
+
+def _at(data: Any, path: tuple) -> Any:
+    """The value at ``path``, or None where the path does not exist."""
+    try:
+        for elem in path:
+            data = data[elem]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return data
 
 
 def _best(errors: list[dict]) -> dict:
