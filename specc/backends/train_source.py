@@ -1,0 +1,634 @@
+"""Spec -> standalone ``train.py`` source, rendered through ``templates/train.py.jinja``.
+
+The script trains the generated ``model.py`` with torch, NumPy, scikit-learn (pandas for
+tables; gzip/struct for MNIST) and never specc, in the order :mod:`specc.train.session`
+uses, so that its losses equal ``specc train``'s for the same seed:
+
+1. ``random``, NumPy and torch seeded with ``seed``;
+2. read the source, encode the target, ``train_test_split`` (test first, then validation,
+   ``random_state`` = ``data.split.seed`` or ``seed``), fit each preprocessing step on the
+   training split, apply the transforms, reshape to ``model.input.shape``;
+3. ``torch.manual_seed(seed)`` again, then the model, loss, optimizer and scheduler;
+4. each epoch one ``torch.randperm`` from ``torch.Generator().manual_seed(seed)``, then
+   mini-batches by slicing; the epoch loss is the per-sample mean; validation in batches of
+   ``max(batch_size, 1024)``; a per-epoch scheduler steps after validation.
+
+Every expression is built here (user text only as ``repr()`` literals or through
+:func:`~specc.backends.naming.safe_text`); the template only lays the file out. What the
+template cannot reproduce is reported by :func:`train_problems` (``emit`` refuses to write
+a script that would train differently).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from specc.backends.naming import safe_text, spec_label
+from specc.backends.pyformat import format_statement
+from specc.backends.source import class_name
+from specc.backends.templating import render_template
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
+
+__all__ = ["needs_train_script", "render_train_source", "train_problems"]
+
+AUGMENTATIONS = ("random_crop", "random_horizontal_flip")
+MONITORS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+PATH_SOURCES = ("csv", "mnist", "npz")
+_TASK_OF_LOSS = {"cross_entropy": "multiclass", "nll": "multiclass", "bce": "binary",
+                 "bce_with_logits": "binary", "mse": "regression", "l1": "regression",
+                 "smooth_l1": "regression", "huber": "regression"}
+_LOSS_CLASS = {"mse": "MSELoss", "l1": "L1Loss", "smooth_l1": "SmoothL1Loss",
+               "huber": "HuberLoss", "bce_with_logits": "BCEWithLogitsLoss", "bce": "BCELoss",
+               "cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss"}
+_OPTIMIZER_CLASS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+                    "adagrad": "Adagrad"}
+_SCHEDULER_CLASS = {"step_lr": "StepLR", "multi_step_lr": "MultiStepLR",
+                    "exponential_lr": "ExponentialLR", "cosine_annealing": "CosineAnnealingLR",
+                    "one_cycle": "OneCycleLR", "reduce_lr_on_plateau": "ReduceLROnPlateau"}
+_SKLEARN_LOADERS = {"digits": "load_digits", "iris": "load_iris", "wine": "load_wine",
+                    "breast_cancer": "load_breast_cancer", "diabetes": "load_diabetes"}
+_PREPROCESS_CLASS = {"simple_imputer": ("sklearn.impute", "SimpleImputer"),
+                     "one_hot_encoder": ("sklearn.preprocessing", "OneHotEncoder"),
+                     "ordinal_encoder": ("sklearn.preprocessing", "OrdinalEncoder"),
+                     "standard_scaler": ("sklearn.preprocessing", "StandardScaler"),
+                     "min_max_scaler": ("sklearn.preprocessing", "MinMaxScaler")}
+ENCODERS = ("one_hot_encoder", "ordinal_encoder")
+SCALES = {"mnist": "1 / 255", "digits": "1 / 16"}
+
+
+def needs_train_script(spec: Spec) -> bool:
+    """Whether the spec has what training needs: loss, optimizer and data."""
+    return spec.loss is not None and spec.optimizer is not None and spec.data is not None
+
+
+def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
+    """What the standalone train.py cannot reproduce: ``(key_path, message)`` pairs."""
+    data, train, problems = spec.data, spec.train, []
+    if len(spec.graph.outputs) > 1:
+        problems.append((("model", "outputs"), "training needs a model with one output"))
+    if data.source.type == "torchvision":
+        problems.append((("data", "source", "type"), "the torchvision source"))
+    for i, step in enumerate(data.transforms):
+        if step.type in AUGMENTATIONS:
+            problems.append((("data", "transforms", i), f"{step.type} augmentation"))
+    if data.preprocess and not _tabular(spec):
+        problems.append((("data", "preprocess"), "preprocess steps on image-shaped data"))
+    if train is not None:
+        if train.precision != "fp32":
+            problems.append((("train", "precision"), f"precision {train.precision}"))
+        if train.early_stopping is not None:
+            problems.append((("train", "early_stopping"), "early stopping"))
+    scheduler = spec.scheduler
+    if scheduler is not None and scheduler.type == "reduce_lr_on_plateau" \
+            and _plateau_monitor(spec) not in MONITORS:
+        problems.append((("scheduler", "monitor"), f"reduce_lr_on_plateau on "
+                         f"{safe_text(_plateau_monitor(spec))} (only loss and accuracy)"))
+    return problems
+
+
+def render_train_source(spec: Spec, out_dir: str | Path | None = None) -> str:
+    """The text of a standalone ``train.py`` for a spec with loss, optimizer and data.
+
+    Args:
+        spec: a validated spec for which :func:`train_problems` is empty.
+        out_dir: the folder train.py will be written to; data paths are written relative
+            to it (``HERE / "../data/x.csv"``), or absolute when no relative path exists.
+    """
+    return render_template("train.py.jinja", **train_context(spec, out_dir))
+
+
+# --- the context --------------------------------------------------------------------------
+
+
+def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Everything ``train.py.jinja`` lays out, each piece already safe Python text."""
+    cls, source = class_name(spec), spec.data.source
+    task = _TASK_OF_LOSS[spec.loss.type]
+    accuracy = task != "regression"
+    path_source = source.type in PATH_SOURCES
+    return {
+        "title": f"Train {cls}, generated by specc from {safe_text(spec.source_path)}.",
+        "doc": _doc(spec),
+        "imports": _imports(spec, task),
+        "constants": _constants(spec, out_dir),
+        "mnist": source.type == "mnist",
+        "class_indices": task != "regression",
+        "label_order": "the order of LABELS" if getattr(source, "labels", None)
+                       else "sorted order",
+        "label_names": "LABELS" if getattr(source, "labels", None)
+                       else "sorted({str(v) for v in y})",
+        "preprocess": bool(spec.data.preprocess),
+        "normalize": any(t.type == "normalize" for t in spec.data.transforms),
+        "resize": any(t.type == "resize" for t in spec.data.transforms),
+        "load_param": "path" if path_source else "",
+        "load_arg": "args.data" if path_source else "",
+        "load_lines": _load_lines(spec, task),
+        "accuracy": accuracy,
+        "correct_doc": _correct_doc(spec.loss.type, task),
+        "correct_lines": _correct_lines(spec.loss.type, task),
+        "eval_loss_lines": _loss_sum_lines(spec, "loss", 8),
+        "parser_lines": format_statement("parser = argparse.ArgumentParser(description="
+                                         f"{_description(spec)!r})", 4),
+        "argument_lines": format_statement(
+            'parser.add_argument("--data", type=Path, default=DATA_PATH)', 4)
+            if path_source else [],
+        "numpy_seed": repr(spec.seed % 2**32),
+        "setup_lines": _setup_lines(spec),
+        "class_name": cls,
+        "model_lines": _model_lines(spec),
+        "shuffle_lines": _shuffle_lines(spec),
+        "step_lines": _step_lines(spec),
+        "epoch_end_lines": _epoch_end_lines(spec, accuracy),
+        "final_lines": _final_lines(spec, accuracy),
+    }
+
+
+def _description(spec: Spec) -> str:
+    return f"Train {class_name(spec)} on the data of {spec_label(spec.source_path)}."
+
+
+def _doc(spec: Spec) -> list[str]:
+    label = spec_label(spec.source_path)
+    return [
+        f"Reads the data of {label}, fits its preprocessing on the training split only,",
+        "trains with shuffled mini-batches, validates after each epoch and saves the",
+        "weights (a state_dict that loads into the model of model.py) to model.pt.",
+        "",
+        "    python train.py [--epochs N] [--out FILE]",
+        "",
+        "Uses torch, NumPy and scikit-learn (pandas for tables); model.py must sit next to",
+        "this file. For the same seed its losses equal those of `specc train`.",
+    ]
+
+
+def _imports(spec: Spec, task: str) -> list[str]:
+    source, data = spec.data.source, spec.data
+    stdlib = ["argparse", "random"]
+    if source.type == "mnist":
+        stdlib += ["gzip", "struct"]
+    if spec.scheduler is not None and spec.scheduler.type == "one_cycle":
+        stdlib.append("math")
+    lines = [f"import {name}" for name in sorted(stdlib)]
+    lines += ["from pathlib import Path", ""]
+    third = ["import numpy as np"]
+    if _tabular(spec) or source.type == "csv":
+        third.append("import pandas as pd")
+    third.append("import torch")
+    if any(t.type == "resize" for t in data.transforms):
+        third.append("import torch.nn.functional as F")
+    froms = {}
+    if data.preprocess:
+        froms.setdefault("pandas.api.types", set()).add("is_numeric_dtype")
+    if source.type == "sklearn":
+        froms.setdefault("sklearn.datasets", set()).add(_SKLEARN_LOADERS[source.name])
+    if _splits(spec):
+        froms.setdefault("sklearn.model_selection", set()).add("train_test_split")
+    for step in data.preprocess:
+        module, name = _PREPROCESS_CLASS[step.type]
+        froms.setdefault(module, set()).add(name)
+    froms.setdefault("torch", set()).add("nn")
+    froms["model"] = {class_name(spec)}  # model.py next to train.py (sorted as third-party)
+    third += [f"from {module} import {', '.join(sorted(names))}"
+              for module, names in sorted(froms.items())]
+    return [*lines, *third]
+
+
+def _splits(spec: Spec) -> bool:
+    return bool(spec.data.split.val or spec.data.split.test)
+
+
+def _tabular(spec: Spec) -> bool:
+    """Whether the source gives a table of named columns (pandas) rather than arrays."""
+    source = spec.data.source
+    if source.type == "csv":
+        return True
+    if source.type == "sklearn":
+        return source.name != "digits" or source.flat
+    if source.type == "inline":
+        return _inline_kind(source.x) != "array"
+    if source.type == "npz":
+        return len(spec.model.input.shape) == 1
+    return False
+
+
+def _inline_kind(x: list) -> str:
+    """``numbers`` (a numeric table), ``mixed`` (rows holding text) or ``array`` (N-D)."""
+    import numpy as np
+
+    try:
+        array = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        return "mixed"
+    return "numbers" if array.ndim <= 2 else "array"
+
+
+def _inline_numeric(values: list) -> bool:
+    import numpy as np
+
+    try:
+        np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _data_path(spec: Spec, relative: str, out_dir: str | Path | None) -> str:
+    """``HERE / '../data/x.csv'`` (relative to train.py's folder) or ``Path('/abs/x.csv')``."""
+    spec_dir = Path(spec.source_path).parent
+    target = spec_dir / relative
+    if out_dir is None:
+        return f"HERE / {Path(relative).as_posix()!r}"
+    try:
+        rel = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+    except ValueError:  # another drive (Windows): no relative path
+        return f"Path({str(target.resolve())!r})"
+    return f"HERE / {Path(rel).as_posix()!r}"
+
+
+def _constants(spec: Spec, out_dir: str | Path | None) -> list[str]:
+    data, source = spec.data, spec.data.source
+    train_epochs = spec.train.epochs if spec.train is not None else 10
+    device = spec.train.device if spec.train is not None else "auto"
+    device_expr = '"cuda" if torch.cuda.is_available() else "cpu"' if device == "auto" \
+        else repr(device)
+    pairs = [("HERE", "Path(__file__).resolve().parent"), ("SEED", repr(spec.seed))]
+    split_seed = data.split.seed
+    if split_seed is not None and split_seed != spec.seed:
+        pairs.append(("SPLIT_SEED", repr(split_seed)))
+    pairs += [("EPOCHS", repr(train_epochs)), ("BATCH_SIZE", repr(data.batch_size)),
+              ("EVAL_BATCH", repr(max(data.batch_size, 1024))), ("DEVICE", device_expr)]
+    if spec.train is not None and spec.train.grad_clip is not None:
+        pairs.append(("GRAD_CLIP", repr(spec.train.grad_clip)))
+    if source.type in PATH_SOURCES:
+        pairs.append(("DATA_PATH", _data_path(spec, source.path, out_dir)))
+    if source.type == "csv":
+        pairs.append(("TARGET", repr(source.target)))
+        if source.features is not None:
+            pairs.append(("FEATURES", repr(list(source.features))))
+        if source.labels is not None:
+            pairs.append(("LABELS", repr(list(source.labels))))
+    if source.type == "mnist":
+        pairs.append(("LIMIT", repr(source.limit)))
+    if source.type == "inline":
+        pairs += [("X_INLINE", repr(list(source.x))), ("Y_INLINE", repr(list(source.y)))]
+    pairs.append(("INPUT_SHAPE", repr(tuple(spec.model.input.shape))))
+    lines: list[str] = []
+    for name, expr in pairs:
+        lines += format_statement(f"{name} = {expr}", 0)
+    return lines
+
+
+# --- load_splits ---------------------------------------------------------------------------
+
+
+def _load_lines(spec: Spec, task: str) -> list[str]:
+    """The body of ``load_splits``: read, encode the target, split, preprocess, reshape."""
+    lines = _read_lines(spec)
+    lines += _target_lines(task, "y", 4)
+    lines += _split_lines(spec, task)
+    lines += _feature_lines(spec)
+    dtype = "np.int64" if spec.model.input.dtype == "int64" else "np.float32"
+    return [*lines, "    splits = {}", "    for name, x in xs.items():",
+            *format_statement(f"splits[name] = (x.reshape(len(x), *INPUT_SHAPE)"
+                              f".astype({dtype}), ys[name])", 8),
+            "    return splits"]
+
+
+def _read_lines(spec: Spec) -> list[str]:
+    source = spec.data.source
+    reader = {"csv": _read_csv, "sklearn": _read_sklearn, "mnist": _read_mnist,
+              "npz": _read_npz, "inline": _read_inline}[source.type]
+    return [f"    {line}" if line else "" for line in reader(spec, source)]
+
+
+def _read_csv(spec: Spec, source) -> list[str]:
+    sep = "" if source.delimiter == "," else f", sep={source.delimiter!r}"
+    x = "frame[FEATURES].copy()" if source.features is not None else \
+        "frame.drop(columns=[TARGET])"
+    return [f"frame = pd.read_csv(path{sep})", f"x = {x}", "y = frame[TARGET].to_numpy()"]
+
+
+def _read_sklearn(spec: Spec, source) -> list[str]:
+    lines = [f"data = {_SKLEARN_LOADERS[source.name]}()"]
+    if _tabular(spec):
+        lines.append("x = pd.DataFrame(data.data, columns=[str(c) for c in data.feature_names])")
+    else:
+        lines.append("x = data.images.reshape(-1, 1, 8, 8)")
+    return [*lines, "y = data.target"]
+
+
+def _read_mnist(spec: Spec, source) -> list[str]:
+    return [
+        'train, test = load_mnist(path, "train"), load_mnist(path, "t10k")',
+        "if train is None and test is None:",
+        '    raise SystemExit(f"no MNIST IDX files (train-* or t10k-*) in {path}")',
+        "# the t10k files are the test set when the train files are there too",
+        "(x, y), own_test = (train, test) if train is not None else (test, None)",
+    ]
+
+
+def _read_npz(spec: Spec, source) -> list[str]:
+    lines = ["with np.load(path, allow_pickle=False) as archive:",
+             f"    x, y = archive[{source.x_key!r}], archive[{source.y_key!r}]"]
+    if _tabular(spec):
+        lines += ["x = pd.DataFrame(x.reshape(len(x), -1))",
+                  'x.columns = [f"x{i}" for i in range(x.shape[1])]']
+    return lines
+
+
+def _read_inline(spec: Spec, source) -> list[str]:
+    kind = _inline_kind(source.x)
+    if kind == "numbers":
+        lines = ["x = np.array(X_INLINE, dtype=np.float64)",
+                 "x = pd.DataFrame(x.reshape(len(x), -1))",
+                 'x.columns = [f"x{i}" for i in range(x.shape[1])]']
+    elif kind == "mixed":
+        lines = ["x = pd.DataFrame(X_INLINE)",
+                 'x.columns = [f"x{i}" for i in range(x.shape[1])]']
+    else:
+        lines = ["x = np.array(X_INLINE, dtype=np.float64)"]
+    dtype = "np.float64" if _inline_numeric(source.y) else "object"
+    return [*lines, f"y = np.array(Y_INLINE, dtype={dtype})"]
+
+
+def _target_lines(task: str, name: str, indent: int) -> list[str]:
+    expr = {"binary": f"class_indices({name}).astype(np.float32).reshape(-1, 1)",
+            "multiclass": f"class_indices({name})",
+            "regression": f"{name}.astype(np.float32).reshape(len({name}), -1)"}[task]
+    return format_statement(f"{name} = {expr}", indent)
+
+
+def _split_lines(spec: Spec, task: str) -> list[str]:
+    split = spec.data.split
+    seed = "SPLIT_SEED" if split.seed is not None and split.seed != spec.seed else "SEED"
+    lines: list[str] = []
+    rest = "x, y"
+    if split.test:
+        lines += _one_split(spec, task, "x, y", "x_rest, x_test, y_rest, y_test",
+                            split.test, seed, "y")
+        rest = "x_rest, y_rest"
+    if split.val:
+        fraction = split.val / (1 - (split.test or 0))
+        labels = "y_rest" if split.test else "y"
+        lines += _one_split(spec, task, rest, "x_train, x_val, y_train, y_val", fraction,
+                            seed, labels)
+        names = ["train", "val"]
+    else:
+        lines += format_statement(f"x_train, y_train = {rest}", 4)
+        names = ["train"]
+    if split.test:
+        names.append("test")
+    lines += format_statement("xs = {" + ", ".join(f"{n!r}: x_{n}" for n in names) + "}", 4)
+    lines += format_statement("ys = {" + ", ".join(f"{n!r}: y_{n}" for n in names) + "}", 4)
+    if spec.data.source.type == "mnist":
+        lines += ["    if own_test is not None:",
+                  *format_statement('xs["test"], y_test = own_test', 8),
+                  *_target_lines(task, "y_test", 8),
+                  *format_statement('ys["test"] = y_test', 8)]
+    return lines
+
+
+def _one_split(spec: Spec, task: str, source: str, targets: str, fraction: float, seed: str,
+               labels: str) -> list[str]:
+    stratify = ""
+    if spec.data.split.stratify and task != "regression":
+        stratify = f", stratify={labels}[:, 0]" if task == "binary" else f", stratify={labels}"
+    code = (f"{targets} = train_test_split({source}, test_size={fraction!r}, "
+            f"random_state={seed}{stratify})")
+    return format_statement(code, 4)
+
+
+def _feature_lines(spec: Spec) -> list[str]:
+    """Preprocessing (tables), the float conversion, then the transforms."""
+    lines: list[str] = []
+    label = spec_label(spec.source_path)
+    if _tabular(spec):
+        if spec.data.preprocess:
+            lines += format_statement('numeric = [c for c in xs["train"].columns '
+                                      'if is_numeric_dtype(xs["train"][c])]', 4)
+        for i, step in enumerate(spec.data.preprocess):
+            lines += _preprocess_lines(spec, i, step, label)
+        lines += ["    for name, x in xs.items():",
+                  *format_statement("xs[name] = x.to_numpy(dtype=np.float64)", 8)]
+    else:
+        scale = SCALES.get(getattr(spec.data.source, "name", None) or spec.data.source.type)
+        times = f" * np.float32({scale})" if scale else ""
+        lines += ["    for name, x in xs.items():",
+                  *format_statement(f"xs[name] = x.astype(np.float32){times}", 8)]
+    for i, step in enumerate(spec.data.transforms):
+        where = f"{label}:{spec.line_of(('data', 'transforms', i))}"
+        lines += [f"    for name, x in xs.items():  # {step.type} ({where})",
+                  *format_statement(f"xs[name] = {_transform_expr(step)}", 8)]
+    return lines
+
+
+def _preprocess_lines(spec: Spec, i: int, step, label: str) -> list[str]:
+    where = f"{label}:{spec.line_of(('data', 'preprocess', i))}"
+    if step.columns is not None:
+        columns = repr(list(step.columns))
+    elif step.type in ENCODERS:
+        columns = '[c for c in xs["train"].columns if not is_numeric_dtype(xs["train"][c])]'
+    else:
+        columns = '[c for c in xs["train"].columns if c in numeric]'
+    numbers = step.type in ("standard_scaler", "min_max_scaler") or \
+        getattr(step, "strategy", "") in ("mean", "median")
+    lines = [f"    # {step.type} ({where})"]
+    lines += format_statement(f"columns = {columns}", 4)
+    lines += format_statement(f"xs = fit_step({_estimator(step)}, columns, xs, "
+                              f"numbers={numbers!r})", 4)
+    return lines
+
+
+def _estimator(step) -> str:
+    """The scikit-learn constructor specc's preprocessing uses for ``step``."""
+    name = _PREPROCESS_CLASS[step.type][1]
+    if step.type == "simple_imputer":
+        args = [f"strategy={step.strategy!r}"]
+        if step.fill_value is not None:
+            args.append(f"fill_value={step.fill_value!r}")
+        return f"{name}({', '.join([*args, 'keep_empty_features=True'])})"
+    if step.type == "one_hot_encoder":
+        drop = f"drop={step.drop!r}, " if step.drop is not None else ""
+        return (f"{name}({drop}handle_unknown={step.handle_unknown!r}, "
+                "sparse_output=False)")
+    if step.type == "ordinal_encoder":
+        return f'{name}(handle_unknown="use_encoded_value", unknown_value=-1)'
+    if step.type == "standard_scaler":
+        args = [f"{k}=False" for k in ("with_mean", "with_std") if not getattr(step, k)]
+        return f"{name}({', '.join(args)})"
+    low, high = step.feature_range
+    return f"{name}(feature_range={(low, high)!r})" if (low, high) != (0, 1) else f"{name}()"
+
+
+def _transform_expr(step) -> str:
+    if step.type == "normalize":
+        call = f"normalize(x, {list(step.mean)!r}, {list(step.std)!r})"
+    elif step.type == "pad":
+        from specc.data.transforms import _pads
+
+        left, top, right, bottom = _pads(step.padding)
+        widths = f"[(0, 0)] * (x.ndim - 2) + [{(top, bottom)!r}, {(left, right)!r}]"
+        call = f"np.pad(x, {widths}, constant_values={step.value!r})"
+    else:
+        size = (step.size, step.size) if isinstance(step.size, int) else tuple(step.size)
+        call = f"resize(x, {size!r})"
+    return call
+
+
+# --- the training part ---------------------------------------------------------------------
+
+
+def _correct_doc(loss: str, task: str) -> str:
+    if task == "multiclass":
+        return "How many rows of out (B, K) have their largest score at the class in y (B,)."
+    threshold = "0.5 (probabilities)" if loss == "bce" else "0 (logits)"
+    return f"How many outputs (B, 1) fall on the side of {threshold} that y (B, 1) says."
+
+
+def _correct_lines(loss: str, task: str) -> list[str]:
+    if task == "multiclass":
+        return ["    return (out.argmax(1) == y).sum().item()"]
+    threshold = "0.5" if loss == "bce" else "0"
+    return [f"    return ((out > {threshold}).float() == y).sum().item()"]
+
+
+def _loss_sum_lines(spec: Spec, loss: str, indent: int) -> list[str]:
+    """``total_loss += loss.item() * len(yb)`` (``reduction: sum``: the batch sum as is)."""
+    weight = " * len(yb)" if spec.loss.reduction == "mean" else ""
+    return format_statement(f"total_loss += {loss}.item(){weight}", indent)
+
+
+def _setup_lines(spec: Spec) -> list[str]:
+    lines = []
+    if spec.train is not None and spec.train.deterministic:
+        lines += format_statement("torch.use_deterministic_algorithms(True)", 4)
+    return [*lines, *format_statement("device = torch.device(DEVICE)", 4)]
+
+
+def _non_default(section, names: tuple[str, ...]) -> list[str]:
+    fields = type(section).model_fields
+    out = []
+    for name in names:
+        value = getattr(section, name)
+        field = fields[name]
+        if field.is_required() or value != field.default:
+            out.append(f"{name}={value!r}")
+    return out
+
+
+def _loss_expr(section) -> str:
+    args = []
+    if section.type == "smooth_l1" and section.beta != 1.0:
+        args.append(f"beta={section.beta!r}")
+    if section.type == "huber" and section.delta != 1.0:
+        args.append(f"delta={section.delta!r}")
+    for key in ("weight", "pos_weight"):
+        values = getattr(section, key, None)
+        if values is not None:
+            values = values if isinstance(values, list) else [values]
+            args.append(f"{key}=torch.tensor({[float(v) for v in values]!r}, device=device)")
+    if getattr(section, "label_smoothing", 0.0):
+        args.append(f"label_smoothing={section.label_smoothing!r}")
+    if section.reduction != "mean":
+        args.append(f"reduction={section.reduction!r}")
+    return f"nn.{_LOSS_CLASS[section.type]}({', '.join(args)})"
+
+
+_OPTIMIZER_ARGS = {"sgd": ("momentum", "dampening", "nesterov", "weight_decay"),
+                   "adam": ("betas", "eps", "weight_decay", "amsgrad"),
+                   "adamw": ("betas", "eps", "weight_decay", "amsgrad"),
+                   "rmsprop": ("alpha", "eps", "momentum", "centered", "weight_decay"),
+                   "adagrad": ("lr_decay", "eps", "weight_decay")}
+_SCHEDULER_ARGS = {"step_lr": ("step_size", "gamma"), "multi_step_lr": ("milestones", "gamma"),
+                   "exponential_lr": ("gamma",), "cosine_annealing": ("eta_min",),
+                   "one_cycle": ("max_lr", "pct_start", "anneal_strategy", "div_factor",
+                                 "final_div_factor"),
+                   "reduce_lr_on_plateau": ("mode", "factor", "patience", "threshold",
+                                            "min_lr")}
+
+
+def _optimizer_expr(section) -> str:
+    args = [f"lr={section.lr!r}", *_non_default(section, _OPTIMIZER_ARGS[section.type])]
+    return f"torch.optim.{_OPTIMIZER_CLASS[section.type]}(model.parameters(), {', '.join(args)})"
+
+
+def _scheduler_expr(section) -> str:
+    args = ["optimizer"]
+    if section.type == "cosine_annealing":
+        args.append(f"T_max={section.T_max!r}" if section.T_max else "T_max=args.epochs")
+    if section.type == "one_cycle":
+        args.append("total_steps=args.epochs * math.ceil(n / BATCH_SIZE)")
+    args += _non_default(section, _SCHEDULER_ARGS[section.type])
+    return f"torch.optim.lr_scheduler.{_SCHEDULER_CLASS[section.type]}({', '.join(args)})"
+
+
+def _model_lines(spec: Spec) -> list[str]:
+    lines = format_statement(f"loss_fn = {_loss_expr(spec.loss)}", 4)
+    lines += format_statement(f"optimizer = {_optimizer_expr(spec.optimizer)}", 4)
+    if spec.scheduler is not None:
+        if spec.scheduler.type == "one_cycle":
+            lines += format_statement("n = len(X_train)", 4)
+        lines += format_statement(f"scheduler = {_scheduler_expr(spec.scheduler)}", 4)
+    if spec.data.shuffle:
+        lines += format_statement("generator = torch.Generator().manual_seed(SEED)", 4,
+                                  "the shuffling")
+    return lines
+
+
+def _shuffle_lines(spec: Spec) -> list[str]:
+    if not spec.data.shuffle:
+        return format_statement("X_shuffled, y_shuffled = X_train, y_train", 8)
+    return [*format_statement("order = torch.randperm(n, generator=generator).to(device)", 8),
+            *format_statement("X_shuffled, y_shuffled = X_train[order], y_train[order]", 8)]
+
+
+def _step_lines(spec: Spec) -> list[str]:
+    lines: list[str] = []
+    if spec.train is not None and spec.train.grad_clip is not None:
+        lines += format_statement("nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)", 12)
+    lines += format_statement("optimizer.step()", 12)
+    if spec.scheduler is not None and spec.scheduler.type == "one_cycle":
+        lines += format_statement("scheduler.step()", 12, "one_cycle steps after every batch")
+    return lines + _loss_sum_lines(spec, "loss", 12)
+
+
+def _plateau_monitor(spec: Spec) -> str:
+    section = spec.scheduler
+    if "monitor" not in section.model_fields_set:
+        return "val_loss" if spec.data.split.val else "train_loss"
+    return section.monitor
+
+
+def _epoch_end_lines(spec: Spec, accuracy: bool) -> list[str]:
+    lines: list[str] = []
+    parts = ['f"epoch {epoch + 1}/{args.epochs}"', 'f"train_loss {train_loss:.6f}"']
+    if accuracy:
+        parts.append('f"train_accuracy {train_accuracy:.4f}"')
+    if spec.data.split.val:
+        target = "val_loss, val_accuracy" if accuracy else "val_loss"
+        lines += format_statement(f'{target} = evaluate(model, loss_fn, *tensors["val"])', 8)
+        parts.append('f"val_loss {val_loss:.6f}"')
+        if accuracy:
+            parts.append('f"val_accuracy {val_accuracy:.4f}"')
+    scheduler = spec.scheduler
+    if scheduler is not None and scheduler.type == "reduce_lr_on_plateau":
+        lines += format_statement(f"scheduler.step({_plateau_monitor(spec)})", 8)
+    elif scheduler is not None and scheduler.type != "one_cycle":
+        lines += format_statement("scheduler.step()", 8)
+    return lines + format_statement(f"print({', '.join(parts)})", 8)
+
+
+def _final_lines(spec: Spec, accuracy: bool) -> list[str]:
+    if not spec.data.split.test and spec.data.source.type != "mnist":
+        return []
+    target = "test_loss, test_accuracy" if accuracy else "test_loss"
+    parts = ['f"test_loss {test_loss:.6f}"']
+    if accuracy:
+        parts.append('f"test_accuracy {test_accuracy:.4f}"')
+    return ['    if "test" in tensors:',
+            *format_statement(f'{target} = evaluate(model, loss_fn, *tensors["test"])', 8),
+            *format_statement(f"print({', '.join(parts)})", 8)]
