@@ -45,6 +45,9 @@ def assert_contract(text: str) -> None:
     spec, errors = result
     if spec is not None:
         assert isinstance(spec, Spec) and errors == [] and spec.graph is not None
+        names = [node.name for node in spec.graph.nodes]
+        assert all(isinstance(n, str) and n.isidentifier() for n in names), names
+        assert len(set(names)) == len(names)
         return
     assert errors, "an invalid spec must say why"
     n_lines = max(1, len(text.splitlines()) + 1)

@@ -134,3 +134,9 @@ model:
     assert nodes["block_2_fc"].inputs == ["body_2_act"]
     assert nodes["block_2_act"].kind == "tanh" and nodes["block_2_fc"].shape == (2,)
     assert nodes["body_2_fc"].line == 9 and nodes["block_2_act"].line == 10
+
+
+def test_null_name_means_an_automatic_name():
+    text = TEXT.replace("    - relu\n", "    - {type: relu, name: null}\n")
+    spec, errors = check_text(text, "t.yaml")
+    assert errors == [] and spec.graph.nodes[1].name == "relu_1"

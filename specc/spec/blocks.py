@@ -62,7 +62,7 @@ def _assign_auto_names(layers: list[Any]) -> None:
             continue
         kind = layer["type"]
         counts[kind] += 1
-        if "name" not in layer:
+        if layer.get("name") is None:  # `name: null` is no name
             layer["name"] = f"{kind}_{counts[kind]}"
 
 
