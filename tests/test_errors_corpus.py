@@ -279,6 +279,9 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
         layers("4", OK, "optimizer: {type: sgd, lr: -1}", "train: {epochs: 0, device: tpu}"),
         [(7, 28, "lr: input should be greater than 0"), (8, 17, "epochs"),
          (8, 28, "unknown device 'tpu'")]),
+    "line_break_in_spec_text_stays_escaped": (
+        layers("4", OK, 'loss: "cross\\nentropy"'),
+        [(7, 7, "unknown loss 'cross\\nentropy'")]),
     "shape_error_alongside_section_error": (
         layers("1, 4, 4", "    - {type: conv2d, out_channels: 2, kernel_size: 5}",
                "train: {epochs: 0}"),

@@ -6,6 +6,7 @@ and :func:`load_spec` raises them together as :class:`SpecErrors`. Nothing here 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,16 @@ def check_text(text: str, path: str = "<spec>") -> tuple[Spec | None, list[SpecE
     """Validate spec text; return ``(spec, errors)`` with ``spec`` None on any error."""
     loaded, errors = load_text(text, path)
     if loaded is None:
-        return None, errors
+        return None, [_one_line(e) for e in errors]
     spec, errors = validate_data(loaded)
-    return spec, _unique(errors)
+    return spec, [_one_line(e) for e in _unique(errors)]
+
+
+def _one_line(error: SpecError) -> SpecError:
+    """Escape line breaks and control characters that spec text brought into a message,
+    so that every ``path:line:col: error: message`` header stays one line."""
+    message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in error.message)
+    return error if message == error.message else replace(error, message=message)
 
 
 def _unique(errors: list[SpecError]) -> list[SpecError]:
