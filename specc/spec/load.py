@@ -103,10 +103,11 @@ class _Builder:
         result: dict = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                self.error(key_node.start_mark, "YAML merge keys ('<<') are not supported", key_path)
+                self.error(key_node.start_mark, "YAML merge keys ('<<') are not supported",
+                           key_path)
                 continue
             key = self.build(key_node, (*key_path, "<key>"))
-            if isinstance(key, (dict, list)) or key is None and key_node.tag != _NULL:
+            if isinstance(key, (dict, list)) or (key is None and key_node.tag != _NULL):
                 self.error(key_node.start_mark, "a mapping key must be a plain value", key_path)
                 continue
             if key in result:
@@ -153,7 +154,8 @@ def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
     except yaml.YAMLError as exc:
         return None, [SpecError(path, 1, 1, "invalid YAML: " + " ".join(str(exc).split()))]
     if node is None:
-        return None, [SpecError(path, 1, 1, "the spec is empty; it needs at least version, name and model")]
+        message = "the spec is empty; it needs at least version, name and model"
+        return None, [SpecError(path, 1, 1, message)]
     builder = _Builder(path)
     data = builder.build(node, ())
     if builder.errors:

@@ -50,7 +50,8 @@ def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
     return _drop_explained_missing(results)
 
 
-def _drop_explained_missing(results: list[tuple[tuple, str, bool]]) -> list[tuple[tuple, str, bool]]:
+def _drop_explained_missing(
+        results: list[tuple[tuple, str, bool]]) -> list[tuple[tuple, str, bool]]:
     """Drop "missing 'out_features'" when "unknown 'out_feature' (did you mean
     'out_features'?)" in the same mapping already says it."""
     suggested = {

@@ -41,7 +41,7 @@ class BlockUse(Strict):
 
     type: Literal["block"]
     block: str
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = {}  # noqa: RUF012 - pydantic copies mutable defaults
     repeat: PosInt = 1
     name: str | None = None
     inputs: str | list[str] | None = None
@@ -69,7 +69,7 @@ class BlockDef(Strict):
     parameter as ``$name``; inside a block, ``input`` is the block's input.
     """
 
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {}  # noqa: RUF012 - pydantic copies mutable defaults
     layers: list[Any] = Field(min_length=1)
 
 
@@ -77,7 +77,7 @@ class ModelSpec(Strict):
     input: InputSpec
     layers: list[AnyLayer] = Field(min_length=1)
     outputs: str | list[str] | None = None
-    blocks: dict[str, BlockDef] = {}
+    blocks: dict[str, BlockDef] = {}  # noqa: RUF012 - pydantic copies mutable defaults
 
 
 class Spec(BaseModel):

@@ -189,7 +189,7 @@ class ExponentialLR(Strict):
 
 class CosineAnnealing(Strict):
     type: Literal["cosine_annealing"]
-    T_max: PosInt | None = None  # noqa: N815 - torch's argument name; default: train.epochs
+    T_max: PosInt | None = None  # torch's argument name; default: train.epochs
     eta_min: NonNegFloat = 0.0
 
 
