@@ -119,6 +119,8 @@ def test_tabular_specs_match_their_data():
 def test_committed_schema_is_current():
     committed = (ROOT / "specc.schema.json").read_text(encoding="utf-8")
     assert committed == schema_text(), "run: specc schema -o specc.schema.json"
+    # shipped in the package through the symlink specc/specc.schema.json
+    assert (ROOT / "specc" / "specc.schema.json").read_text(encoding="utf-8") == committed
 
 
 def _layer_item_schema() -> dict:
