@@ -48,7 +48,7 @@ def bench(path: Path) -> tuple:
     if spec.loss is None or spec.data is None or spec.optimizer is None:
         return (path.stem, "-", "-", "skipped: no loss/optimizer/data section", "-", "-")
     with tempfile.TemporaryDirectory() as folder:
-        result = train(spec, out_dir=Path(folder) / "run", quiet=True)
+        result = train(spec, out_dir=Path(folder) / "run", quiet=True, overrides=["export=null"])
         summary = result.summary
         if path.stem == "linear_regression":
             error, ok = line_fit(result.run_dir)

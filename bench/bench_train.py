@@ -65,7 +65,7 @@ def specc_loop(spec, epochs: int) -> float:
     """Seconds per epoch of ``specc train`` (its summary's train_seconds / epochs_run)."""
     with tempfile.TemporaryDirectory() as folder:
         result = train(spec, out_dir=Path(folder) / "run", quiet=True,
-                       overrides=[f"train.epochs={epochs}", "train.device=cpu"])
+                       overrides=[f"train.epochs={epochs}", "train.device=cpu", "export=null"])
     return result.summary["train_seconds"] / result.summary["epochs_run"]
 
 

@@ -268,6 +268,7 @@ def test_bf16_autocast_trains_on_cpu_and_fp16_is_a_clear_error(tmp_path):
     assert result.summary["final"]["val_loss"] < 1.2
     with pytest.raises(RunError, match="fp16 needs a GPU"):
         train(spec, out_dir=tmp_path / "fp16", quiet=True, overrides=["train.precision=fp16"])
+    assert not (tmp_path / "fp16").exists()  # a failed setup leaves no run folder
 
 
 def test_one_cycle_steps_every_batch_over_the_whole_run(tmp_path):

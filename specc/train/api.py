@@ -77,7 +77,7 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
 
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
-    from specc.train.rundir import create_run_dir, write_text
+    from specc.train.rundir import check_out_dir, create_run_dir, write_text
     from specc.train.session import RunResult, Session
 
     state = None
@@ -90,14 +90,17 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
         spec, spec_dir = _validate_text(text, str(spec_file)), Path(state["spec_dir"])
     else:
         spec_dir = Path(spec.source_path).resolve().parent
+        if out_dir is not None:
+            check_out_dir(out_dir)
     spec, text = apply_overrides(spec, list(overrides))
     require_sections(spec)
-    if state is None:
-        run_dir = create_run_dir(spec.name, out_dir)
-    write_text(run_dir / "spec.yaml", text)
     previous = torch.are_deterministic_algorithms_enabled()
     try:
-        session = Session(spec, text, run_dir, spec_dir, quiet)
+        session = Session(spec, text, spec_dir, quiet)
+        if state is None:
+            run_dir = create_run_dir(spec.name, out_dir)
+        write_text(run_dir / "spec.yaml", text)
+        session.attach(run_dir)
         if state is not None:
             session.restore(state)
         summary = session.run()

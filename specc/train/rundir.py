@@ -17,7 +17,7 @@ from pathlib import Path
 
 from specc.commands.common import RunError
 
-__all__ = ["MetricsLog", "create_run_dir", "write_json", "write_text"]
+__all__ = ["MetricsLog", "check_out_dir", "create_run_dir", "write_json", "write_text"]
 
 
 def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs") -> Path:
@@ -31,10 +31,7 @@ def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs")
         RunError: ``out`` already holds a run (``last.pt``) or cannot be created.
     """
     if out is not None:
-        run_dir = Path(out)
-        if (run_dir / "last.pt").exists():
-            raise RunError(f"{run_dir} already holds a run (last.pt); continue it with "
-                           f"--resume {run_dir} or choose another --out")
+        run_dir = check_out_dir(out)
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(base) / name / stamp
@@ -46,6 +43,15 @@ def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs")
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create the run directory {run_dir}: {exc.strerror}") from None
+    return run_dir
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` as a Path, unless it already holds a run (RunError)."""
+    run_dir = Path(out)
+    if (run_dir / "last.pt").exists():
+        raise RunError(f"{run_dir} already holds a run (last.pt); continue it with "
+                       f"--resume {run_dir} or choose another --out")
     return run_dir
 
 

@@ -75,11 +75,11 @@ def _on_device(split, device):
 class Session:
     """One training run (new or resumed) over a validated spec with the needed sections."""
 
-    def __init__(self, spec, text: str, run_dir: Path, spec_dir: Path, quiet: bool) -> None:
+    def __init__(self, spec, text: str, spec_dir: Path, quiet: bool) -> None:
         from specc import build_model
         from specc.data import prepare_data
 
-        self.spec, self.text, self.run_dir, self.spec_dir = spec, text, run_dir, spec_dir
+        self.spec, self.text, self.spec_dir = spec, text, spec_dir
         self.started = time.perf_counter()
         train = spec.train
         seed_everything(spec.seed, train.deterministic)
@@ -103,6 +103,10 @@ class Session:
         self.train_seconds = 0.0
         self.first_epoch = 1
         self.progress = make_progress(quiet)
+
+    def attach(self, run_dir: Path) -> None:
+        """Write into ``run_dir`` (made once the whole setup has succeeded)."""
+        self.run_dir = run_dir
         self.log = MetricsLog(run_dir / "metrics.csv", self._columns())
         self.writer = ckpt.CheckpointWriter(run_dir)
 
@@ -145,7 +149,7 @@ class Session:
         self.history = list(state["history"])
         self.train_seconds = state["train_seconds"]
         self.first_epoch = state["epoch"] + 1
-        self.writer.last_epoch = state["epoch"]
+        self.writer.last_epoch = state["epoch"]  # call attach() first
         ckpt.restore_rng(state["rng"], self.generators)
 
     # --- the epoch loop -----------------------------------------------------------------
