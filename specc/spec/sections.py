@@ -21,7 +21,7 @@ Fraction = Annotated[float, Field(gt=0, lt=1)]
 class Strict(BaseModel):
     """Base of every spec section: unknown keys are errors; instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def bare_name(value: Any) -> Any:
