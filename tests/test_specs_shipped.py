@@ -102,6 +102,16 @@ def test_titanic_input_width_is_the_one_hot_width():
     assert spec.model.input.shape == [width]
 
 
+@pytest.mark.parametrize("name", ["titanic", "rnn", "diabetes", "resnet"])
+def test_data_pipeline_gives_samples_of_the_input_shape(name: str):
+    from specc.data import prepare_data
+
+    spec = _load(name)
+    prepared = prepare_data(spec)
+    assert tuple(prepared.train.x.shape[1:]) == tuple(spec.model.input.shape)
+    assert len(prepared.val.x) > 0
+
+
 def test_tabular_specs_match_their_data():
     import pandas as pd
 
