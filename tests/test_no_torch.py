@@ -44,7 +44,21 @@ def test_validating_every_shipped_spec_does_not_import_torch():
     assert "torch" not in heavy
 
 
-def test_the_validate_command_path_does_not_import_torch():
+def test_the_console_script_validates_without_torch_or_typer():
+    code = (
+        "import sys\n"
+        "sys.argv = ['specc', 'validate', 'specs/lenet.yaml', 'specs/alexnet.yaml']\n"
+        "from specc.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    print('CODE', exc.code, 'torch' in sys.modules, 'typer' in sys.modules)\n"
+    )
+    out = _run(code)
+    assert "ok: alexnet" in out and "CODE 0 False False" in out
+
+
+def test_the_typer_validate_command_does_not_import_torch():
     code = (
         "import sys\n"
         "from specc.cli import app\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from specc.cli import app
+from specc.cli import app, main
 from specc.commands.common import run_app
 from specc.commands.schema_cmd import schema_text
 
@@ -85,3 +85,17 @@ def test_real_entry_point(entry: list[str], tmp_path: Path):
                             text=True, cwd=ROOT, timeout=60)
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert f"{bad}:1:1: error: missing required key 'model'" in failed.stderr
+
+
+def test_fast_path_prints_what_the_typer_command_prints(monkeypatch, capsys, tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nname: t\nmodel: {input: {shape: [4]}, layers: [lstm]}\n",
+                   encoding="utf-8")
+    args = ["validate", str(LENET), str(bad)]
+    typer_path = specc(monkeypatch, capsys, *args)
+    monkeypatch.setattr(sys, "argv", ["specc", *args])
+    with pytest.raises(SystemExit) as info:
+        main()  # `specc validate FILE...` skips Typer
+    out = capsys.readouterr()
+    assert (info.value.code, out.out, out.err) == typer_path
+    assert typer_path[0] == 2 and "missing required argument 'hidden_size'" in typer_path[2]

@@ -1,0 +1,47 @@
+"""The work of ``specc validate``, without Typer: check specs, print summaries or reports.
+
+Kept free of command-line imports so that ``specc validate`` can run it straight from
+:func:`specc.cli.main` and answer in a fraction of torch's import time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from specc.errors import SpecError, render_report
+
+__all__ = ["check_specs", "summary"]
+
+
+def summary(spec) -> str:
+    """One line describing a valid spec: layers, parameters, input and output shapes."""
+    graph = spec.graph
+    shapes = ", ".join(str(list(s)) for s in graph.output_shapes)
+    return (f"{spec.source_path}: ok: {spec.name}: {len(graph.nodes)} layers, "
+            f"{graph.params:,} parameters, {list(graph.input_shape)} -> {shapes}")
+
+
+def check_specs(paths: Iterable[str | Path]) -> int:
+    """Validate each spec: a summary line on stdout, or its report on stderr.
+
+    Returns:
+        the exit status: 0 when every spec is valid, else 2.
+    """
+    from specc.spec.validate import check_file
+
+    all_errors: list[SpecError] = []
+    for path in paths:
+        spec, errors, source = check_file(path)
+        if errors:
+            sys.stderr.write(render_report(sorted(errors, key=lambda e: (e.line, e.col)),
+                                           source) + "\n")
+            all_errors += errors
+        else:
+            sys.stdout.write(summary(spec) + "\n")
+    if all_errors:
+        n = len(all_errors)
+        sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+        return 2
+    return 0
