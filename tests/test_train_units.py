@@ -231,3 +231,49 @@ def test_device_and_precision_resolution():
     with bf16.autocast():
         assert torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype is torch.bfloat16
     assert resolve_precision("fp32", torch.device("cpu")).scaler() is None
+
+
+def _step(model, grad_clip=None, per_sample_weight=True, lr=1.0):
+    from specc.train.device import Precision
+    from specc.train.loop import Step
+    from specc.train.optim import Stepper
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return Step(model, torch.nn.MSELoss(), optimizer, Stepper(None),
+                Predictor("regression", "mse"), Precision("fp32", "cpu"),
+                grad_clip=grad_clip, per_sample_weight=per_sample_weight)
+
+
+def test_train_epoch_clips_gradients_and_averages_the_loss_per_sample():
+    from specc.train.loop import train_epoch
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    before = torch.cat([p.detach().flatten() for p in model.parameters()])
+    x, y = torch.randn(10, 3) * 100, torch.randn(10, 1)
+    batches = [(x[:4], y[:4]), (x[4:], y[4:])]
+    result = train_epoch(_step(model, grad_clip=0.01), batches, torch.device("cpu"))
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert (after - before).norm() <= 2 * 0.01 + 1e-6  # two steps of lr 1 x clipped norm
+    assert result.count == 10 and len(result.preds) == 2
+    # each batch mean weighted by its size: with lr 0, exactly the mean over all 10 samples
+    frozen = train_epoch(_step(model, lr=0.0), batches, torch.device("cpu"))
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(model(x), y).item()
+    assert frozen.loss() == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_runs_in_inference_mode_and_matches_the_full_batch_loss():
+    from specc.data import TensorSplit
+    from specc.train.loop import evaluate
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(4, 1))
+    split = TensorSplit(torch.randn(2500, 3), torch.randn(2500, 1))
+    result = evaluate(_step(model), split, batch_size=16, device=torch.device("cpu"))
+    model.eval()
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(model(split.x), split.y).item()
+    assert result.loss() == pytest.approx(expected, rel=1e-5)  # eval mode: dropout off
+    assert not model.training and result.preds[0].is_inference()

@@ -12,6 +12,6 @@ shuffling, scheduler stepping) that the standalone train.py reproduces.
 
 from __future__ import annotations
 
-from specc.train.api import load_run, train
+from specc.train.api import RunResult, load_run, train
 
-__all__ = ["load_run", "train"]
+__all__ = ["RunResult", "load_run", "train"]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from specc.commands.common import RunError
 from specc.errors import SpecErrors
 
-__all__ = ["load_run", "train"]
+__all__ = ["RunResult", "load_run", "train"]
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns: the run folder and its summary (``summary.json``)."""
+
+    run_dir: Path
+    summary: dict
 
 
 def _validate_text(text: str, path: str):
@@ -78,7 +87,7 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
     from specc.train.rundir import check_out_dir, create_run_dir, write_text
-    from specc.train.session import RunResult, Session
+    from specc.train.session import Session
 
     state = None
     if resume is not None:

@@ -24,7 +24,6 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +55,7 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
-
-
-@dataclass
-class RunResult:
-    """What :func:`specc.train.train` returns: the run folder and its summary dict."""
-
-    run_dir: Path
-    summary: dict
+        torch.backends.cudnn.benchmark = False
 
 
 def _on_device(split, device):
