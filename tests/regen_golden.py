@@ -1,7 +1,8 @@
-"""Regenerate the golden model files: ``.venv/bin/python tests/regen_golden.py``.
+"""Regenerate the golden model and train files: ``.venv/bin/python tests/regen_golden.py``.
 
 Run it after an intended change to the generated source, then review ``git diff
-tests/golden`` before committing. tests/test_compiler.py compares against these files.
+tests/golden`` before committing. tests/test_compiler.py compares against these files
+(tests/test_train_source.py against the train.py ones).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ GOLDEN = {  # fixture spec (tests/specs) -> golden file (tests/golden)
     "lenet.yaml": "lenet_model.py",
     "residual.yaml": "residual_model.py",
     "recurrent.yaml": "recurrent_model.py",
+}
+
+GOLDEN_TRAIN = {  # shipped spec (relative to the repository) -> golden train.py (tests/golden)
+    "specs/diabetes.yaml": "diabetes_train.py",
+    "specs/lenet.yaml": "lenet_train.py",
 }
 
 
@@ -29,10 +35,27 @@ def golden_source(spec_name: str) -> str:
     return render_source(spec)
 
 
+def golden_train_source(spec_path: str) -> str:
+    """The train.py of a shipped spec as if emitted into tests/golden (both paths relative
+    to the repository root, so the data path is ``HERE / "../../specs/data/..."``)."""
+    from specc.backends.train_source import render_train_source
+    from specc.spec.validate import check_text
+
+    text = (HERE.parent / spec_path).read_text(encoding="utf-8")
+    spec, errors = check_text(text, spec_path)
+    if errors:
+        raise SystemExit("\n".join(e.message for e in errors))
+    return render_train_source(spec, "tests/golden")
+
+
 def main() -> int:
     for spec_name, golden in GOLDEN.items():
         path = HERE / "golden" / golden
         path.write_text(golden_source(spec_name), encoding="utf-8")
+        sys.stdout.write(f"wrote {path.relative_to(HERE.parent)}\n")
+    for spec_path, golden in GOLDEN_TRAIN.items():
+        path = HERE / "golden" / golden
+        path.write_text(golden_train_source(spec_path), encoding="utf-8")
         sys.stdout.write(f"wrote {path.relative_to(HERE.parent)}\n")
     return 0
 

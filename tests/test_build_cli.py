@@ -92,7 +92,7 @@ def test_emit_writes_a_standalone_model_file(tmp_path: Path) -> None:
 
 def test_emit_json_lists_the_files(tmp_path: Path) -> None:
     data = json.loads(_invoke(str(LENET), "--json", "--emit", str(tmp_path)).stdout)
-    assert data["files"] == [str(tmp_path / "model.py")]
+    assert data["files"] == [str(tmp_path / "model.py"), str(tmp_path / "train.py")]
 
 
 def test_emit_into_a_file_is_one_clear_line_and_exit_1(tmp_path: Path, capsys,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from specc.backends.naming import safe_text, spec_label
-from specc.backends.pyformat import format_statement
+from specc.backends.pyformat import format_statement, prefer_double_quotes
 from specc.backends.source import class_name
 from specc.backends.templating import render_template
 
@@ -238,12 +238,11 @@ def _inline_numeric(values: list) -> bool:
 
 def _data_path(spec: Spec, relative: str, out_dir: str | Path | None) -> str:
     """``HERE / '../data/x.csv'`` (relative to train.py's folder) or ``Path('/abs/x.csv')``."""
-    spec_dir = Path(spec.source_path).parent
-    target = spec_dir / relative
+    target = Path(spec.source_path).parent / relative
     if out_dir is None:
         return f"HERE / {Path(relative).as_posix()!r}"
     try:
-        rel = os.path.relpath(target.resolve(), Path(out_dir).resolve())
+        rel = os.path.relpath(target, out_dir)
     except ValueError:  # another drive (Windows): no relative path
         return f"Path({str(target.resolve())!r})"
     return f"HERE / {Path(rel).as_posix()!r}"
@@ -302,7 +301,15 @@ def _read_lines(spec: Spec) -> list[str]:
     source = spec.data.source
     reader = {"csv": _read_csv, "sklearn": _read_sklearn, "mnist": _read_mnist,
               "npz": _read_npz, "inline": _read_inline}[source.type]
-    return [f"    {line}" if line else "" for line in reader(spec, source)]
+    lines: list[str] = []
+    for line in reader(spec, source):
+        code = line.lstrip()
+        indent = 4 + len(line) - len(code)
+        if code.endswith(":") or code.startswith("#"):  # a block header or a comment
+            lines.append(" " * indent + prefer_double_quotes(code))
+        else:
+            lines += format_statement(code, indent)
+    return lines
 
 
 def _read_csv(spec: Spec, source) -> list[str]:
