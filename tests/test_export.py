@@ -66,25 +66,28 @@ def test_shipped_spec_exports_with_dynamic_batch_and_parity(name, tmp_path):
 
 RECURRENT_SPEC = """
 version: 1
-name: {name}
+name: tokens
 model:
-  input: {{shape: [{seq}], dtype: int64}}
+  input: {shape: [12], dtype: int64}
   layers:
-    - {{type: embedding, num_embeddings: 50, embedding_dim: 8}}
-    - {{type: {kind}, hidden_size: 16, output: {output}{extra}}}
-    - {{type: linear, out_features: 3, name: logits}}
+    - {type: embedding, num_embeddings: 50, embedding_dim: 8}
+    - {type: gru, hidden_size: 16, output: sequence}
+    - {type: rnn, hidden_size: 8, output: last, nonlinearity: relu, num_layers: 2,
+       bidirectional: true}
+    - {type: linear, out_features: 3, name: logits}
 loss: cross_entropy
 """
 
 
-def test_gru_with_embedding_keeps_dynamic_seq_and_int64_ids(tmp_path):
-    text = RECURRENT_SPEC.format(name="gru_tokens", kind="gru", output="last", seq=12,
-                                 extra="")
-    spec = specc.load_spec(write_spec(tmp_path, "gru", text))
+def test_gru_and_elman_rnn_keep_dynamic_seq_with_int64_token_ids(tmp_path):
+    spec = specc.load_spec(write_spec(tmp_path, "tokens", RECURRENT_SPEC))
     model, report = _export(spec, tmp_path)
-    assert report.info.dynamic_seq and report.info.input_dtype == "int64"
+    assert report.info.dynamic_seq and report.seq_note is None
+    assert report.info.input_dtype == "int64"
     assert report.parity.max_abs_diff <= 1e-4
     assert {case[1] for case in report.parity.cases} == {12, 6}
+    ops = [node.op_type for node in onnx.load(str(report.path)).graph.node]
+    assert ops.count("GRU") == 1 and ops.count("RNN") == 2  # native ops, not unrolled loops
     # token ids near the top of the vocabulary, at a third sequence length
     ids = torch.randint(40, 50, (5, 20))
     session = ort.InferenceSession(str(report.path))
@@ -92,15 +95,38 @@ def test_gru_with_embedding_keeps_dynamic_seq_and_int64_ids(tmp_path):
     np.testing.assert_allclose(got, model(ids).detach().numpy(), atol=1e-5)
 
 
-def test_vanilla_rnn_falls_back_to_fixed_seq_and_says_so(tmp_path):
-    text = RECURRENT_SPEC.format(name="rnn_tokens", kind="rnn", output="sequence", seq=6,
-                                 extra="")
-    spec = specc.load_spec(write_spec(tmp_path, "rnn", text))
+FLATTENED_SEQ = """
+version: 1
+name: flat_seq
+model:
+  input: {shape: [5, 3]}
+  layers:
+    - {type: rnn, hidden_size: 4, output: sequence}
+    - flatten
+    - {type: linear, out_features: 2}
+"""
+
+
+def test_length_dependent_model_falls_back_to_fixed_seq_and_says_so(tmp_path):
+    spec = specc.load_spec(write_spec(tmp_path, "flat", FLATTENED_SEQ))
     _, report = _export(spec, tmp_path)
     assert not report.info.dynamic_seq
-    assert "sequence length is fixed at 6" in report.seq_note
+    assert "sequence length is fixed at 5" in report.seq_note
     assert report.parity.max_abs_diff <= 1e-4
-    assert _input_dims(report.path)[1] == 6
+    assert _input_dims(report.path)[1] == 5
+    assert isinstance(_input_dims(report.path)[0], str)
+
+
+def test_parity_detects_a_seq_that_only_works_at_the_example_length():
+    from specc.export.verify import Parity
+
+    fine = Parity(1e-7, [(1, 8, 1e-7), (7, 8, 1e-7), (1, 4, 2e-7)])
+    assert not fine.broken_at_other_seq(1e-4)
+    assert Parity(1.0, [(1, 8, 1e-7), (1, 4, 1.0)]).broken_at_other_seq(1e-4)
+    assert Parity(float("inf"), [(1, 8, 1e-7), (1, 4, float("inf"))],
+                  error="batch 1, seq 4: bad index").broken_at_other_seq(1e-4)
+    assert not Parity(1.0, [(1, 8, 1.0), (1, 4, 1.0)]).broken_at_other_seq(1e-4)
+    assert not Parity(0.0, [(1, None, 0.0)]).broken_at_other_seq(1e-4)
 
 
 class _Eig(nn.Module):

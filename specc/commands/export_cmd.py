@@ -35,7 +35,8 @@ def export(
     path = output or resolved.default_output
     try:
         report = export_onnx(resolved.model, resolved.spec, path, checkpoint=resolved.checkpoint,
-                             opset=opset, include_preprocessing=include_preprocessing)
+                             opset=opset, include_preprocessing=include_preprocessing,
+                             atol=atol)
     except ExportError as exc:
         raise RunError(str(exc)) from None
     info = report.info

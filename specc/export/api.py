@@ -91,7 +91,7 @@ def _token_bound(graph) -> int:
 
 def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | None = None,
                 opset: int | None = None, include_preprocessing: bool | None = None,
-                check: bool = True) -> ExportReport:
+                check: bool = True, atol: float = 1e-4) -> ExportReport:
     """Export ``model`` (built from ``spec``) to ``path`` and verify it.
 
     Args:
@@ -105,13 +105,13 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
         include_preprocessing: fold numeric scaling into the graph; default
             ``export.onnx.include_preprocessing``.
         check: run the ONNX checker and the onnxruntime parity check.
+        atol: when a dynamic sequence length is right at the example's length but off by more
+            than this at the other one, export again with a fixed length (and say so).
 
     Raises:
-        ExportError: the model cannot be exported (naming the layer when known) or the
-            checker rejects it.
+        ExportError: the model cannot be exported (naming the layer when known), the
+            checker rejects it, or onnxruntime cannot run it.
     """
-    from specc.export.onnx_export import ExportFailure, export_module
-
     path = Path(path)
     info = model_info(spec, checkpoint)
     info.opset = _opset(spec, opset)
@@ -126,18 +126,39 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
         info.includes_preprocessing = True
     high = _token_bound(spec.graph)
     want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
+    # a dynamic sequence length that is right only at the example's length: retry without
+    # the ONNX optimizer (it can fold the example's length into a Reshape), then fixed
+    attempts = [(want_seq, True), (want_seq, False), (False, True)] if want_seq else [(False, True)]
+    note = None
+    for k, (seq, optimize) in enumerate(attempts):
+        exported = _export(module, info, spec, seq, high, optimize)
+        _save(exported.proto, info, path)
+        result = _verify(path, module, info, high, transform) if check else Parity()
+        last = k == len(attempts) - 1
+        if last or not (exported.dynamic_seq and result.broken_at_other_seq(atol)):
+            break
+        note = note or (f"the sequence length is fixed at {info.input_shape[0]}: with a dynamic "
+                        f"length onnxruntime was wrong at another length "
+                        f"({result.error or result.describe()})")
+    if result.error:
+        raise ExportError(f"onnxruntime cannot run the exported model at {result.error}")
+    seq_note = exported.seq_note or (note if not exported.dynamic_seq else None)
+    return ExportReport(path, result, info, seq_note, path.stat().st_size)
+
+
+def _export(module, info: ModelInfo, spec, want_seq: bool, high: int, optimize: bool = True):
+    """:func:`export_module` with the spec's names; sets ``info.dynamic_seq``."""
+    from specc.export.onnx_export import ExportFailure, export_module
+
     try:
         exported = export_module(module, tuple(info.input_shape), info.input_dtype,
                                  opset=info.opset, input_name=INPUT_NAME,
-                                 output_names=info.output_names, dynamic_seq=want_seq, high=high)
+                                 output_names=info.output_names, dynamic_seq=want_seq, high=high,
+                                 optimize=optimize)
     except ExportFailure as exc:
         raise ExportError(_failure_message(exc, spec)) from exc
     info.dynamic_seq = exported.dynamic_seq
-    _save(exported.proto, info, path)
-    result = Parity()
-    if check:
-        result = _verify(path, module, info, high, transform)
-    return ExportReport(path, result, info, exported.seq_note, path.stat().st_size)
+    return exported
 
 
 def _failure_message(exc, spec) -> str:
@@ -194,7 +215,8 @@ def export_run(run_dir: Path | str, path: Path | str | None = None, *,
     target = resolve_target(run_dir)
     path = Path(path) if path is not None else target.default_output
     try:
-        report = export_onnx(target.model, target.spec, path, checkpoint=target.checkpoint)
+        report = export_onnx(target.model, target.spec, path, checkpoint=target.checkpoint,
+                             atol=atol)
     except ExportError as exc:
         raise RunError(f"ONNX export of {run_dir}: {exc}") from None
     diff = report.parity.max_abs_diff

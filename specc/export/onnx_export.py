@@ -86,27 +86,81 @@ def example_input(input_shape: tuple[int, ...], input_dtype: str, *, batch: int 
 
 
 @contextlib.contextmanager
-def _dynamic_rnn_patches():
+def _export_patches(while_loops: bool):
     """The patches torch.onnx itself applies for dynamic shapes (private torch API, so optional).
 
-    LSTM and GRU get while-loop decompositions (an ONNX ``Loop``) instead of a Python loop
-    over the time steps, which would fix the sequence length; ``backed_size_oblivious`` keeps
-    a dimension of size 0/1 symbolic.
+    ``backed_size_oblivious`` keeps a dimension of size 0/1 symbolic. With ``while_loops``,
+    LSTM, GRU (torch's own) and RNN (:mod:`specc.export.rnn_loop`) get while-loop
+    decompositions instead of a Python loop over the time steps, which would fix the
+    sequence length while capturing.
     """
     with contextlib.ExitStack() as stack:
-        try:
-            import torch.fx.experimental._config as fx_config
-            from torch.export._patches import (
-                register_gru_while_loop_decomposition,
-                register_lstm_while_loop_decomposition,
-            )
-        except ImportError:  # an older or newer torch: export without them
-            yield
-            return
-        stack.enter_context(register_lstm_while_loop_decomposition())
-        stack.enter_context(register_gru_while_loop_decomposition())
-        stack.enter_context(fx_config.patch(backed_size_oblivious=True))
+        for patch in _patches(while_loops):
+            try:
+                stack.enter_context(patch())
+            except (ImportError, AttributeError):  # an older or newer torch: go without
+                pass
         yield
+
+
+def _patches(while_loops: bool) -> list:
+    def size_oblivious():
+        import torch.fx.experimental._config as fx_config
+
+        return fx_config.patch(backed_size_oblivious=True)
+
+    def lstm():
+        from torch.export._patches import register_lstm_while_loop_decomposition
+
+        return register_lstm_while_loop_decomposition()
+
+    def gru():
+        from torch.export._patches import register_gru_while_loop_decomposition
+
+        return register_gru_while_loop_decomposition()
+
+    def rnn():
+        from specc.export.rnn_loop import register_rnn_while_loop_decompositions
+
+        return register_rnn_while_loop_decompositions()
+
+    return [size_oblivious, lstm, gru, rnn, _fresh_dispatch] if while_loops else [size_oblivious]
+
+
+@contextlib.contextmanager
+def _fresh_dispatch():
+    """Clear the recurrent ops' dispatch caches on entry and exit.
+
+    The patches swap ``py_kernels`` entries directly, which does not clear the cache that
+    ``OpOverload`` keeps; without this, a second export in the same process would use the
+    kernel cached by the first and fix the sequence length again.
+    """
+    import torch
+
+    ops = [torch.ops.aten.lstm.input, torch.ops.aten.gru.input,
+           torch.ops.aten.rnn_tanh.input, torch.ops.aten.rnn_relu.input]
+
+    def clear():
+        for op in ops:
+            cache = getattr(op, "_dispatch_cache", None)
+            if cache is not None:
+                cache.clear()
+
+    clear()
+    try:
+        yield
+    finally:
+        clear()
+
+
+def _translations() -> dict:
+    """Extra op translations: the Elman RNN to the ONNX RNN op (see :mod:`rnn_onnx`)."""
+    try:
+        from specc.export.rnn_onnx import rnn_translations
+
+        return rnn_translations()
+    except (ImportError, AttributeError):  # no onnxscript opset 18 or no aten.rnn_* op
+        return {}
 
 
 def _torch_export(module, example, dynamic_seq: bool):
@@ -126,7 +180,7 @@ def _torch_export(module, example, dynamic_seq: bool):
     if dynamic_seq:
         dims[1] = Dim("seq")
     options = {"strict": False, "prefer_deferred_runtime_asserts_over_guards": True}
-    with _dynamic_rnn_patches():
+    with _export_patches(while_loops=dynamic_seq):
         try:
             return torch.export.export(module, (example,), dynamic_shapes=(dims,), **options)
         except torch._dynamo.exc.UserError as exc:
@@ -160,7 +214,7 @@ def _dynamic_dims(proto) -> list[bool]:
 
 def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, opset: int,
                   input_name: str, output_names: list[str], dynamic_seq: bool = False,
-                  high: int = 2) -> Exported:
+                  high: int = 2, optimize: bool = True) -> Exported:
     """Export an eval-mode module whose forward takes one ``(B, *input_shape)`` tensor.
 
     Args:
@@ -172,6 +226,7 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
             Layer names for errors are the children of ``module._specc_inner`` when it has one
             (a preprocessing wrapper), else of ``module``.
         high: exclusive bound of example token ids for int64 inputs.
+        optimize: run the ONNX optimizer (onnxscript's) after conversion.
 
     Raises:
         ExportFailure: with the failing layer's name when it can be found.
@@ -186,12 +241,13 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
         try:
             onnx_program = torch.onnx.export(
                 program, (example,), dynamo=True, opset_version=opset, verbose=False,
-                input_names=[input_name], output_names=output_names, optimize=True,
+                optimize=optimize, custom_translation_table=_translations(),
             )
         except Exception as exc:
             layer = _layer_from_program(exc, program, layers)
             raise ExportFailure(_conversion_message(exc), layer) from exc
     proto = onnx_program.model_proto
+    set_io_names(proto, input_name, output_names)
     dynamic = _dynamic_dims(proto)
     if not dynamic[0]:
         raise ExportFailure("torch.export fixed the batch dimension; a layer depends on it")
@@ -202,6 +258,44 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
                         "the time steps)")
         note = f"the sequence length is fixed at {example.shape[1]}: {note}"
     return Exported(proto, seq_ok, note)
+
+
+def _graphs(graph):
+    """``graph`` and every subgraph inside it (Loop/If bodies), recursively."""
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _graphs(sub)
+
+
+def _rename(proto, mapping: dict[str, str]) -> None:
+    """Rename values everywhere (subgraphs read outer values by name, so rename globally)."""
+    for graph in _graphs(proto.graph):
+        for node in graph.node:
+            node.input[:] = [mapping.get(n, n) for n in node.input]
+            node.output[:] = [mapping.get(n, n) for n in node.output]
+        for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+            value.name = mapping.get(value.name, value.name)
+
+
+def set_io_names(proto, input_name: str, output_names: list[str]) -> None:
+    """Name the graph's input and outputs, first moving internal values that hold the names.
+
+    (torch.onnx's own ``output_names`` can clash with a value of the same name inside a Loop
+    body, which breaks SSA form.)
+    """
+    graph = proto.graph
+    current = [graph.input[0].name, *(o.name for o in graph.output)]
+    wanted = [input_name, *output_names]
+    used = {n for g in _graphs(graph) for node in g.node for n in (*node.input, *node.output)}
+    used |= {v.name for g in _graphs(graph) for v in (*g.input, *g.output, *g.initializer)}
+    clashes = {name: f"{name}__internal" for name in wanted if name in used and name not in current}
+    clashes.update({name: f"{name}__internal" for name in wanted
+                    if name in current and current.index(name) != wanted.index(name)})
+    _rename(proto, clashes)
+    moved = [clashes.get(name, name) for name in current]
+    _rename(proto, {old: new for old, new in zip(moved, wanted, strict=False) if old != new})
 
 
 def _first_line(exc: BaseException) -> str:
