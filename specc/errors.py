@@ -35,8 +35,9 @@ class SpecError:
     hint: str | None = None
 
     def header(self) -> str:
-        """The ``path:line:col: error: message`` line."""
-        return f"{self.path}:{self.line}:{self.col}: error: {self.message}"
+        """The ``path:line:col: error: message`` line (``path: error: ...`` with no line)."""
+        where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        return f"{where}: error: {self.message}"
 
 
 @dataclass
