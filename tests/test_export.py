@@ -153,6 +153,17 @@ def test_unexportable_layer_is_named(culprit, words):
     assert words in str(info.value)
 
 
+def test_failure_message_points_at_the_spec_line():
+    from specc.export.api import _failure_message
+
+    spec = specc.load_spec(SPECS / "rnn.yaml")
+    message = _failure_message(ExportFailure("no ONNX function", "lstm_1"), spec)
+    assert message.startswith(f"{spec.source_path}:{spec.graph.node('lstm_1').line}: ")
+    assert "cannot export lstm layer 'lstm_1' to ONNX: no ONNX function" in message
+    assert _failure_message(ExportFailure("boom"), spec) == \
+        "cannot export the model to ONNX: boom"
+
+
 def test_include_preprocessing_refuses_unknown_state(tmp_path):
     spec = specc.load_spec(SPECS / "diabetes.yaml")
     model = specc.build_model(spec)
