@@ -15,7 +15,8 @@ def build(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     emit_dir: Path | None = typer.Option(  # noqa: B008
-        None, "--emit", metavar="DIR", help="Write DIR/model.py (standalone PyTorch source)."
+        None, "--emit", metavar="DIR", help="Write DIR/model.py (standalone PyTorch source) "
+        "and, for a spec with loss, optimizer and data, DIR/train.py."
     ),
     explain: bool = typer.Option(
         False, "--explain", help="Show the arithmetic behind each shape and parameter count."
