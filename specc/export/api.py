@@ -115,15 +115,7 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
     path = Path(path)
     info = model_info(spec, checkpoint)
     info.opset = _opset(spec, opset)
-    if include_preprocessing is None:
-        onnx_spec = spec.export.onnx if spec.export is not None else None
-        include_preprocessing = bool(onnx_spec and onnx_spec.include_preprocessing)
-    module, transform = model.eval(), None
-    if include_preprocessing:
-        from specc.export.fold import fold_preprocessing
-
-        module, transform = fold_preprocessing(model, info.preprocessing, info.input_shape)
-        info.includes_preprocessing = True
+    module, transform = _wrap(model, spec, info, include_preprocessing)
     high = _token_bound(spec.graph)
     want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
     # a dynamic sequence length that is right only at the example's length: retry without
@@ -134,8 +126,8 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
         exported = _export(module, info, spec, seq, high, optimize)
         _save(exported.proto, info, path)
         result = _verify(path, module, info, high, transform) if check else Parity()
-        last = k == len(attempts) - 1
-        if last or not (exported.dynamic_seq and result.broken_at_other_seq(atol)):
+        if k == len(attempts) - 1 or not (exported.dynamic_seq
+                                          and result.broken_at_other_seq(atol)):
             break
         note = note or (f"the sequence length is fixed at {info.input_shape[0]}: with a dynamic "
                         f"length onnxruntime was wrong at another length "
@@ -144,6 +136,19 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
         raise ExportError(f"onnxruntime cannot run the exported model at {result.error}")
     seq_note = exported.seq_note or (note if not exported.dynamic_seq else None)
     return ExportReport(path, result, info, seq_note, path.stat().st_size)
+
+
+def _wrap(model, spec, info: ModelInfo, include_preprocessing: bool | None):
+    """``(module to export, raw-input transform for parity)``; folds preprocessing if asked."""
+    if include_preprocessing is None:
+        onnx_spec = spec.export.onnx if spec.export is not None else None
+        include_preprocessing = bool(onnx_spec and onnx_spec.include_preprocessing)
+    if not include_preprocessing:
+        return model.eval(), None
+    from specc.export.fold import fold_preprocessing
+
+    info.includes_preprocessing = True
+    return fold_preprocessing(model.eval(), info.preprocessing, info.input_shape)
 
 
 def _export(module, info: ModelInfo, spec, want_seq: bool, high: int, optimize: bool = True):
