@@ -17,9 +17,9 @@ GOLDEN = {  # fixture spec (tests/specs) -> golden file (tests/golden)
     "recurrent.yaml": "recurrent_model.py",
 }
 
-GOLDEN_TRAIN = {  # shipped spec (relative to the repository) -> golden train.py (tests/golden)
-    "specs/diabetes.yaml": "diabetes_train.py",
-    "specs/lenet.yaml": "lenet_train.py",
+GOLDEN_TRAIN = {  # fixture spec (relative to the repository) -> golden train.py (tests/golden)
+    "tests/specs/train_tabular.yaml": "tabular_train.py",
+    "tests/specs/train_images.yaml": "images_train.py",
 }
 
 
@@ -36,7 +36,7 @@ def golden_source(spec_name: str) -> str:
 
 
 def golden_train_source(spec_path: str) -> str:
-    """The train.py of a shipped spec as if emitted into tests/golden (both paths relative
+    """The train.py of a fixture spec as if emitted into tests/golden (both paths relative
     to the repository root, so the data path is ``HERE / "../../specs/data/..."``)."""
     from specc.backends.train_source import render_train_source
     from specc.spec.validate import check_text

@@ -140,7 +140,7 @@ data:
   split: {val: 0.3, stratify: true}
   batch_size: 4
   shuffle: false
-train: {epochs: 3, device: cpu}
+train: {epochs: 3, device: cpu, early_stopping: {monitor: val_accuracy, patience: 1}}
 """
 
 NPZ_REGRESSION = """
@@ -390,7 +390,7 @@ def test_unsupported_features_are_located_refusals_and_model_py_is_still_written
     text = text.replace("transforms: [{type: normalize, mean: [0.1307], std: [0.3081]}]",
                         "transforms: [{type: random_horizontal_flip}]")
     text = text.replace("  metrics: [accuracy]", "  metrics: [accuracy]\n"
-                        "  precision: bf16\n  early_stopping: {patience: 2}")
+                        "  precision: bf16\n  early_stopping: {monitor: val_f1, patience: 2}")
     spec_file = SPECS / "tmp_unsupported.yaml"
     spec = spec_from_text(text, str(spec_file))
     with pytest.raises(SpecErrors) as info:

@@ -80,8 +80,9 @@ def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
     if train is not None:
         if train.precision != "fp32":
             problems.append((("train", "precision"), f"precision {train.precision}"))
-        if train.early_stopping is not None:
-            problems.append((("train", "early_stopping"), "early stopping"))
+        if train.early_stopping is not None and _stop_monitor(spec) not in MONITORS:
+            problems.append((("train", "early_stopping", "monitor"), f"early stopping on "
+                             f"{safe_text(_stop_monitor(spec))} (only loss and accuracy)"))
     scheduler = spec.scheduler
     if scheduler is not None and scheduler.type == "reduce_lr_on_plateau" \
             and _plateau_monitor(spec) not in MONITORS:
@@ -136,7 +137,7 @@ def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, An
         "argument_lines": format_statement(
             'parser.add_argument("--data", type=Path, default=DATA_PATH)', 4)
             if path_source else [],
-        "numpy_seed": repr(spec.seed % 2**32),
+        "numpy_seed": "SEED" if 0 <= spec.seed < 2**32 else f"{spec.seed % 2**32!r}",
         "setup_lines": _setup_lines(spec),
         "class_name": cls,
         "model_lines": _model_lines(spec),
@@ -197,6 +198,13 @@ def _imports(spec: Spec, task: str) -> list[str]:
     return [*lines, *third]
 
 
+def _train_section(spec: Spec):
+    """``spec.train``, or its defaults when the spec has no train section."""
+    from specc.spec.sections import TrainSpec
+
+    return spec.train if spec.train is not None else TrainSpec()
+
+
 def _splits(spec: Spec) -> bool:
     return bool(spec.data.split.val or spec.data.split.test)
 
@@ -210,8 +218,8 @@ def _tabular(spec: Spec) -> bool:
         return source.name != "digits" or source.flat
     if source.type == "inline":
         return _inline_kind(source.x) != "array"
-    if source.type == "npz":
-        return len(spec.model.input.shape) == 1
+    if source.type == "npz":  # known only when read; a flat input or preprocess says table
+        return len(spec.model.input.shape) == 1 or bool(spec.data.preprocess)
     return False
 
 
@@ -250,8 +258,8 @@ def _data_path(spec: Spec, relative: str, out_dir: str | Path | None) -> str:
 
 def _constants(spec: Spec, out_dir: str | Path | None) -> list[str]:
     data, source = spec.data, spec.data.source
-    train_epochs = spec.train.epochs if spec.train is not None else 10
-    device = spec.train.device if spec.train is not None else "auto"
+    train = _train_section(spec)
+    train_epochs, device = train.epochs, train.device
     device_expr = '"cuda" if torch.cuda.is_available() else "cpu"' if device == "auto" \
         else repr(device)
     pairs = [("HERE", "Path(__file__).resolve().parent"), ("SEED", repr(spec.seed))]
@@ -260,8 +268,11 @@ def _constants(spec: Spec, out_dir: str | Path | None) -> list[str]:
         pairs.append(("SPLIT_SEED", repr(split_seed)))
     pairs += [("EPOCHS", repr(train_epochs)), ("BATCH_SIZE", repr(data.batch_size)),
               ("EVAL_BATCH", repr(max(data.batch_size, 1024))), ("DEVICE", device_expr)]
-    if spec.train is not None and spec.train.grad_clip is not None:
-        pairs.append(("GRAD_CLIP", repr(spec.train.grad_clip)))
+    if train.grad_clip is not None:
+        pairs.append(("GRAD_CLIP", repr(train.grad_clip)))
+    if train.early_stopping is not None:
+        pairs += [("PATIENCE", repr(train.early_stopping.patience)),
+                  ("MIN_DELTA", repr(train.early_stopping.min_delta))]
     if source.type in PATH_SOURCES:
         pairs.append(("DATA_PATH", _data_path(spec, source.path, out_dir)))
     if source.type == "csv":
@@ -583,6 +594,9 @@ def _model_lines(spec: Spec) -> list[str]:
     if spec.data.shuffle:
         lines += format_statement("generator = torch.Generator().manual_seed(SEED)", 4,
                                   "the shuffling")
+    if _train_section(spec).early_stopping is not None:
+        start = 'float("inf")' if _stop_mode(spec) == "min" else '-float("inf")'
+        lines += format_statement(f"best, bad_epochs = {start}, 0", 4, "early stopping")
     return lines
 
 
@@ -595,7 +609,7 @@ def _shuffle_lines(spec: Spec) -> list[str]:
 
 def _step_lines(spec: Spec) -> list[str]:
     lines: list[str] = []
-    if spec.train is not None and spec.train.grad_clip is not None:
+    if _train_section(spec).grad_clip is not None:
         lines += format_statement("nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)", 12)
     lines += format_statement("optimizer.step()", 12)
     if spec.scheduler is not None and spec.scheduler.type == "one_cycle":
@@ -626,7 +640,40 @@ def _epoch_end_lines(spec: Spec, accuracy: bool) -> list[str]:
         lines += format_statement(f"scheduler.step({_plateau_monitor(spec)})", 8)
     elif scheduler is not None and scheduler.type != "one_cycle":
         lines += format_statement("scheduler.step()", 8)
-    return lines + format_statement(f"print({', '.join(parts)})", 8)
+    lines += format_statement(f"print({', '.join(parts)})", 8)
+    return lines + _stop_lines(spec)
+
+
+def _stop_monitor(spec: Spec) -> str:
+    stop = spec.train.early_stopping
+    if "monitor" not in stop.model_fields_set:
+        return "val_loss" if spec.data.split.val else "train_loss"
+    return stop.monitor
+
+
+def _stop_mode(spec: Spec) -> str:
+    stop = spec.train.early_stopping
+    if "mode" in stop.model_fields_set:
+        return stop.mode
+    return "min" if _stop_monitor(spec).endswith("loss") else "max"
+
+
+def _stop_lines(spec: Spec) -> list[str]:
+    """Early stopping as specc's tracker does it: stop once ``monitor`` has not improved
+    by more than ``min_delta`` for ``patience`` epochs."""
+    if _train_section(spec).early_stopping is None:
+        return []
+    monitor = _stop_monitor(spec)
+    better = f"{monitor} < best - MIN_DELTA" if _stop_mode(spec) == "min" else \
+        f"{monitor} > best + MIN_DELTA"
+    return [f"        if {better}:",
+            *format_statement(f"best, bad_epochs = {monitor}, 0", 12),
+            "        else:",
+            *format_statement("bad_epochs += 1", 12),
+            "        if bad_epochs >= PATIENCE:",
+            *format_statement(f'print(f"early stopping: {monitor} has not improved for '
+                              f'{{PATIENCE}} epochs")', 12),
+            "            break"]
 
 
 def _final_lines(spec: Spec, accuracy: bool) -> list[str]:
