@@ -154,15 +154,16 @@ def _description(spec: Spec) -> str:
 
 def _doc(spec: Spec) -> list[str]:
     label = spec_label(spec.source_path)
+    data = " [--data PATH]" if spec.data.source.type in PATH_SOURCES else ""
     return [
         f"Reads the data of {label}, fits its preprocessing on the training split only,",
         "trains with shuffled mini-batches, validates after each epoch and saves the",
         "weights (a state_dict that loads into the model of model.py) to model.pt.",
         "",
-        "    python train.py [--epochs N] [--out FILE]",
+        f"    python train.py [--epochs N]{data} [--out FILE]",
         "",
         "Uses torch, NumPy and scikit-learn (pandas for tables); model.py must sit next to",
-        "this file. For the same seed its losses equal those of `specc train`.",
+        "this file. On the CPU its losses equal those of `specc train` for the same seed.",
     ]
 
 

@@ -4,10 +4,10 @@ Reads the data of train_tabular.yaml, fits its preprocessing on the training spl
 trains with shuffled mini-batches, validates after each epoch and saves the
 weights (a state_dict that loads into the model of model.py) to model.pt.
 
-    python train.py [--epochs N] [--out FILE]
+    python train.py [--epochs N] [--data PATH] [--out FILE]
 
 Uses torch, NumPy and scikit-learn (pandas for tables); model.py must sit next to
-this file. For the same seed its losses equal those of `specc train`.
+this file. On the CPU its losses equal those of `specc train` for the same seed.
 """
 
 import argparse
