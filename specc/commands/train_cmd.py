@@ -13,6 +13,13 @@ _SPEC = typer.Argument(None, help="The spec file (omit with --resume).")
 _OUT = typer.Option(None, "--out", help="Exact run folder (default runs/<name>/<timestamp>/).")
 _SET = typer.Option(None, "--set", help="Override a spec value: key.path=value (repeatable).")
 _RESUME = typer.Option(None, "--resume", help="Continue a run folder from its last.pt.")
+_NPROC = typer.Option(None, "--nproc", help="Train on N processes of this node through torchrun "
+                      "(DistributedDataParallel; batch_size stays the global batch).")
+_NNODES = typer.Option(None, "--nnodes", help="With --nproc: number of nodes (torchrun's).")
+_NODE_RANK = typer.Option(None, "--node-rank", help="With --nproc: this node's rank.")
+_RDZV = typer.Option(None, "--rdzv-endpoint", help="With --nproc: HOST:PORT of node 0.")
+_MASTER_ADDR = typer.Option(None, "--master-addr", help="With --nproc: address of node 0.")
+_MASTER_PORT = typer.Option(None, "--master-port", help="With --nproc: port on node 0.")
 
 
 def train(
@@ -25,6 +32,12 @@ def train(
     overrides: list[str] | None = _SET,
     resume: Path | None = _RESUME,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing."),
+    nproc: int | None = _NPROC,
+    nnodes: str | None = _NNODES,
+    node_rank: int | None = _NODE_RANK,
+    rdzv_endpoint: str | None = _RDZV,
+    master_addr: str | None = _MASTER_ADDR,
+    master_port: int | None = _MASTER_PORT,
 ) -> None:
     """Train a spec: checkpoints, metrics.csv, summary.json and curves.png in a run folder."""
     if (spec is None) == (resume is None):
@@ -37,12 +50,36 @@ def train(
                                                 ("data.batch_size", batch_size),
                                                 ("optimizer.lr", lr)) if value is not None]
     sets += list(overrides or [])
+    launcher = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint,
+                "master_addr": master_addr, "master_port": master_port}
+    if nproc is not None:  # torchrun starts `python -m specc train ...` on each rank
+        if spec is not None:
+            load_or_exit(spec)  # a bad spec: one report here, not one per rank
+        from specc.train.distributed import launch
+
+        launch(nproc, _worker_args(spec, out, sets, resume, quiet), **launcher)
+        return
+    if any(value is not None for value in launcher.values()):
+        raise RunError("--nnodes, --node-rank, --rdzv-endpoint, --master-addr and "
+                       "--master-port go with --nproc", exit_code=2)
     loaded = load_or_exit(spec) if spec is not None else None
     from specc.train import train as run_training
 
     result = run_training(loaded, out_dir=out, overrides=sets, resume=resume, quiet=quiet)
-    if not quiet:
+    from specc.train.distributed import is_main_process
+
+    if not quiet and is_main_process():
         sys.stdout.write(_closing(result) + "\n")
+
+
+def _worker_args(spec, out, sets, resume, quiet) -> list[str]:
+    """The ``specc train`` arguments each rank gets (everything but the launcher's)."""
+    args = [str(spec)] if spec is not None else ["--resume", str(resume)]
+    if out is not None:
+        args += ["--out", str(out)]
+    for item in sets:
+        args += ["--set", item]
+    return [*args, "--quiet"] if quiet else args
 
 
 def _closing(result) -> str:

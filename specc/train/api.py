@@ -84,6 +84,7 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     """
     import torch
 
+    from specc.train.distributed import Distributed
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
     from specc.train.rundir import check_out_dir, create_run_dir, write_text
@@ -104,18 +105,23 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     spec, text = apply_overrides(spec, list(overrides))
     require_sections(spec)
     previous = torch.are_deterministic_algorithms_enabled()
+    dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
-        session = Session(spec, text, spec_dir, quiet)
-        if state is None:
-            run_dir = create_run_dir(spec.name, out_dir)
-        write_text(run_dir / "spec.yaml", text)
+        session = Session(spec, text, spec_dir, quiet, dist)
+        if state is None:  # rank 0 names the folder; every rank uses that one
+            run_dir = dist.share(create_run_dir(spec.name, out_dir) if dist.is_main else None)
+        if dist.is_main:
+            write_text(run_dir / "spec.yaml", text)
         session.attach(run_dir)
         if state is not None:
             session.restore(state)
         summary = session.run()
+    except RunError as exc:
+        raise dist.located(exc) from None
     finally:
         torch.use_deterministic_algorithms(previous)
-    if spec.export is not None and spec.export.onnx is not None:
+        dist.close()
+    if dist.is_main and spec.export is not None and spec.export.onnx is not None:
         from specc.export import export_run  # writes run_dir/model.onnx, verified
 
         export_run(run_dir, quiet=quiet)

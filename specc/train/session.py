@@ -32,7 +32,8 @@ import torch
 from specc.commands.common import RunError
 from specc.train import checkpoint as ckpt
 from specc.train.device import resolve_device, resolve_precision
-from specc.train.loop import Step, evaluate, train_epoch
+from specc.train.distributed import Distributed
+from specc.train.loop import Step, train_epoch
 from specc.train.losses import build_loss
 from specc.train.metrics import Predictor, compute_metrics
 from specc.train.optim import build_optimizer, build_scheduler
@@ -67,15 +68,17 @@ def _on_device(split, device):
 class Session:
     """One training run (new or resumed) over a validated spec with the needed sections."""
 
-    def __init__(self, spec, text: str, spec_dir: Path, quiet: bool) -> None:
+    def __init__(self, spec, text: str, spec_dir: Path, quiet: bool,
+                 dist: Distributed | None = None) -> None:
         from specc import build_model
         from specc.data import prepare_data
 
         self.spec, self.text, self.spec_dir = spec, text, spec_dir
+        self.dist = dist or Distributed()  # torchrun's ranks (a no-op in one process)
         self.started = time.perf_counter()
         train = spec.train
         seed_everything(spec.seed, train.deterministic)
-        self.device = resolve_device(train.device)
+        self.device = self.dist.setup(resolve_device(train.device))
         self.precision = resolve_precision(train.precision, self.device)
         self.data = prepare_data(spec, spec_dir=spec_dir)
         self.plan = make_plan(spec, self.data.task, self.data.val is not None)
@@ -84,6 +87,7 @@ class Session:
         self.splits = {name: _on_device(getattr(self.data, name), self.device)
                        for name in ("train", "val", "test")}
         self.step = self._make_step(model)
+        self.train_step = self.dist.wrap(self.step)  # DDP + the sharded loss, or self.step
         self.generators = {"shuffle": torch.Generator().manual_seed(spec.seed),
                            "augment": torch.Generator().manual_seed(spec.seed + 1)}
         self.augment = self._augment()
@@ -92,15 +96,18 @@ class Session:
         self.stopper = Tracker(self.plan.stop_monitor, self.plan.stop_mode, stop.min_delta,
                                stop.patience) if stop else None
         self.history: list[dict] = []
+        self.distributed: dict | None = None
         self.train_seconds = 0.0
         self.first_epoch = 1
-        self.progress = make_progress(quiet)
+        self.progress = make_progress(quiet or not self.dist.is_main)
+        for notice in self.dist.notices:
+            self.progress.message(f"note: {notice}")
 
     def attach(self, run_dir: Path) -> None:
         """Write into ``run_dir`` (made once the whole setup has succeeded)."""
         self.run_dir = run_dir
-        self.log = MetricsLog(run_dir / "metrics.csv", self._columns())
-        self.writer = ckpt.CheckpointWriter(run_dir)
+        self.log, self.writer = self.dist.writers(  # silent on ranks other than 0
+            MetricsLog(run_dir / "metrics.csv", self._columns()), ckpt.CheckpointWriter(run_dir))
 
     def _make_step(self, model) -> Step:
         spec = self.spec
@@ -175,9 +182,11 @@ class Session:
         self.progress.epoch_start(epoch)
         began = time.perf_counter()
         lr = float(self.step.optimizer.param_groups[0]["lr"])  # at the epoch's start
+        self.dist.fail_hook(epoch)
         batches = iter_batches(self.splits["train"], data.batch_size, augment=self.augment,
                                generator=self.generators["shuffle"] if data.shuffle else None)
-        train_pass = train_epoch(self.step, batches, self.device, self.progress.batch)
+        train_pass = self.dist.reduce_train(train_epoch(  # global metrics under DDP
+            self.train_step, self.dist.shard(batches), self.device, self.progress.batch))
         row = self._epoch_row(epoch, train_pass) | {"lr": lr}
         self.step.stepper.epoch(row)
         seconds = time.perf_counter() - began
@@ -191,8 +200,8 @@ class Session:
         if not math.isfinite(row["train_loss"]):
             self._diverged(epoch, "train_loss", row["train_loss"])
         if self.splits["val"] is not None:
-            val_pass = evaluate(self.step, self.splits["val"], self.spec.data.batch_size,
-                                self.device)
+            val_pass = self.dist.evaluate(self.step, self.splits["val"],
+                                          self.spec.data.batch_size, self.device)
             row.update(self._scores("val", val_pass)[0])
             if not math.isfinite(row["val_loss"]):
                 self._diverged(epoch, "val_loss", row["val_loss"])
@@ -252,14 +261,15 @@ class Session:
         for name in ("val", "test"):
             if self.splits[name] is None:
                 continue
-            scores, cm = self._scores(name, evaluate(self.step, self.splits[name],
-                                                     self.spec.data.batch_size, self.device))
+            scores, cm = self._scores(name, self.dist.evaluate(
+                self.step, self.splits[name], self.spec.data.batch_size, self.device))
             if cm is not None:
                 matrices[name] = cm
             if name == "test":
                 test = scores
+        self.distributed = self.dist.check_in_sync(self.step.model)
         summary = self._write_summary(status, test, matrices)
-        if self.history:
+        if self.history and self.dist.is_main:
             from specc.train.plots import plot_curves
 
             plot_curves(self.history, list(self.plan.metrics), self.run_dir / "curves.png")
@@ -283,5 +293,8 @@ class Session:
             "best": dict(best) if best else None, "final": dict(history[-1]) if history else None,
             "test": test, "confusion_matrix": matrices, "spec_dir": str(self.spec_dir),
         }
-        write_json(self.run_dir / "summary.json", summary)
+        if self.distributed is not None:  # world size, backend, per-rank weight hashes
+            summary["distributed"] = self.distributed
+        if self.dist.is_main:
+            write_json(self.run_dir / "summary.json", summary)
         return summary
