@@ -116,7 +116,7 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
         if state is not None:
             session.restore(state)
         summary = session.run()
-    except RunError as exc:
+    except (RunError, RuntimeError) as exc:  # under torchrun: which rank, and one line
         raise dist.located(exc) from None
     finally:
         torch.use_deterministic_algorithms(previous)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -202,11 +203,19 @@ class Distributed:
         if os.environ.get(FAIL_HOOK_ENV) == f"{self.rank}:{epoch}":
             raise RunError(f"failure injected by {FAIL_HOOK_ENV} at epoch {epoch}")
 
-    def located(self, exc: RunError) -> RunError:
-        """``exc`` with ``rank R:`` in front of its message in a distributed run."""
+    def located(self, exc: Exception) -> Exception:
+        """In a distributed run: a RunError with ``rank R:`` in front of its message, and a
+        collective that failed because another rank died as one line; else ``exc`` itself."""
         if not self.enabled:
             return exc
-        return RunError(f"rank {self.rank}: {exc}", exc.exit_code)
+        if isinstance(exc, RunError):
+            return RunError(f"rank {self.rank}: {exc}", exc.exit_code)
+        text = str(exc)
+        if isinstance(exc, torch.distributed.DistError) or "gloo" in text or "NCCL" in text:
+            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            first = re.sub(r"^\[[^\]]*\]\s*", "", first)  # gloo's "[source.cc:553] "
+            return RunError(f"rank {self.rank}: lost the other ranks ({first})")
+        return exc
 
     # --- the model, the batches and the loss ------------------------------------------
 
@@ -370,6 +379,8 @@ def launch(nproc: int, worker_args: list[str], *, nnodes: str | None = None,
                        exit_code=2)
     if nproc < 1:
         raise RunError("--nproc must be at least 1", exit_code=2)
+    # torchrun would set 1 thread per process (with a warning); share this node's cores instead
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     args = ["--nproc-per-node", str(nproc), *_node_args(nnodes, node_rank, rdzv_endpoint,
                                                        master_addr, master_port)]
     try:
