@@ -139,6 +139,16 @@ def test_state_digest_sees_every_bit():
     assert state_digest(state) != before
 
 
+def test_errors_name_the_rank():
+    dist = Distributed(world=2, rank=1)
+    lost = dist.located(RuntimeError("[/src/gloo/pair.cc:553] Connection closed by peer\nmore"))
+    assert isinstance(lost, RunError)
+    assert str(lost) == "rank 1: lost the other ranks (Connection closed by peer)"
+    assert str(dist.located(RunError("bad data"))) == "rank 1: bad data"
+    other = ValueError("a bug")
+    assert dist.located(other) is other and Distributed().located(other) is other
+
+
 def test_launcher_arguments():
     assert _node_args(None, None, None, None, None) == ["--standalone"]
     assert _node_args("2", 1, "node0:29400", None, None) == [

@@ -165,6 +165,10 @@ class Distributed:
         import torch.distributed as dist
 
         if device.type == "cuda":
+            count = torch.cuda.device_count()
+            if self.local_rank >= count:
+                raise RunError(f"local rank {self.local_rank} has no GPU: this node has {count} "
+                               "CUDA devices (use --nproc at most that, one device per rank)")
             device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(device)
         elif device.type != "cpu":
@@ -175,8 +179,7 @@ class Distributed:
         try:
             dist.init_process_group(self.backend, timeout=timedelta(seconds=seconds))
         except Exception as exc:  # rendezvous failures: one line
-            raise RunError(f"rank {self.rank} could not join the process group: {exc}") \
-                from None
+            raise RunError(f"could not join the process group: {exc}") from None
         return device
 
     def close(self) -> None:
