@@ -15,6 +15,10 @@ Order of operations (the standalone train.py reproduces it):
    to ``metrics.csv``.
 6. At the end: evaluate the final model on the test split, write ``summary.json`` and
    ``curves.png``.
+
+Under torchrun (``specc train --nproc N``) the same steps run on every rank;
+:mod:`specc.train.distributed` shards each global batch, wraps the model in DDP, reduces the
+metrics, and lets rank 0 alone write files.
 """
 
 from __future__ import annotations
