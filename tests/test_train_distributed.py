@@ -247,3 +247,18 @@ def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
     assert resumed.keys() == whole.keys()
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
     assert _summary(folder / "broken")["epochs_run"] == 4
+
+
+def test_two_processes_with_dataloader_workers_match_the_in_memory_shards(runs):
+    """``data.num_workers: 1``: each rank's DataLoader loads its share of each global batch of
+    the same permutation, so the 2-process run ends bit-identical to the in-memory 2-process
+    run (and so within 1e-4 of one process)."""
+    folder, single, _ = runs
+    done, _ = _run(["specc", "train", "spec.yaml", "--out", "loaded", "--nproc", "2", "--quiet",
+                    "--set", "data.num_workers=1"], folder)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded, memory = _model(folder / "loaded"), _model(folder / "two")
+    assert loaded.keys() == memory.keys()
+    assert all(torch.equal(loaded[k], memory[k]) for k in memory)
+    assert _summary(folder / "loaded")["final"]["val_loss"] == pytest.approx(
+        single["final"]["val_loss"], abs=1e-4)

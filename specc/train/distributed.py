@@ -13,7 +13,9 @@ How a distributed run keeps the meaning of a 1-process run:
   fails).
 - ``data.batch_size`` is the GLOBAL batch. Every rank draws the same seeded permutation and the
   same augmentation of each global batch, then takes its contiguous share (sizes differ by at
-  most one; the first ``B % W`` ranks get the extra sample; a share may be empty).
+  most one; the first ``B % W`` ranks get the extra sample; a share may be empty). With
+  ``data.num_workers > 0`` each rank's DataLoader loads only its share of each global batch
+  of the same permutation (:mod:`specc.data.loader`), augmented as part of the global batch.
 - Each rank's loss is the loss of its share, scaled so that DDP's gradient average equals the
   1-process gradient: ``reduction: mean`` -> ``loss_r * W * d_r / d``, where ``d`` is the
   batch's denominator (its sample count, or the sum of class weights for a weighted
@@ -250,6 +252,15 @@ class Distributed:
             lo, hi = share_bounds(y.shape[0], self.world, self.rank)
             self.loss.begin(y, lo, hi)
             yield x[lo:hi], y[lo:hi]
+
+    def take_shares(self, loaded):
+        """``(x, y)`` of each :class:`specc.data.loader.Loaded` share a DataLoader made (already
+        this rank's share of its global batch; the loss is told the global batch first)."""
+        for item in loaded:
+            if self.enabled:
+                self.loss.begin(item.y if item.batch_y is None else item.batch_y,
+                                item.lo, item.hi)
+            yield item.x, item.y
 
     # --- global results ------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ Order of operations (the standalone train.py reproduces it):
 3. ``torch.manual_seed(seed)`` again, then ``build_model(spec)`` (so the initial weights do
    not depend on what data preparation drew), loss, optimizer, scheduler.
 4. Shuffling uses ``torch.Generator().manual_seed(seed)``; augmentation uses
-   ``torch.Generator().manual_seed(seed + 1)``. Both states are checkpointed.
+   ``torch.Generator().manual_seed(seed + 1)``. Both states are checkpointed. With
+   ``data.num_workers > 0`` the training batches come from a DataLoader with that many
+   workers (:mod:`specc.data.loader`) in the same order, with the same augmentation, so the
+   weights are identical to ``num_workers: 0``.
 5. Each epoch: train (see :mod:`specc.train.loop`), evaluate on the validation split,
    compute metrics, step a per-epoch scheduler (reduce_lr_on_plateau with its monitor),
    update best/early stopping, write ``best.pt`` (when improved) and ``last.pt``, append
@@ -88,13 +91,16 @@ class Session:
         self.plan = make_plan(spec, self.data.task, self.data.val is not None)
         torch.manual_seed(spec.seed)
         model = build_model(spec).to(self.device)
-        self.splits = {name: _on_device(getattr(self.data, name), self.device)
+        workers = spec.data.num_workers  # > 0: training batches come from a DataLoader
+        self.splits = {name: getattr(self.data, name) if name == "train" and workers else
+                       _on_device(getattr(self.data, name), self.device)
                        for name in ("train", "val", "test")}
         self.step = self._make_step(model)
         self.train_step = self.dist.wrap(self.step)  # DDP + the sharded loss, or self.step
         self.generators = {"shuffle": torch.Generator().manual_seed(spec.seed),
                            "augment": torch.Generator().manual_seed(spec.seed + 1)}
         self.augment = self._augment()
+        self.loader = self._loader() if workers else None
         self.best = Tracker(self.plan.monitor, self.plan.mode)
         stop = train.early_stopping
         self.stopper = Tracker(self.plan.stop_monitor, self.plan.stop_mode, stop.min_delta,
@@ -128,6 +134,28 @@ class Session:
         from specc.data import make_augment
 
         return make_augment(self.spec, self.generators["augment"])
+
+    def _loader(self):
+        """The DataLoader of the training split (CPU tensors), in the in-memory path's order."""
+        from specc.data.loader import make_loader
+
+        data = self.spec.data
+        return make_loader(self.splits["train"], data.batch_size, num_workers=data.num_workers,
+                           generator=self.generators["shuffle"] if data.shuffle else None,
+                           world=self.dist.world, rank=self.dist.rank,
+                           pin_memory=self.device.type == "cuda")
+
+    def _train_batches(self):
+        """This epoch's training ``(x, y)`` batches: this rank's share of each global batch."""
+        from specc.data import iter_batches
+        from specc.data.loader import loaded_batches
+
+        if self.loader is not None:
+            return self.dist.take_shares(loaded_batches(self.loader, self.device, self.augment))
+        data = self.spec.data
+        return self.dist.shard(iter_batches(
+            self.splits["train"], data.batch_size, augment=self.augment,
+            generator=self.generators["shuffle"] if data.shuffle else None))
 
     def _columns(self) -> list[str]:
         names = self.plan.metrics
@@ -176,21 +204,17 @@ class Session:
         finally:
             self.writer.flush()  # an interrupted or failed run keeps its newest good state
             self.progress.close()
+            self.loader = None  # its persistent workers exit
         return self.finish(status)
 
     def _one_epoch(self, epoch: int) -> None:
         """Train, validate, step a per-epoch scheduler, then checkpoint and log."""
-        from specc.data import iter_batches
-
-        data = self.spec.data
         self.progress.epoch_start(epoch)
         began = time.perf_counter()
         lr = float(self.step.optimizer.param_groups[0]["lr"])  # at the epoch's start
         self.dist.fail_hook(epoch)
-        batches = iter_batches(self.splits["train"], data.batch_size, augment=self.augment,
-                               generator=self.generators["shuffle"] if data.shuffle else None)
         train_pass = self.dist.reduce_train(train_epoch(  # global metrics under DDP
-            self.train_step, self.dist.shard(batches), self.device, self.progress.batch))
+            self.train_step, self._train_batches(), self.device, self.progress.batch))
         row = self._epoch_row(epoch, train_pass) | {"lr": lr}
         self.step.stepper.epoch(row)
         seconds = time.perf_counter() - began
