@@ -88,8 +88,9 @@ class Graph:
         return sum(node.inferred.macs for node in self.nodes)
 
 
-# A problem: (index of the layer or None for model-level, key within it or None, message)
-Problem = tuple[int | None, str | None, str]
+# A problem: (index of the layer or None for model-level, key (or key path) within it or None,
+# message)
+Problem = tuple[int | None, str | tuple | None, str]
 
 
 def lower(
@@ -146,11 +147,12 @@ def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_name
         want = f"{low}" if low == high else f"at least {low}"
         problems.append((index, "inputs", f"takes {want} input(s), got {len(refs)}"))
         return None
-    for ref in refs:
+    for i, ref in enumerate(refs):
         if ref not in known:
             where = "itself" if ref == layer.name else "a later layer"
             detail = f"'{ref}' is {where}" if ref in all_names else f"there is no layer '{ref}'"
-            problems.append((index, "inputs", f"unknown input '{ref}': {detail}; only 'input' "
+            key = ("inputs", i) if isinstance(layer.inputs, list) else "inputs"
+            problems.append((index, key, f"unknown input '{ref}': {detail}; only 'input' "
                              f"and earlier layers can be inputs{_suggest(ref, known)}"))
             return None
     if any(known[ref] is None for ref in refs):
@@ -182,9 +184,10 @@ def _suggest(ref: str, known: dict) -> str:
 def _outputs(outputs: str | list[str] | None, last: str, known: dict,
              problems: list[Problem]) -> list[str]:
     names = [last] if outputs is None else [outputs] if isinstance(outputs, str) else list(outputs)
-    for name in names:
+    for i, name in enumerate(names):
         if name not in known or name == INPUT:
-            problems.append((None, "outputs", f"model.outputs names unknown layer '{name}'"
+            where = ("outputs", i) if isinstance(outputs, list) else "outputs"
+            problems.append((None, where, f"model.outputs names unknown layer '{name}'"
                              f"{_suggest(name, known)}"))
     if len(set(names)) != len(names):
         problems.append((None, "outputs", "model.outputs lists a layer twice"))

@@ -339,7 +339,7 @@ def test_cli_prints_plain_unwrapped_report_and_exits_2(tmp_path: Path):
     assert result.returncode == 2
     err = result.stderr
     assert "Traceback" not in err and "\x1b[" not in err
-    header = f"{bad}:6:12: error: model.outputs names unknown layer 'c'"
+    header = f"{bad}:6:16: error: model.outputs names unknown layer 'c'"
     assert header in err.splitlines()  # one line, however narrow the terminal
     assert "    6 |   outputs: [a, c]" in err.splitlines()  # spec text verbatim, no markup
     assert f"{bad}:7:7: error: unknown loss 'crossentropy'" in err
@@ -353,3 +353,15 @@ def test_cli_reports_every_spec_and_passes_good_ones(tmp_path: Path):
     assert result.returncode == 2
     assert "lenet5: 12 layers, 61,706 parameters" in result.stdout
     assert f"{bad}:1:1: error: missing required key 'model'" in result.stderr
+
+
+def test_unknown_name_in_an_inputs_list_points_at_that_name(tmp_path):
+    text = (
+        "version: 1\nname: t\nmodel:\n  input: {shape: [4]}\n  layers:\n"
+        "    - {type: linear, out_features: 4, name: a}\n"
+        "    - {type: add, inputs: [a, bb]}\n"
+    )
+    spec, errors = check_text(text, "t.yaml")
+    assert spec is None
+    assert [(e.line, e.col) for e in errors] == [(7, 31)]
+    assert "unknown input 'bb'" in errors[0].message

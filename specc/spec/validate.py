@@ -124,13 +124,13 @@ def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[Spec
     return spec, []
 
 
-def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | None,
+def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | tuple | None,
                  message: str) -> SpecError:
+    suffix = key if isinstance(key, tuple) else (key,) if key else ()
     if index is None:
-        path = ("model", key) if key else ("model",)
-        return _located(loaded, path, message, at_key=False)
+        return _located(loaded, ("model", *suffix), message, at_key=False)
     layer = layers[index]
-    path = ("model", "layers", index, *((key,) if key else ()))
+    path = ("model", "layers", index, *suffix)
     return _located(loaded, path, f"{layer.kind} '{layer.name}': {message}", at_key=False)
 
 
