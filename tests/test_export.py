@@ -1,13 +1,12 @@
 """ONNX export: real torch.export + torch.onnx (dynamo), checked by onnx and onnxruntime.
 
 Every shipped spec exports with a dynamic batch (and a dynamic sequence length for the LSTM)
-and matches torch at batch sizes 1, 7 and 64. AlexNet (61M parameters, ~245 MB of ONNX) is
-only exported when SPECC_SLOW_TESTS=1.
+and matches torch at batch sizes 1, 7 and 64, AlexNet (61M parameters, ~245 MB of ONNX,
+about 20 s) included.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ from specc.export.onnx_export import ExportFailure, export_module
 from specc.export.verify import BATCH_SIZES
 
 SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
-SLOW = {"alexnet"}
 
 
 def _export(spec, tmp_path: Path, **kwargs):
@@ -38,10 +36,7 @@ def _input_dims(path: Path) -> list:
     return [d.dim_param or d.dim_value for d in dims.shape.dim]
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.skipif(n in SLOW and not os.environ.get("SPECC_SLOW_TESTS"),
-                                             reason="set SPECC_SLOW_TESTS=1 (large model)"))
-    for n in SHIPPED])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_spec_exports_with_dynamic_batch_and_parity(name, tmp_path):
     spec = specc.load_spec(SPECS / f"{name}.yaml")
     _, report = _export(spec, tmp_path)
