@@ -9,7 +9,6 @@ in-memory module is that source, compiled, so the two can never drift.
 from __future__ import annotations
 
 import keyword
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
@@ -42,8 +41,6 @@ def _no_bool(value: Any) -> Any:
 Number = Annotated[float, BeforeValidator(_no_bool)]
 PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
 Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, lt=1)]
-IntOrPair = PosInt | tuple[PosInt, PosInt]
-NonNegIntOrPair = NonNegInt | tuple[NonNegInt, NonNegInt]
 
 #: Names that generated code uses itself or that would shadow nn.Module members.
 RESERVED_NAMES = frozenset(
@@ -201,11 +198,8 @@ def call(func: str, positional: Sequence[Any] = (), **kwargs: Any) -> str:
 
 
 def _literal(value: Any) -> str:
-    if isinstance(value, list):
-        value = tuple(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    return repr(value)
+    """``repr`` of a spec value; lists become tuples, as torch writes sizes."""
+    return repr(tuple(value) if isinstance(value, list) else value)
 
 
 def fmt_shape(shape: Shape, batch: str = "B") -> str:
@@ -223,8 +217,3 @@ def require_rank(shape: Shape, ranks: Sequence[int], what: str) -> None:
     if len(shape) not in ranks:
         expected = " or ".join(f"{r}-D" for r in ranks)
         raise ShapeError(f"{what} needs a {expected} input per sample, got {list(shape)}")
-
-
-def pair(value: int | Sequence[int]) -> tuple[int, int]:
-    """``3 -> (3, 3)``; ``[3, 5] -> (3, 5)``."""
-    return (value, value) if isinstance(value, int) else (value[0], value[1])

@@ -66,11 +66,12 @@ def _set(data: dict, override: Override) -> None:
             raise RunError(f"--set {override.raw}: '{where}' is a value, not a section",
                            exit_code=2)
         node = child
-    _child(node, path[-1], override, creating=True)
+    _child(node, path[-1], override)  # validates the last step: a list index or a key
     node[path[-1]] = override.value
 
 
-def _child(node, part, override: Override, creating: bool = False):
+def _child(node, part, override: Override):
+    """``node[part]`` (None for a missing key); RunError when ``part`` cannot index ``node``."""
     if isinstance(node, list):
         if not isinstance(part, int) or not 0 <= part < len(node):
             raise RunError(f"--set {override.raw}: '{part}' is not an index of a list of "
