@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["SpecError", "SpecErrors", "did_you_mean", "render_report"]
+__all__ = ["SpecError", "SpecErrors", "count_line", "did_you_mean", "render_report"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,11 @@ def render_report(errors: Sequence[SpecError], source: str = "") -> str:
         if error.hint:
             out.append(f"      = hint: {error.hint}")
     return "\n".join(out)
+
+
+def count_line(n: int) -> str:
+    """The report's last line: ``1 error`` / ``3 errors``."""
+    return f"{n} error{'s' if n != 1 else ''}"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

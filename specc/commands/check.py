@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from specc.errors import SpecError, render_report
+from specc.errors import SpecError, count_line, render_report
 
 __all__ = ["check_specs", "summary"]
 
@@ -35,13 +35,11 @@ def check_specs(paths: Iterable[str | Path]) -> int:
     for path in paths:
         spec, errors, source = check_file(path)
         if errors:
-            sys.stderr.write(render_report(sorted(errors, key=lambda e: (e.line, e.col)),
-                                           source) + "\n")
+            sys.stderr.write(render_report(errors, source) + "\n")  # already in source order
             all_errors += errors
         else:
             sys.stdout.write(summary(spec) + "\n")
     if all_errors:
-        n = len(all_errors)
-        sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+        sys.stderr.write(count_line(len(all_errors)) + "\n")
         return 2
     return 0

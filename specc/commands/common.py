@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from specc.errors import SpecErrors
+from specc.errors import SpecErrors, count_line
 
 __all__ = ["RunError", "fail", "load_or_exit", "run_app"]
 
@@ -29,8 +29,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def report(errors: SpecErrors) -> typer.Exit:
     """Print a located-error report to stderr, plain text, and return Exit(2)."""
     sys.stderr.write(errors.render() + "\n")
-    n = len(errors.errors)
-    sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+    sys.stderr.write(count_line(len(errors.errors)) + "\n")
     return typer.Exit(errors.exit_code)
 
 

@@ -108,9 +108,15 @@ def _data_path(loc: tuple, data: Any) -> tuple:
 
 
 def _label(path: tuple, data: Any) -> str:
-    from specc.spec.validate import layer_label
-
-    return layer_label(data, path)
+    """``"linear 'fc1': "`` for a path inside ``model.layers[i]``, else ``""``."""
+    if len(path) >= 3 and path[:2] == ("model", "layers") and isinstance(path[2], int):
+        layers = data.get("model", {}).get("layers", []) if isinstance(data, dict) else []
+        if 0 <= path[2] < len(layers) and isinstance(layers[path[2]], dict):
+            layer = layers[path[2]]
+            kind, name = layer.get("type"), layer.get("name")
+            if isinstance(kind, str) and isinstance(name, str):
+                return f"{kind} '{name}': "
+    return ""
 
 
 def _key_name(path: tuple) -> str:

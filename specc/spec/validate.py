@@ -141,15 +141,3 @@ def _at(loaded: Loaded, path: tuple, message: str) -> SpecError:
 def _located(loaded: Loaded, path: tuple, message: str, at_key: bool) -> SpecError:
     line, col = loaded.positions.locate(path, at_key=at_key)
     return SpecError(loaded.path, line, col, message, tuple(path))
-
-
-def layer_label(data: Any, path: tuple) -> str:
-    """``"linear 'fc1': "`` for a path inside ``model.layers[i]``, else ``""``."""
-    if len(path) >= 3 and path[:2] == ("model", "layers") and isinstance(path[2], int):
-        layers = data.get("model", {}).get("layers", []) if isinstance(data, dict) else []
-        if 0 <= path[2] < len(layers) and isinstance(layers[path[2]], dict):
-            layer = layers[path[2]]
-            kind, name = layer.get("type"), layer.get("name")
-            if isinstance(kind, str) and isinstance(name, str):
-                return f"{kind} '{name}': "
-    return ""
