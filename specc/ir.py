@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from specc.ops.base import Inferred, Layer, Shape, ShapeError
 
-__all__ = ["Graph", "Node", "lower"]
+__all__ = ["Graph", "Node", "infer_layer", "lower"]
 
 INPUT = "input"
 
@@ -159,20 +159,31 @@ def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_name
         return None  # an input already failed; do not cascade errors
     shapes = [known[ref][0] for ref in refs]
     dtypes = [known[ref][1] for ref in refs]
-    if "int64" in dtypes and not layer.accepts_int:
-        problems.append((index, None, f"{layer.kind} needs a float32 input, but its input is "
-                         "int64 (token ids); an embedding layer turns ids into vectors, or "
-                         "set model.input.dtype: float32"))
-        return None
     try:
-        inferred = layer.infer(shapes, dtypes)
-        layer.check_written(inferred)
-        if any(dim < 1 for dim in inferred.shape):
-            raise ShapeError(f"the output shape {list(inferred.shape)} has a zero-size dimension")
+        inferred = infer_layer(layer, shapes, dtypes)
     except ShapeError as exc:
         problems.append((index, None, str(exc)))
         return None
     return Node(layer.name, layer, refs, inferred, index, line)
+
+
+def infer_layer(layer: Layer, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+    """Every check lowering makes on one layer, given its inputs' per-sample shapes and dtypes:
+    float input unless the layer takes token ids, the layer's own shape inference, written
+    inferable arguments, and no zero-size output dimension.
+
+    Raises:
+        ShapeError: the first problem found.
+    """
+    if "int64" in dtypes and not layer.accepts_int:
+        raise ShapeError(f"{layer.kind} needs a float32 input, but its input is int64 (token "
+                         "ids); an embedding layer turns ids into vectors, or set "
+                         "model.input.dtype: float32")
+    inferred = layer.infer(shapes, dtypes)
+    layer.check_written(inferred)
+    if any(dim < 1 for dim in inferred.shape):
+        raise ShapeError(f"the output shape {list(inferred.shape)} has a zero-size dimension")
+    return inferred
 
 
 def _suggest(ref: str, known: dict) -> str:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from torch import nn
 
+from specc.ir import infer_layer
 from specc.ops import LAYER_TYPES, ShapeError
 
 torch.set_num_threads(1)
@@ -72,11 +73,7 @@ def make_inputs(shapes, dtypes, high=5):
 def specc_infer(kind, args, shapes, dtypes):
     """Validate and infer as :func:`specc.ir.lower` does; raise ShapeError/ValidationError."""
     layer = LAYER_TYPES[kind].model_validate({"type": kind, **args})
-    inferred = layer.infer([tuple(s) for s in shapes], dtypes)
-    layer.check_written(inferred)
-    if any(dim < 1 for dim in inferred.shape):
-        raise ShapeError(f"zero-size output {inferred.shape}")
-    return layer, inferred
+    return layer, infer_layer(layer, [tuple(s) for s in shapes], dtypes)
 
 
 def run_generated(layer, inferred, tensors):

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 from specc.ops.base import Inferred, Layer, Probability, Shape, ShapeError, call
-from specc.ops.norm import require_float
 
 
 class Dropout(Layer):
@@ -17,7 +16,6 @@ class Dropout(Layer):
     torch_class = "nn.Dropout"
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
-        require_float(dtypes, "dropout")
         return Inferred(shape=tuple(shapes[0]), explain=[f"dropout: p = {self.p}"])
 
     def init_source(self, inferred: Inferred) -> str:
@@ -38,7 +36,6 @@ class Dropout2d(Layer):
                 f"dropout2d needs a [channels, height, width] input per sample, got {list(shape)}"
                 " (use dropout for other shapes)"
             )
-        require_float(dtypes, "dropout2d")
         return Inferred(shape=tuple(shape), explain=[f"dropout2d: p = {self.p}, per channel"])
 
     def init_source(self, inferred: Inferred) -> str:

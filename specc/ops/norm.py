@@ -27,15 +27,6 @@ from specc.ops.base import (
 Momentum = Annotated[Number, Field(ge=0, le=1)]
 
 
-def require_float(dtypes: Sequence[str], what: str) -> None:
-    """Raise ShapeError when an input is integer (token ids need an ``embedding`` first)."""
-    if any(dtype != "float32" for dtype in dtypes):
-        raise ShapeError(
-            f"{what} needs a float32 input, but its input is {dtypes[0]} "
-            "(integer token ids need an embedding layer first)"
-        )
-
-
 def numel(shape: Sequence[int]) -> int:
     """Number of elements of a per-sample shape."""
     total = 1
@@ -63,7 +54,6 @@ class _BatchNormNd(Layer):
             raise ShapeError(
                 f"{self.kind} needs a {self.layout} input per sample, got {list(shape)}"
             )
-        require_float(dtypes, self.kind)
         channels = shape[0]
         params = 2 * channels if self.affine else 0
         explain = [f"{self.kind}: num_features = {channels} (channels of {list(shape)})"]
@@ -151,7 +141,6 @@ class LayerNorm(Layer):
         (shape,) = shapes
         if len(shape) == 0:
             raise ShapeError("layernorm needs at least a 1-D input per sample")
-        require_float(dtypes, "layernorm")
         normalized = self._normalized(shape)
         size = numel(normalized)
         per = (2 if self.bias else 1) if self.elementwise_affine else 0

@@ -14,7 +14,6 @@ from typing import ClassVar, Literal
 from pydantic import ValidationInfo, field_validator
 
 from specc.ops.base import Inferred, Layer, PosInt, Probability, Shape, ShapeError, call, fmt_int
-from specc.ops.norm import require_float
 
 
 class _Recurrent(Layer):
@@ -69,7 +68,6 @@ class _Recurrent(Layer):
                 "a recurrent layer needs a [seq, features] input per sample, "
                 f"got {list(shape)}"
             )
-        require_float(dtypes, self.kind)
         seq, n_in = shape
         width = self.directions * self.hidden_size
         params, explain = self._params(n_in)
