@@ -64,9 +64,8 @@ class CourseDataset(Dataset):
 def epoch_time(make_batches) -> float:
     """Seconds to draw every batch of one epoch."""
     start = time.perf_counter()
-    count = 0
-    for x, _y in make_batches():
-        count += x.shape[0]
+    for _batch in make_batches():
+        pass
     return time.perf_counter() - start
 
 

@@ -114,9 +114,10 @@ def test_normalize_channels_and_random_crop_size(tmp_path):
     data = ("source: {type: sklearn, name: digits}\ntransforms:\n"
             "  - {type: normalize, mean: [0.5, 0.5], std: [0.2]}\n"
             "  - {type: random_crop, size: 6, padding: 1}\n")
-    errors = errors_of(make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES,
-                            loss="cross_entropy"))
-    assert "normalize has 2 mean values but the samples have 1 channels" in errors[0].message
+    (error,) = errors_of(make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES,
+                              loss="cross_entropy"))  # reported before the crop is checked
+    assert "normalize has 2 mean values but the samples have 1 channels" in error.message
+    assert error.key_path == ("data", "transforms", 0, "mean") and error.line == 12
 
 
 def test_random_crop_must_keep_the_size(tmp_path):

@@ -143,4 +143,4 @@ def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
         got = apply_steps([step], new[cols].copy()).to_numpy(dtype=float)
         want = est.transform(test_on).astype(float)
         assert np.allclose(got, want, equal_nan=True), (kind, got, want)
-        assert plain(np.float64("nan")) is None
+    assert plain(np.float64("nan")) is None

@@ -139,7 +139,7 @@ def test_mnist_train_and_t10k_files(tmp_path, gz):
     data = prepare_data(spec)
     assert len(data.train) == 10 and len(data.val) == 10 and len(data.test) == 20
     assert data.train.x.shape == (10, 784)  # images flattened for a flat input
-    assert 0.0 <= data.test.x.min().item() and data.test.x.max().item() <= 1.0
+    assert data.test.x.min().item() == 0.0 and data.test.x.max().item() == 1.0  # pixels / 255
 
 
 def test_npz(tmp_path):

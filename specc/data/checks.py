@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 
 from specc.data.problems import located
+from specc.data.transforms import _size, transformed_shape
 from specc.errors import SpecError
 
-__all__ = ["check_agreement", "reshape_ok"]
+__all__ = ["check_agreement", "reshape_ok", "transform_problems"]
 
 INPUT_SHAPE = ("model", "input", "shape")
 
@@ -46,7 +47,7 @@ def check_agreement(spec, sample: list[int], target, *, described: str) -> list[
     if not reshape_ok(sample, wanted):
         errors.append(located(spec, INPUT_SHAPE, f"model.input.shape is {wanted} but "
                               f"{described}", hint=_shape_hint(sample, wanted)))
-    errors += _augment_problems(spec, sample if reshape_ok(sample, wanted) else None)
+    errors += _augment_problems(spec)
     errors += _output_problems(spec, target)
     return errors
 
@@ -57,7 +58,7 @@ def _shape_hint(sample: list[int], wanted: list[int]) -> str:
     return f"set model.input.shape to {list(sample)}"
 
 
-def _augment_problems(spec, sample: list[int] | None) -> list[SpecError]:
+def _augment_problems(spec) -> list[SpecError]:
     errors = []
     wanted = list(spec.model.input.shape)
     for i, step in enumerate(spec.data.transforms):
@@ -67,7 +68,7 @@ def _augment_problems(spec, sample: list[int] | None) -> list[SpecError]:
             errors.append(located(spec, ("data", "transforms", i), f"{step.type} needs "
                                   f"images [C, H, W], but model.input.shape is {wanted}"))
         elif step.type == "random_crop":
-            size = [step.size] * 2 if isinstance(step.size, int) else list(step.size)
+            size = list(_size(step.size))
             if size != wanted[1:]:
                 errors.append(located(spec, ("data", "transforms", i, "size"), f"random_crop "
                                       f"size {size} must equal the image size {wanted[1:]} "
@@ -115,8 +116,6 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
 
 def transform_problems(spec, sample: list[int]) -> list[SpecError]:
     """Stateless transforms that cannot apply to samples of shape ``sample``."""
-    from specc.data.transforms import transformed_shape
-
     errors, shape = [], list(sample)
     for i, step in enumerate(spec.data.transforms):
         if step.type == "normalize":

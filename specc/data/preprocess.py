@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from specc.data.problems import raise_located
+from specc.data.problems import listing, raise_located
+from specc.data.replay import splice
 from specc.errors import did_you_mean
 
 __all__ = ["finish", "fit_preprocessing", "plain"]
@@ -142,10 +143,9 @@ def _columns(spec, i: int, step, frame: pd.DataFrame, numeric: set[str]) -> list
         return [c for c in present if c in numeric]
     for j, name in enumerate(step.columns):
         if name not in present:
-            shown = ", ".join(present[:15]) + (", ..." if len(present) > 15 else "")
             raise_located(spec, (*PRE, i, "columns", j), f"{step.type}: column '{name}' is "
                           f"not among the features at this step{did_you_mean(name, present)}",
-                          hint=f"columns here: {shown}")
+                          hint=f"columns here: {listing(present, 15)}")
     return list(step.columns)
 
 
@@ -188,17 +188,7 @@ def _replace(frame: pd.DataFrame, columns: list[str], outputs: list[str], values
              as_numbers: bool) -> pd.DataFrame:
     """``frame`` with ``columns`` replaced (at the first one's place) by ``outputs``."""
     new = pd.DataFrame(values, columns=outputs, index=frame.index)
-    if not as_numbers:
-        new = new.infer_objects()
-    parts, inserted = [], False
-    for col in frame.columns:
-        if col in columns:
-            if not inserted:
-                parts.append(new)
-                inserted = True
-        else:
-            parts.append(frame[[col]])
-    return pd.concat(parts, axis=1)
+    return splice(frame, columns, new if as_numbers else new.infer_objects())
 
 
 def _require_numeric(spec, key: tuple, column: pd.Series, raw, why: str) -> None:

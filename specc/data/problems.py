@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from specc.errors import SpecError, SpecErrors
 
-__all__ = ["located", "raise_all", "raise_io", "raise_located", "where"]
+__all__ = ["listing", "located", "raise_all", "raise_io", "raise_located", "where"]
 
 
 def located(spec, key_path: tuple, message: str, hint: str | None = None) -> SpecError:
@@ -38,6 +38,11 @@ def where(spec, key_path: tuple) -> str:
     error = located(spec, key_path, "")
     dotted = ".".join(str(k) for k in key_path)
     return f"{dotted} at {error.path}:{error.line}" if error.line else dotted
+
+
+def listing(names: list[str], limit: int) -> str:
+    """``"a, b, c, ..."``: the first ``limit`` names, for a hint."""
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
 def raise_io(message: str) -> NoReturn:

@@ -15,7 +15,7 @@ from pandas.api.types import is_numeric_dtype
 
 from specc.data.transforms import apply_transforms
 
-__all__ = ["apply_preprocessing", "apply_steps"]
+__all__ = ["apply_preprocessing", "apply_steps", "splice"]
 
 
 def apply_preprocessing(state: dict, rows) -> np.ndarray:
@@ -64,20 +64,19 @@ def apply_steps(steps: list[dict], frame: pd.DataFrame) -> pd.DataFrame:
     for step in steps:
         if step["columns"]:
             values = _APPLY[step["type"]](step, frame)
-            frame = _replace(frame, step["columns"], step["outputs"], values)
+            values.columns, values.index = step["outputs"], frame.index
+            frame = splice(frame, step["columns"], values)
     return frame
 
 
-def _replace(frame: pd.DataFrame, columns: list[str], outputs: list[str],
-             values: pd.DataFrame) -> pd.DataFrame:
-    values.columns = outputs
-    values.index = frame.index
+def splice(frame: pd.DataFrame, columns: list[str], new: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``columns`` replaced, at the first one's place, by the columns of ``new``."""
     parts, inserted = [], False
     for col in frame.columns:
         if col not in columns:
             parts.append(frame[[col]])
         elif not inserted:
-            parts.append(values)
+            parts.append(new)
             inserted = True
     return pd.concat(parts, axis=1)
 

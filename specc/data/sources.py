@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from specc.data.idx import find_idx_pair, read_idx
-from specc.data.problems import raise_io, raise_located, where
+from specc.data.problems import listing, raise_io, raise_located, where
 from specc.errors import did_you_mean
 
 __all__ = ["RawData", "load_source"]
@@ -85,6 +85,12 @@ def _table(x: Any) -> pd.DataFrame:
     return frame
 
 
+def _samples(x: np.ndarray) -> pd.DataFrame | np.ndarray:
+    """Samples (N,) or (N, F) as a table of columns x0, x1, ...; (N, *shape) as they are."""
+    x = x.reshape(len(x), 1) if x.ndim == 1 else x
+    return _table(x) if x.ndim == 2 else x
+
+
 def _inline(spec, source, spec_dir: Path) -> RawData:
     if len(source.x) != len(source.y):
         raise_located(spec, (*SOURCE, "y"), f"inline data has {len(source.x)} samples in x "
@@ -98,9 +104,7 @@ def _inline(spec, source, spec_dir: Path) -> RawData:
             return RawData(_table(source.x), _targets(source.y), "inline data", (*SOURCE, "y"))
         raise_located(spec, (*SOURCE, "x"), "inline x must be numbers, or lists of equal "
                       "length (one per sample)")
-    x = x.reshape(len(x), -1) if x.ndim == 1 else x
-    data = _table(x) if x.ndim == 2 else x
-    return RawData(data, _targets(source.y), "inline data", (*SOURCE, "y"))
+    return RawData(_samples(x), _targets(source.y), "inline data", (*SOURCE, "y"))
 
 
 def _targets(y: list) -> np.ndarray:
@@ -135,9 +139,9 @@ def _csv(spec, source, spec_dir: Path) -> RawData:
 
 def _check_column(spec, name: str, columns: list[str], path: Path, key: tuple) -> None:
     if name not in columns:
-        shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise_located(spec, key, f"column '{name}' is not in {path.name}"
-                      f"{did_you_mean(name, columns)}", hint=f"its columns are: {shown}")
+                      f"{did_you_mean(name, columns)}",
+                      hint=f"its columns are: {listing(columns, 12)}")
 
 
 def _sklearn(spec, source, spec_dir: Path) -> RawData:
@@ -194,9 +198,7 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
     if len(x) != len(y):
         raise_located(spec, SOURCE, f"{path.name}: '{source.x_key}' has {len(x)} samples but "
                       f"'{source.y_key}' has {len(y)}")
-    data = _table(x) if x.ndim == 2 else (x.reshape(-1, 1) if x.ndim == 1 else x)
-    data = _table(data) if isinstance(data, np.ndarray) and data.ndim == 2 else data
-    return RawData(data, y, path.name, (*SOURCE, "y_key"))
+    return RawData(_samples(x), y, path.name, (*SOURCE, "y_key"))
 
 
 def _torchvision(spec, source, spec_dir: Path) -> RawData:

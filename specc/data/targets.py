@@ -49,6 +49,11 @@ def _is_text(y: np.ndarray) -> bool:
     return y.dtype == object or y.dtype.kind in "USb"
 
 
+def _text_labels(y: np.ndarray) -> bool:
+    """True for labels that are words, not numbers written as text."""
+    return _is_text(y) and not all(_is_number(v) for v in y)
+
+
 def infer_task(spec, y: np.ndarray) -> str:
     """The task implied by the loss, or by the target values when there is no loss."""
     if spec.loss is not None:
@@ -73,8 +78,7 @@ def encode_target(spec, raw, task: str) -> Target:
         return _regression(spec, raw)
     labels, names = _class_indices(spec, raw)
     if task == "binary":
-        return _binary(spec, raw, labels, names, from_text=_is_text(raw.y) and not all(
-            _is_number(v) for v in raw.y))
+        return _binary(spec, raw, labels, names, from_text=_text_labels(raw.y))
     count = max(int(labels.max()) + 1 if labels.size else 0, len(names or ()))
     return Target(labels, "multiclass", count, names if names is None else list(names))
 
@@ -111,7 +115,7 @@ def _class_indices(spec, raw) -> tuple[np.ndarray, list[str] | None]:
     if y.ndim != 1:
         raise_located(spec, raw.target_key, f"a class target must be one label per sample, "
                       f"but {raw.origin} gives shape {list(y.shape[1:])} per sample")
-    if _is_text(y) and not all(_is_number(v) for v in y):
+    if _text_labels(y):
         return _string_classes(spec, raw)
     values = y.astype(np.float64)
     bad = values[(np.mod(values, 1) != 0) | (values < 0)]
