@@ -77,7 +77,7 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
         ys["test"] = target.y[n_main:]
     xs, state = _features(spec, raw, index)
     x_arrays = _finish_x(spec, raw, xs, state, target)
-    return _assemble(spec, raw, x_arrays, ys, target, state)
+    return _assemble(x_arrays, ys, target, state)
 
 
 def _targets(spec, raw: RawData) -> tuple[Target, int]:
@@ -155,8 +155,7 @@ def _described(spec, raw: RawData, state: dict, sample: list[int]) -> str:
     return f"the samples of {raw.origin} are {sample}{after}"
 
 
-def _assemble(spec, raw: RawData, xs: dict, ys: dict, target: Target,
-              state: dict) -> PreparedData:
+def _assemble(xs: dict, ys: dict, target: Target, state: dict) -> PreparedData:
     import torch
 
     digest = hashlib.sha256()
@@ -164,7 +163,8 @@ def _assemble(spec, raw: RawData, xs: dict, ys: dict, target: Target,
     for name in ("train", "val", "test"):
         if name in xs:
             x, y = np.ascontiguousarray(xs[name]), np.ascontiguousarray(ys[name])
-            digest.update(name.encode() + x.tobytes() + y.tobytes())
+            for part in (name.encode(), x, y):  # streamed: no joined copy of the bytes
+                digest.update(part)
             splits[name] = TensorSplit(torch.from_numpy(x), torch.from_numpy(y))
     state.update(task=target.task, num_classes=target.num_classes,
                  class_labels=target.class_labels)
