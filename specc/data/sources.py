@@ -63,10 +63,10 @@ def load_source(spec, spec_dir: Path) -> RawData:
     return _LOADERS[source.type](spec, source, spec_dir)
 
 
-def _file(spec, spec_dir: Path, relative: str, kind: str = "data file") -> Path:
+def _file(spec, spec_dir: Path, relative: str) -> Path:
     path = spec_dir / relative
     if not path.exists():
-        raise_io(f"{kind} not found: {path} ({where(spec, (*SOURCE, 'path'))})"
+        raise_io(f"data file not found: {path} ({where(spec, (*SOURCE, 'path'))})"
                  + _nearby(path))
     return path
 

@@ -127,16 +127,17 @@ def _random_crop(step, generator) -> Callable:
     import torch
 
     height, width = _size(step.size)
+    p = step.padding
+    window_rows, window_cols = torch.arange(height), torch.arange(width)  # made once, not per batch
 
     def crop(x):
-        p = step.padding
         if p:
             x = torch.nn.functional.pad(x, (p, p, p, p))
         b = x.shape[0]
         top = torch.randint(0, x.shape[-2] - height + 1, (b,), generator=generator)
         left = torch.randint(0, x.shape[-1] - width + 1, (b,), generator=generator)
-        rows = (top[:, None] + torch.arange(height)).to(x.device)
-        cols = (left[:, None] + torch.arange(width)).to(x.device)
+        rows = (top[:, None] + window_rows).to(x.device)
+        cols = (left[:, None] + window_cols).to(x.device)
         batch = torch.arange(b, device=x.device)[:, None, None]
         out = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
         return out.permute(0, 3, 1, 2).contiguous()
