@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_helpers import assert_same_weights, one_thread, weights
 
 from specc.data import TensorSplit, iter_batches
 from specc.data.loader import augment_share, loaded_batches, make_loader
@@ -46,11 +47,9 @@ train:
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread():
+    with one_thread():
+        yield
 
 
 def _split(n: int = 23) -> TensorSplit:
@@ -122,33 +121,21 @@ def test_a_share_is_augmented_as_part_of_its_global_batch():
         assert torch.equal(augment_share(augment, x[lo:hi], 9, lo), expected[lo:hi])
 
 
-def _weights(run_dir: Path) -> dict:
-    return torch.load(run_dir / "last.pt", weights_only=True)["model"]
-
-
-def _same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> tuple[Path, Path, dict, dict]:
     """The spec trained with 2 workers and with ``num_workers: 0``."""
     folder = tmp_path_factory.mktemp("loader")
     (folder / "spec.yaml").write_text(SPEC)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         loaded = train(load_spec(folder / "spec.yaml"), out_dir=folder / "two", quiet=True)
         memory = train(load_spec(folder / "spec.yaml"), out_dir=folder / "zero", quiet=True,
                        overrides=["data.num_workers=0"])
-    finally:
-        torch.set_num_threads(threads)
     return folder, folder / "two", loaded.summary, memory.summary
 
 
 def test_two_workers_train_the_same_weights_as_in_memory(runs):
     folder, _, loaded, memory = runs
-    assert _same(_weights(folder / "two"), _weights(folder / "zero"))
+    assert_same_weights(weights(folder / "two"), weights(folder / "zero"))
     assert loaded["final"]["train_loss"] == memory["final"]["train_loss"]
     assert loaded["epochs_run"] == 3
 
@@ -161,4 +148,4 @@ def test_resume_with_workers_is_exact(runs):
           overrides=["train.epochs=1"])
     resumed = train(resume=folder / "cut", overrides=["train.epochs=3"], quiet=True)
     assert resumed.summary["epochs_run"] == 3
-    assert _same(_weights(folder / "cut"), _weights(whole))
+    assert_same_weights(weights(folder / "cut"), weights(whole))

@@ -8,16 +8,15 @@ launch real torchrun jobs, each a few seconds of process start-up.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from train_helpers import assert_same_weights, one_thread, summary, weights
 
 from specc.commands.common import RunError
 from specc.spec.validate import load_spec
@@ -179,44 +178,32 @@ def runs(tmp_path_factory):
     """A 1-process run (in this process) and a 2-process run (``specc train --nproc 2``)."""
     folder = tmp_path_factory.mktemp("ddp")
     (folder / "spec.yaml").write_text(SPEC)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         single = train(load_spec(folder / "spec.yaml"), out_dir=folder / "one", quiet=True)
-    finally:
-        torch.set_num_threads(threads)
     done, _ = _run(["specc", "train", "spec.yaml", "--out", "two", "--nproc", "2"], folder)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder, single.summary, done
 
 
-def _summary(run_dir: Path) -> dict:
-    return json.loads((run_dir / "summary.json").read_text())
-
-
-def _model(run_dir: Path) -> dict:
-    return torch.load(run_dir / "last.pt", weights_only=True)["model"]
-
-
 def test_two_processes_end_bit_identical(runs):
     folder, _, _ = runs
-    info = _summary(folder / "two")["distributed"]
+    info = summary(folder / "two")["distributed"]
     assert info["world_size"] == 2 and info["backend"] == "gloo"
     digests = info["weights_sha256"]
     assert len(digests) == 2 and digests[0] == digests[1]
-    assert digests[0] == state_digest(_model(folder / "two"))  # rank 0's saved weights
+    assert digests[0] == state_digest(weights(folder / "two"))  # rank 0's saved weights
 
 
 def test_two_processes_train_like_one(runs):
     folder, single, done = runs
-    double = _summary(folder / "two")
+    double = summary(folder / "two")
     assert "distributed" not in single
     assert double["epochs_run"] == single["epochs_run"] == 4
     for key in ("train_loss", "val_loss", "val_accuracy", "train_f1"):
         assert double["final"][key] == pytest.approx(single["final"][key], abs=1e-4), key
     assert double["test"]["test_accuracy"] == pytest.approx(single["test"]["test_accuracy"],
                                                             abs=1e-6)
-    one, two = _model(folder / "one"), _model(folder / "two")
+    one, two = weights(folder / "one"), weights(folder / "two")
     for key in one:
         torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
     # rank 0 alone prints and writes: one closing line, one run folder
@@ -243,10 +230,8 @@ def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(folder)
     launch(2, ["--resume", "broken", "--quiet"])  # what `specc train --resume --nproc 2` calls
-    resumed, whole = _model(folder / "broken"), _model(folder / "two")
-    assert resumed.keys() == whole.keys()
-    assert all(torch.equal(resumed[k], whole[k]) for k in whole)
-    assert _summary(folder / "broken")["epochs_run"] == 4
+    assert_same_weights(weights(folder / "broken"), weights(folder / "two"))
+    assert summary(folder / "broken")["epochs_run"] == 4
 
 
 def test_two_processes_with_dataloader_workers_match_the_in_memory_shards(runs):
@@ -257,8 +242,6 @@ def test_two_processes_with_dataloader_workers_match_the_in_memory_shards(runs):
     done, _ = _run(["specc", "train", "spec.yaml", "--out", "loaded", "--nproc", "2", "--quiet",
                     "--set", "data.num_workers=1"], folder)
     assert done.returncode == 0, done.stderr[-3000:]
-    loaded, memory = _model(folder / "loaded"), _model(folder / "two")
-    assert loaded.keys() == memory.keys()
-    assert all(torch.equal(loaded[k], memory[k]) for k in memory)
-    assert _summary(folder / "loaded")["final"]["val_loss"] == pytest.approx(
+    assert_same_weights(weights(folder / "loaded"), weights(folder / "two"))
+    assert summary(folder / "loaded")["final"]["val_loss"] == pytest.approx(
         single["final"]["val_loss"], abs=1e-4)

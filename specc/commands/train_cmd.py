@@ -83,10 +83,11 @@ def _worker_args(spec, out, sets, resume, quiet) -> list[str]:
 
 
 def _closing(result) -> str:
+    from specc.train.progress import format_row
+
     summary = result.summary
     best = summary.get("best") or {}
-    shown = "  ".join(f"{k} {v:.4f}" for k, v in best.items()
-                      if k.startswith(("val_", "train_")) and isinstance(v, float))
+    shown = format_row(best)
     return (f"{summary['status']}: {summary['epochs_run']} epochs in "
             f"{summary['seconds']:.1f}s; best epoch {best.get('epoch')}: {shown}\n"
             f"run saved to {result.run_dir}")

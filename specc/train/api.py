@@ -82,28 +82,52 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
             invalid (exit 2).
         RunError: runtime failures such as a diverged loss or an unavailable device (exit 1).
     """
-    import torch
-
-    from specc.train.distributed import Distributed
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
-    from specc.train.rundir import check_out_dir, create_run_dir, write_text
-    from specc.train.session import Session
+    from specc.train.rundir import check_out_dir
 
+    run_dir = Path(resume) if resume is not None else None
     state = None
-    if resume is not None:
-        run_dir = Path(resume)
-        text, spec_file = _read_run(run_dir)
-        if not (run_dir / "last.pt").exists():
-            raise RunError(f"{run_dir} has no last.pt to resume from")
-        state = _load(run_dir / "last.pt")
-        spec, spec_dir = _validate_text(text, str(spec_file)), Path(state["spec_dir"])
+    if run_dir is not None:
+        spec, spec_dir, state = _resumed(run_dir)
     else:
         spec_dir = Path(spec.source_path).resolve().parent
         if out_dir is not None:
             check_out_dir(out_dir)
     spec, text = apply_overrides(spec, list(overrides))
     require_sections(spec)
+    run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
+                                             state)
+    if is_main and spec.export is not None and spec.export.onnx is not None:
+        from specc.export import export_run  # writes run_dir/model.onnx, verified
+
+        export_run(run_dir, quiet=quiet)
+    return RunResult(run_dir, summary)
+
+
+def _resumed(run_dir: Path):
+    """A run folder's stored spec, the folder of the original spec and the ``last.pt``
+    state to continue from."""
+    text, spec_file = _read_run(run_dir)
+    if not (run_dir / "last.pt").exists():
+        raise RunError(f"{run_dir} has no last.pt to resume from")
+    state = _load(run_dir / "last.pt")
+    return _validate_text(text, str(spec_file)), Path(state["spec_dir"]), state
+
+
+def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, state):
+    """Set up and run the :class:`~specc.train.session.Session` (under torchrun: this rank's;
+    rank 0 alone writes files) into ``run_dir`` (resumed from ``state``) or a new folder.
+
+    Returns:
+        ``(run_dir, summary, is_main)``.
+    """
+    import torch
+
+    from specc.train.distributed import Distributed
+    from specc.train.rundir import create_run_dir, write_text
+    from specc.train.session import Session
+
     previous = torch.are_deterministic_algorithms_enabled()
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
@@ -121,8 +145,4 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     finally:
         torch.use_deterministic_algorithms(previous)
         dist.close()
-    if dist.is_main and spec.export is not None and spec.export.onnx is not None:
-        from specc.export import export_run  # writes run_dir/model.onnx, verified
-
-        export_run(run_dir, quiet=quiet)
-    return RunResult(run_dir, summary)
+    return run_dir, summary, dist.is_main

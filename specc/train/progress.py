@@ -77,7 +77,6 @@ class RichProgress(PlainProgress):
         self.task = None
         self.epochs = 0
         self._next = 0.0
-        self._seen = 0
 
     def start(self, epochs: int, batches: int) -> None:
         self.epochs = epochs

@@ -89,6 +89,7 @@ class Session:
         self.precision = resolve_precision(train.precision, self.device)
         self.data = prepare_data(spec, spec_dir=spec_dir)
         self.plan = make_plan(spec, self.data.task, self.data.val is not None)
+        self.batches = math.ceil(self.data.train.x.shape[0] / spec.data.batch_size)  # per epoch
         torch.manual_seed(spec.seed)
         model = build_model(spec).to(self.device)
         workers = spec.data.num_workers  # > 0: training batches come from a DataLoader
@@ -121,9 +122,8 @@ class Session:
 
     def _make_step(self, model) -> Step:
         spec = self.spec
-        batches = math.ceil(self.data.train.x.shape[0] / spec.data.batch_size)
         optimizer = build_optimizer(spec.optimizer, model.parameters())
-        stepper = build_scheduler(spec.scheduler, optimizer, spec.train.epochs, batches,
+        stepper = build_scheduler(spec.scheduler, optimizer, spec.train.epochs, self.batches,
                                   self.plan.plateau_monitor)
         return Step(model, build_loss(spec.loss, self.device), optimizer, stepper,
                     Predictor(self.data.task, spec.loss.type), self.precision,
@@ -190,8 +190,7 @@ class Session:
         summary."""
         epochs = self.spec.train.epochs
         self.log.rewrite(self.history)
-        self.progress.start(epochs, math.ceil(self.splits["train"].x.shape[0]
-                                              / self.spec.data.batch_size))
+        self.progress.start(epochs, self.batches)
         status = "completed"
         try:
             for epoch in range(self.first_epoch, epochs + 1):
