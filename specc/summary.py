@@ -55,8 +55,8 @@ class Summary:
     def to_json(self, explain: bool = False) -> dict[str, Any]:
         """The ``specc build --json`` object; ``explain`` keeps each layer's arithmetic."""
         data = asdict(self)
-        for layer in data["layers"]:
-            if not explain:
+        if not explain:
+            for layer in data["layers"]:
                 del layer["explain"]
         return data
 

@@ -286,7 +286,7 @@ CASES = ["diabetes", "linear_regression", "mnist_small", "titanic_split",
 
 @pytest.mark.parametrize("name", CASES)
 def test_train_py_losses_equal_specc_train(agreement, name: str) -> None:
-    _, _, ours, summary, _ = agreement[name]
+    spec, _, ours, summary, _ = agreement[name]
     final = summary["final"]
     assert final["epoch"] == EPOCHS
     keys = [k for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
@@ -295,7 +295,9 @@ def test_train_py_losses_equal_specc_train(agreement, name: str) -> None:
     for key in keys:
         tolerance = TOLERANCE if key.endswith("loss") else 1e-4  # accuracy printed .4f
         assert ours[key] == pytest.approx(final[key], abs=tolerance), (key, ours, final)
-    if summary.get("test"):
+    has_test = bool(spec.data.split.test) or spec.data.source.type == "mnist"
+    assert bool(summary.get("test")) == has_test == ("test_loss" in ours), (summary, ours)
+    if has_test:
         assert ours["test_loss"] == pytest.approx(summary["test"]["test_loss"], abs=TOLERANCE)
 
 

@@ -40,10 +40,11 @@ def compile_model_class(spec: Spec) -> type[torch.nn.Module]:
     filename = generated_filename(spec, source)
     code = compile(source, filename, "exec")
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    module = types.ModuleType(f"specc_generated.{class_name(spec)}")
+    cls = class_name(spec)
+    module = types.ModuleType(f"specc_generated.{cls}")
     module.__file__ = filename
     exec(code, module.__dict__)  # our own generated text: names validated, literals repr()'d
-    return module.__dict__[class_name(spec)]
+    return module.__dict__[cls]
 
 
 def build_model(spec: Spec) -> torch.nn.Module:

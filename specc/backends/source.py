@@ -103,8 +103,8 @@ def _main_lines(spec: Spec, cls: str) -> list[str]:
     graph = spec.graph
     shape = (DEMO_BATCH, *graph.input_shape)
     if graph.input_dtype == "int64":
-        high = min((getattr(n.layer, "num_embeddings", None) or 2)
-                   for n in graph.consumers("input")) if graph.consumers("input") else 2
+        high = min(((getattr(n.layer, "num_embeddings", None) or 2)
+                    for n in graph.consumers("input")), default=2)
         make = call("torch.randint", [0, high, shape])
     else:
         make = call("torch.randn", list(shape))
