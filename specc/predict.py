@@ -244,10 +244,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def probabilities(out: np.ndarray, kind: str) -> np.ndarray:
     """Class probabilities (N, C) from the first model output (N, k)."""
     out = out.reshape(len(out), -1).astype(np.float64)
-    if kind == "logits":
-        return _softmax(out)
-    if kind == "log_probabilities":
-        return _softmax(out)  # softmax(log p) = p / sum(p)
+    if kind in ("logits", "log_probabilities"):
+        return _softmax(out)  # and softmax(log p) = p / sum(p)
     p = 1.0 / (1.0 + np.exp(-out)) if kind == "logit" else np.clip(out, 0.0, 1.0)
     if p.shape[1] != 1:
         raise PredictError("a binary model needs one output column")

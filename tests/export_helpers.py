@@ -1,22 +1,12 @@
-"""Shared helpers of the export/predict tests: subprocess CLI runs and small spec files."""
+"""Shared helpers of the export/predict tests: in-process CLI runs and small spec files."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-
-
-def run_cli(*args: str, cwd: Path | None = None,
-            timeout: float = 240) -> subprocess.CompletedProcess:
-    """``python -m specc ARGS`` in a subprocess; text output."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "specc", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def write_spec(folder: Path, name: str, text: str) -> Path:

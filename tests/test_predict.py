@@ -163,7 +163,17 @@ def lenet_run(tmp_path_factory) -> Path:
 
 
 def test_train_hook_writes_verified_onnx(lenet_run):
-    assert (lenet_run / "model.onnx").is_file()
+    import onnx
+
+    from specc.export import read_metadata
+
+    path = lenet_run / "model.onnx"
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path))
+    info = read_metadata({p.key: p.value for p in model.metadata_props})
+    assert info.spec_name == "lenet5" and info.input_shape == [1, 28, 28]
+    assert info.task == "multiclass" and info.opset == model.opset_import[0].version == 18
+    assert info.preprocessing is not None  # the fitted MNIST scaling, for specc predict
 
 
 def test_lenet_npy_and_png_inputs_match_torch(lenet_run, tmp_path, capsys):

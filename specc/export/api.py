@@ -116,10 +116,22 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
     info = model_info(spec, checkpoint)
     info.opset = _opset(spec, opset)
     module, transform = _wrap(model, spec, info, include_preprocessing)
-    high = _token_bound(spec.graph)
     want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
-    # a dynamic sequence length that is right only at the example's length: retry without
-    # the ONNX optimizer (it can fold the example's length into a Reshape), then fixed
+    result, seq_note = _export_verified(module, spec, info, path, want_seq, transform,
+                                        check=check, atol=atol)
+    if result.error:
+        raise ExportError(f"onnxruntime cannot run the exported model at {result.error}")
+    return ExportReport(path, result, info, seq_note, path.stat().st_size)
+
+
+def _export_verified(module, spec, info: ModelInfo, path: Path, want_seq: bool, transform, *,
+                     check: bool, atol: float) -> tuple[Parity, str | None]:
+    """Export, save and verify ``module``: ``(parity, seq_note)``.
+
+    A dynamic sequence length that is right only at the example's length is retried without
+    the ONNX optimizer (it can fold the example's length into a Reshape), then fixed.
+    """
+    high = _token_bound(spec.graph)
     attempts = [(want_seq, True), (want_seq, False), (False, True)] if want_seq else [(False, True)]
     note = None
     for k, (seq, optimize) in enumerate(attempts):
@@ -132,10 +144,7 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
         note = note or (f"the sequence length is fixed at {info.input_shape[0]}: with a dynamic "
                         f"length onnxruntime was wrong at another length "
                         f"({result.error or result.describe()})")
-    if result.error:
-        raise ExportError(f"onnxruntime cannot run the exported model at {result.error}")
-    seq_note = exported.seq_note or (note if not exported.dynamic_seq else None)
-    return ExportReport(path, result, info, seq_note, path.stat().st_size)
+    return result, exported.seq_note or (note if not exported.dynamic_seq else None)
 
 
 def _wrap(model, spec, info: ModelInfo, include_preprocessing: bool | None):

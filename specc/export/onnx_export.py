@@ -248,6 +248,12 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
             raise ExportFailure(_conversion_message(exc), layer) from exc
     proto = onnx_program.model_proto
     set_io_names(proto, input_name, output_names)
+    return _checked(proto, input_shape, dynamic_seq, note)
+
+
+def _checked(proto, input_shape: tuple[int, ...], dynamic_seq: bool,
+             note: str | None) -> Exported:
+    """What stayed symbolic in the ONNX input: the batch must; a fixed sequence gets a note."""
     dynamic = _dynamic_dims(proto)
     if not dynamic[0]:
         raise ExportFailure("torch.export fixed the batch dimension; a layer depends on it")
@@ -256,7 +262,7 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
         note = note or ("torch.export specialized it: a layer needs a fixed length (a "
                         "flatten after the sequence, or nn.RNN, whose decomposition unrolls "
                         "the time steps)")
-        note = f"the sequence length is fixed at {example.shape[1]}: {note}"
+        note = f"the sequence length is fixed at {input_shape[0]}: {note}"
     return Exported(proto, seq_ok, note)
 
 

@@ -43,11 +43,12 @@ class Parity:
 
     def describe(self) -> str:
         """``batch 1: 2.4e-07, batch 7: ...`` for the log."""
-        parts = []
-        for batch, seq, diff in self.cases:
-            where = f"batch {batch}" + (f", seq {seq}" if seq is not None else "")
-            parts.append(f"{where}: {diff:.2e}")
-        return "; ".join(parts)
+        return "; ".join(f"{_where(batch, seq)}: {diff:.2e}" for batch, seq, diff in self.cases)
+
+
+def _where(batch: int, seq: int | None) -> str:
+    """``batch 7`` or ``batch 7, seq 14``."""
+    return f"batch {batch}" + (f", seq {seq}" if seq is not None else "")
 
 
 def check(path: Path) -> None:
@@ -99,8 +100,8 @@ def parity(path: Path, module, input_shape: tuple[int, ...], input_dtype: str, *
             diff = max(float(np.max(np.abs(a - e.numpy()), initial=0.0))
                        for a, e in zip(actual, expected, strict=True))
         except Exception as exc:  # onnxruntime rejects this batch/sequence length
-            where = f"batch {batch}" + (f", seq {seq}" if seq is not None else "")
-            result.error = result.error or f"{where}: {' '.join(str(exc).split())[:300]}"
+            detail = " ".join(str(exc).split())[:300]
+            result.error = result.error or f"{_where(batch, seq)}: {detail}"
             diff = float("inf")
         diff = diff if np.isfinite(diff) else float("inf")
         result.cases.append((batch, seq, diff))
