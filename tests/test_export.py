@@ -136,7 +136,8 @@ class _DataDependent(nn.Module):
         return -x
 
 
-@pytest.mark.parametrize(("culprit", "words"), [(_Eig, "linalg_eig"), (_DataDependent, "")])
+@pytest.mark.parametrize(("culprit", "words"), [(_Eig, "linalg_eig"),
+                                                (_DataDependent, "data-dependent")])
 def test_unexportable_layer_is_named(culprit, words):
     model = nn.Sequential()
     model.add_module("fc1", nn.Linear(4, 4))
