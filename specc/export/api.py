@@ -44,16 +44,13 @@ class ExportReport:
     size_bytes: int
 
 
-def _loss_type(spec) -> str | None:
-    return spec.loss.type if spec.loss is not None else None
-
-
 def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
     """The metadata of ``spec``'s model, completed by a training checkpoint when given."""
     from specc import __version__
 
     ckpt = checkpoint or {}
     graph = spec.graph
+    loss = spec.loss.type if spec.loss is not None else None
     return ModelInfo(
         spec_name=spec.name,
         input_name=INPUT_NAME,
@@ -61,12 +58,12 @@ def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
         input_dtype=graph.input_dtype,
         output_names=list(graph.outputs),
         output_shapes=[list(s) for s in graph.output_shapes],
-        task=ckpt.get("task") or task_of(_loss_type(spec)),
-        output_kind=output_kind(_loss_type(spec)),
+        task=ckpt.get("task") or task_of(loss),
+        output_kind=output_kind(loss),
         class_labels=_labels(ckpt.get("class_labels")),
         feature_names=_labels(ckpt.get("feature_names")),
         preprocessing=ckpt.get("preprocessing") or None,
-        opset=_opset(spec, None),
+        opset=_opset(spec),
         specc_version=__version__,
     )
 
@@ -75,9 +72,8 @@ def _labels(values) -> list[str] | None:
     return None if values is None else [str(v) for v in values]
 
 
-def _opset(spec, opset: int | None) -> int:
-    if opset is not None:
-        return opset
+def _opset(spec) -> int:
+    """``export.onnx.opset`` of the spec, else 18."""
     onnx_spec = spec.export.onnx if spec.export is not None else None
     return onnx_spec.opset if onnx_spec is not None else 18
 
@@ -114,7 +110,8 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
     """
     path = Path(path)
     info = model_info(spec, checkpoint)
-    info.opset = _opset(spec, opset)
+    if opset is not None:
+        info.opset = opset
     module, transform = _wrap(model, spec, info, include_preprocessing)
     want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
     result, seq_note = _export_verified(module, spec, info, path, want_seq, transform,
