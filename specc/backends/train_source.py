@@ -29,6 +29,7 @@ from specc.backends.naming import safe_text, spec_label
 from specc.backends.pyformat import format_statement, prefer_double_quotes
 from specc.backends.source import class_name
 from specc.backends.templating import render_template
+from specc.spec.sections import task_of
 
 if TYPE_CHECKING:
     from specc.spec.schema import Spec
@@ -105,8 +106,6 @@ def render_train_source(spec: Spec, out_dir: str | Path | None = None) -> str:
 
 def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything ``train.py.jinja`` lays out, each piece already safe Python text."""
-    from specc.export.metadata import task_of
-
     cls, source = class_name(spec), spec.data.source
     task = task_of(spec.loss.type)
     accuracy = task != "regression"

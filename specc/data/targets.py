@@ -19,13 +19,11 @@ import numpy as np
 import pandas as pd
 
 from specc.data.problems import raise_located
+from specc.spec.sections import task_of
 
 __all__ = ["MAX_GUESSED_CLASSES", "Target", "encode_target", "infer_task"]
 
 MAX_GUESSED_CLASSES = 20
-_TASK_OF_LOSS = {"cross_entropy": "multiclass", "nll": "multiclass", "bce": "binary",
-                 "bce_with_logits": "binary", "mse": "regression", "l1": "regression",
-                 "smooth_l1": "regression", "huber": "regression"}
 
 
 @dataclass
@@ -57,7 +55,7 @@ def _text_labels(y: np.ndarray) -> bool:
 def infer_task(spec, y: np.ndarray) -> str:
     """The task implied by the loss, or by the target values when there is no loss."""
     if spec.loss is not None:
-        return _TASK_OF_LOSS[spec.loss.type]
+        return task_of(spec.loss.type)
     if not _is_text(y):
         values = y[~pd.isna(y)] if y.dtype.kind == "f" else y
         integral = values.size == 0 or bool(np.all(np.mod(values, 1) == 0))

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specc.export.metadata import ModelInfo, metadata_props, output_kind, task_of
+from specc.export.metadata import ModelInfo, metadata_props, output_kind
 from specc.export.verify import Parity
+from specc.spec.sections import task_of
 
 __all__ = ["ExportError", "ExportReport", "export_onnx", "export_run", "model_info"]
 

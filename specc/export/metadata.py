@@ -30,14 +30,6 @@ def output_kind(loss_type: str | None) -> str:
     return OUTPUT_KINDS.get(loss_type or "", "values")
 
 
-def task_of(loss_type: str | None) -> str:
-    """The task a loss implies: ``multiclass``, ``binary`` or ``regression``."""
-    kind = output_kind(loss_type)
-    if kind in ("logits", "log_probabilities"):
-        return "multiclass"
-    return "binary" if kind in ("logit", "probability") else "regression"
-
-
 @dataclass
 class ModelInfo:
     """Everything about an exported model that prediction needs besides the graph.

@@ -116,6 +116,16 @@ LOSSES = (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss,
           CrossEntropyLoss, NLLLoss)
 Loss = tagged(*LOSSES)
 
+#: The task each loss implies, i.e. what its targets look like.
+TASK_OF_LOSS = {"cross_entropy": "multiclass", "nll": "multiclass", "bce": "binary",
+                "bce_with_logits": "binary", "mse": "regression", "l1": "regression",
+                "smooth_l1": "regression", "huber": "regression"}
+
+
+def task_of(loss_type: str | None) -> str:
+    """``multiclass`` | ``binary`` | ``regression`` for a loss type (no loss: regression)."""
+    return TASK_OF_LOSS.get(loss_type or "", "regression")
+
 # --- optimizers ---------------------------------------------------------------------------
 
 
