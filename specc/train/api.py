@@ -128,7 +128,7 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     from specc.train.rundir import create_run_dir, write_text
     from specc.train.session import Session
 
-    previous = torch.are_deterministic_algorithms_enabled()
+    previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
         session = Session(spec, text, spec_dir, quiet, dist)
@@ -143,6 +143,7 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     except (RunError, RuntimeError) as exc:  # under torchrun: which rank, and one line
         raise dist.located(exc) from None
     finally:
-        torch.use_deterministic_algorithms(previous)
+        torch.use_deterministic_algorithms(previous[0])  # a library call leaves torch as it was
+        torch.backends.cudnn.benchmark = previous[1]
         dist.close()
     return run_dir, summary, dist.is_main
