@@ -220,7 +220,7 @@ def export_run(run_dir: Path | str, path: Path | str | None = None, *,
     """
     import sys
 
-    from specc.commands.common import RunError
+    from specc.errors import RunError
     from specc.export.target import resolve_target
 
     run_dir = Path(run_dir)

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 from specc.train import checkpoint as ckpt
 from specc.train.device import resolve_device, resolve_precision
 from specc.train.distributed import Distributed
