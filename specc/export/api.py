@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specc.export.metadata import ModelInfo, metadata_props, output_kind
+from specc.export.metadata import ModelInfo, metadata_props
 from specc.export.verify import Parity
 from specc.spec.sections import task_of
 
@@ -51,7 +51,6 @@ def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
 
     ckpt = checkpoint or {}
     graph = spec.graph
-    loss = spec.loss.type if spec.loss is not None else None
     return ModelInfo(
         spec_name=spec.name,
         input_name=INPUT_NAME,
@@ -59,8 +58,8 @@ def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
         input_dtype=graph.input_dtype,
         output_names=list(graph.outputs),
         output_shapes=[list(s) for s in graph.output_shapes],
-        task=ckpt.get("task") or task_of(loss),
-        output_kind=output_kind(loss),
+        task=ckpt.get("task") or task_of(spec.loss),
+        output_kind=spec.loss.output_kind if spec.loss is not None else "values",
         class_labels=_labels(ckpt.get("class_labels")),
         feature_names=_labels(ckpt.get("feature_names")),
         preprocessing=ckpt.get("preprocessing") or None,

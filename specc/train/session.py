@@ -126,7 +126,7 @@ class Session:
         stepper = build_scheduler(spec.scheduler, optimizer, spec.train.epochs, self.batches,
                                   self.plan.plateau_monitor)
         return Step(model, build_loss(spec.loss, self.device), optimizer, stepper,
-                    Predictor(self.data.task, spec.loss.type), self.precision,
+                    Predictor(self.data.task, spec.loss.threshold), self.precision,
                     self.precision.scaler(), spec.train.grad_clip,
                     spec.loss.reduction == "mean")
 
