@@ -224,7 +224,13 @@ def task_of(loss: LossSection | None) -> Task:
 
 
 class OptimizerSection(Family):
-    """An optimizer: ``torch.optim.<torch_class>(params, **torch_kwargs())``."""
+    """An optimizer: ``torch.optim.<torch_class>(params, **torch_kwargs())``.
+
+    ``momentum_arg`` names the momentum-like argument a cycling scheduler may drive (torch's
+    ``momentum`` or ``betas``), or is None when the optimizer has none.
+    """
+
+    momentum_arg: ClassVar[str | None] = "momentum"
 
 
 class SGD(OptimizerSection):
@@ -245,6 +251,7 @@ class Adam(OptimizerSection):
     weight_decay: NonNegFloat = 0.0
     amsgrad: bool = False
     torch_class = "Adam"
+    momentum_arg = "betas"
 
 
 class AdamW(OptimizerSection):
@@ -255,6 +262,7 @@ class AdamW(OptimizerSection):
     weight_decay: NonNegFloat = 0.01
     amsgrad: bool = False
     torch_class = "AdamW"
+    momentum_arg = "betas"
 
 
 class RMSprop(OptimizerSection):
@@ -275,6 +283,7 @@ class Adagrad(OptimizerSection):
     eps: PositiveFloat = 1e-10
     weight_decay: NonNegFloat = 0.0
     torch_class = "Adagrad"
+    momentum_arg = None
 
 
 OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad)
@@ -296,6 +305,8 @@ class SchedulerSection(Family):
 
     steps: ClassVar[Literal["epoch", "batch", "metric"]] = "epoch"
     derived: ClassVar[dict[str, Derived]] = {}
+    #: whether it cycles the optimizer's momentum (which the optimizer must then have)
+    cycles_momentum: ClassVar[bool] = False
 
     def derived_kwargs(self, values: dict[Derived, Any]) -> dict[str, Any]:
         """The derived arguments: written values where given, else from ``values``."""
@@ -345,6 +356,7 @@ class OneCycle(SchedulerSection):
     final_div_factor: PositiveFloat = 1e4
     torch_class = "OneCycleLR"
     steps = "batch"
+    cycles_momentum = True
     derived: ClassVar[dict[str, Derived]] = {"total_steps": "total_steps"}
 
 
@@ -359,6 +371,17 @@ class ReduceLROnPlateau(SchedulerSection):
     torch_class = "ReduceLROnPlateau"
     not_torch = ("monitor",)
     steps = "metric"
+
+
+def schedule_problem(optimizer: OptimizerSection | None,
+                     scheduler: SchedulerSection | None) -> str | None:
+    """Why ``scheduler`` cannot drive ``optimizer``, if it cannot."""
+    if scheduler is None or optimizer is None or not scheduler.cycles_momentum:
+        return None
+    if optimizer.momentum_arg is not None:
+        return None
+    return (f"{scheduler.type} cycles the optimizer's momentum, but {optimizer.type} has no "
+            "momentum or betas; use sgd, adam, adamw or rmsprop, or another scheduler")
 
 
 SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)
