@@ -189,7 +189,8 @@ class Upsample(Layer):
             out = as_tuple(self.size, n)
             explain = [f"upsample: size {list(out)}"]
         else:
-            scales = as_tuple(self.scale_factor, n)
+            scale = self.scale_factor
+            scales = tuple(scale) if isinstance(scale, list) else (scale,) * n
             out = tuple(math.floor(s * f) for s, f in zip(shape[1:], scales, strict=True))
             explain = [
                 f"upsample: floor({s}*{_number(f)}) = {o}"
