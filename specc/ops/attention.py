@@ -63,7 +63,7 @@ def _check_ids(seq_ids: int | None, seq: int) -> None:
 
 
 def _mask_arg(layer: Layer, args: list[str]) -> str:
-    return f"({args[-1]} == {layer.padding_idx})"
+    return f"{args[-1]} == {layer.padding_idx}"
 
 
 def _heads(d: int, heads: int, what: str) -> None:
