@@ -88,3 +88,15 @@ def test_2d_pools_agree_per_dimension_on_a_sample():
         except ShapeError:
             got = None
         assert got == (want if want is None or min(want) >= 1 else None), (h, w, window)
+
+
+def test_onnx_adaptive_windows_are_torchs():
+    """The windows the ONNX translation of adaptive max pooling slices are torch's own."""
+    from specc.export.pool_onnx import adaptive_windows
+
+    gen = torch.Generator().manual_seed(0)
+    for length, out in itertools.product(range(1, 13), range(1, 13)):
+        x = torch.randn(1, 1, length, generator=gen)
+        windows = adaptive_windows(length, out)
+        mine = torch.stack([x[..., a:b].amax(-1) for a, b in windows], dim=-1)
+        torch.testing.assert_close(mine, F.adaptive_max_pool1d(x, out), rtol=0, atol=0)
