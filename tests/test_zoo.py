@@ -68,3 +68,28 @@ def test_exports_with_onnxruntime_parity(path: Path, tmp_path: Path):
     report = export_onnx(model, spec, tmp_path / f"{spec.name}.onnx")
     assert report.parity.max_abs_diff <= 1e-4, report.parity.describe()
     assert len(report.parity.cases) >= 3
+
+
+TAGGER = """version: 1
+name: tagger
+model:
+  input: {shape: [12], dtype: int64}
+  layers:
+    - {type: embedding, num_embeddings: 30, embedding_dim: 16, padding_idx: 0, name: embed}
+    - {type: transformerencoder, num_layers: 2, nhead: 4, dim_feedforward: 32, padding_idx: 0,
+       inputs: [embed, input]}
+    - {type: multiheadattention, num_heads: 2}
+    - {type: linear, out_features: 3}
+"""
+
+
+def test_attention_model_exports_with_a_dynamic_sequence_length(tmp_path: Path):
+    """Per-token outputs: the length stays symbolic and parity holds at 12 and at 6."""
+    path = tmp_path / "tagger.yaml"
+    path.write_text(TAGGER, encoding="utf-8")
+    spec = specc.load_spec(path)
+    torch.manual_seed(0)
+    report = export_onnx(specc.build_model(spec), spec, tmp_path / "tagger.onnx")
+    assert report.info.dynamic_seq and report.seq_note is None
+    assert {case[1] for case in report.parity.cases} == {12, 6}
+    assert report.parity.max_abs_diff <= 1e-4, report.parity.describe()

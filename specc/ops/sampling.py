@@ -80,7 +80,7 @@ class _ConvTransposeNd(Layer):
             )
         k_text = f"{d}*({k} - 1)" if d != 1 else f"({k} - 1)"
         pad = f" - 2*{p}" if p else ""
-        extra = f" + {op}" if op else ""
+        extra = f" + {op} (output_padding)" if op else ""
         return out, f"{self.kind}: ({size} - 1)*{s}{pad} + {k_text}{extra} + 1 = {out}"
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
