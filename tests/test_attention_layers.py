@@ -167,3 +167,12 @@ def test_pixelshuffle_twelve_channels_is_fine_for_factor_two():
     assert layer.infer([(12, 8, 8)], ["float32"]).shape == (3, 16, 16)
     with pytest.raises(ShapeError):
         layer.infer([(12, 8)], ["float32"])
+
+
+def test_a_written_model_width_must_match_the_input():
+    spec, errors = check_text(SPEC.format(
+        shape="[10, 32]", dtype="float32",
+        layer="{type: transformerencoderlayer, nhead: 4, d_model: 64}"), "bad.yaml")
+    assert spec is None
+    assert "d_model is 64 but the input gives 32 (the size of the last dimension of the input)" \
+        in errors[0].message
