@@ -18,7 +18,9 @@ from specc.spec.sections import task_of
 
 __all__ = ["ExportError", "ExportReport", "export_onnx", "export_run", "model_info"]
 
-RECURRENT = frozenset({"rnn", "lstm", "gru"})
+#: layers over a sequence of any length: a model with one is exported with a dynamic length
+SEQUENCE_LAYERS = frozenset({"rnn", "lstm", "gru", "multiheadattention",
+                             "transformerencoderlayer", "transformerencoder"})
 INPUT_NAME = "input"
 
 
@@ -113,7 +115,7 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
     if opset is not None:
         info.opset = opset
     module, transform = _wrap(model, spec, info, include_preprocessing)
-    want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
+    want_seq = any(node.kind in SEQUENCE_LAYERS for node in spec.graph.nodes)
     result, seq_note = _export_verified(module, spec, info, path, want_seq, transform,
                                         check=check, atol=atol)
     if result.error:

@@ -10,6 +10,7 @@ import typing
 
 from specc.ops import (
     activation,
+    attention,
     conv,
     dense,
     dropout,
@@ -19,12 +20,16 @@ from specc.ops import (
     pool,
     recurrent,
     reshape,
+    sampling,
 )
 from specc.ops.base import Inferred, Layer, ShapeError
 
 __all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
 
-_MODULES = (dense, conv, pool, reshape, activation, norm, dropout, embedding, recurrent, merge)
+_MODULES = (
+    dense, conv, pool, sampling, reshape, activation, norm, dropout, embedding, recurrent,
+    attention, merge,
+)
 
 
 def _type_of(cls: type[Layer]) -> str | None:
