@@ -14,17 +14,24 @@ from specc.ops import (
     dense,
     dropout,
     embedding,
+    index,
     merge,
     norm,
+    parameter,
     pool,
     recurrent,
+    reduce,
     reshape,
+    shape,
 )
 from specc.ops.base import Inferred, Layer, ShapeError
 
 __all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
 
-_MODULES = (dense, conv, pool, reshape, activation, norm, dropout, embedding, recurrent, merge)
+_MODULES = (
+    dense, conv, pool, reshape, shape, index, reduce, activation, norm, dropout, embedding,
+    recurrent, merge, parameter,
+)
 
 
 def _type_of(cls: type[Layer]) -> str | None:
