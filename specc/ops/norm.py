@@ -213,6 +213,15 @@ class _InstanceNormNd(_BatchNormNd):
     affine: bool = False
     track_running_stats: bool = False
 
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        inferred = super().infer(shapes, dtypes)
+        if numel(shapes[0][1:]) == 1:
+            raise ShapeError(
+                f"{self.kind} over {list(shapes[0])} normalizes each channel over a single "
+                "value, which makes it 0; it needs more than one position per channel"
+            )
+        return inferred
+
     def init_source(self, inferred: Inferred) -> str:
         return call(
             self.torch_class,
