@@ -14,6 +14,10 @@ REQUIRED = {
     "dropout", "dropout2d", "flatten", "embedding", "rnn", "lstm", "gru", "relu", "leakyrelu",
     "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "logsoftmax", "identity", "add", "mul",
     "concat",
+    # issue 11, part A
+    "relu6", "hardtanh", "hardswish", "hardsigmoid", "prelu", "softplus", "mish", "selu",
+    "permute", "transpose", "reshape", "unsqueeze", "squeeze", "select", "slice", "mean", "sum",
+    "sub", "div", "matmul", "parameter", "groupnorm", "instancenorm1d", "instancenorm2d",
 }
 
 
