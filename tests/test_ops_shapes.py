@@ -53,7 +53,44 @@ NN_CLASSES = {
     "multiheadattention": nn.MultiheadAttention,
     "transformerencoderlayer": nn.TransformerEncoderLayer,
     "transformerencoder": nn.TransformerEncoder,
+    "relu6": nn.ReLU6, "hardtanh": nn.Hardtanh, "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid, "prelu": nn.PReLU, "softplus": nn.Softplus, "mish": nn.Mish,
+    "selu": nn.SELU, "groupnorm": nn.GroupNorm, "instancenorm1d": nn.InstanceNorm1d,
+    "instancenorm2d": nn.InstanceNorm2d,
 }
+#: functional ops: torch's own function on the batched tensors (dims count the batch)
+FUNCTIONS = {
+    "add": lambda args, ts: sum(ts[1:], ts[0]),
+    "mul": lambda args, ts: math.prod(ts[1:], start=ts[0]),
+    "sub": lambda args, ts: ts[0] - ts[1],
+    "div": lambda args, ts: ts[0] / ts[1],
+    "matmul": lambda args, ts: torch.matmul(ts[0], ts[1]),
+    "concat": lambda args, ts: torch.cat(ts, dim=args.get("dim", 1)),
+    "permute": lambda args, ts: ts[0].permute(*args["dims"]),
+    "transpose": lambda args, ts: ts[0].transpose(args["dim0"], args["dim1"]),
+    "reshape": lambda args, ts: ts[0].reshape(ts[0].shape[0], *args["shape"]),
+    "unsqueeze": lambda args, ts: ts[0].unsqueeze(args["dim"]),
+    "squeeze": lambda args, ts: ts[0].squeeze(_dims(args["dim"])),
+    "select": lambda args, ts: ts[0].select(args["dim"], args["index"]),
+    "slice": lambda args, ts: _slice(ts[0], args),
+    "mean": lambda args, ts: ts[0].mean(dim=_dims(args["dim"]), keepdim=args.get("keepdim", False)),
+    "sum": lambda args, ts: ts[0].sum(dim=_dims(args["dim"]), keepdim=args.get("keepdim", False)),
+}
+
+
+def _slice(tensor, args):
+    """``tensor[:, ..., start:end:step]`` along ``dim``, which torch's narrow-like rules check."""
+    dim = args["dim"]
+    if not -tensor.dim() <= dim < tensor.dim():
+        raise IndexError(f"dim {dim} out of range")
+    step = slice(args.get("start"), args.get("end"), args.get("step", 1))
+    return tensor[(slice(None),) * (dim % tensor.dim()) + (step,)]
+
+
+def _dims(dim):
+    return dim if isinstance(dim, int) else tuple(dim)
+
+
 #: the argument each module takes from the input shape, and where it comes from
 INFERRED_ARG = {
     "linear": ("in_features", lambda s: s[-1]), "conv1d": ("in_channels", lambda s: s[0]),
@@ -67,6 +104,9 @@ INFERRED_ARG = {
     "multiheadattention": ("embed_dim", lambda s: s[-1]),
     "transformerencoderlayer": ("d_model", lambda s: s[-1]),
     "transformerencoder": ("d_model", lambda s: s[-1]),
+    "groupnorm": ("num_channels", lambda s: s[0]),
+    "instancenorm1d": ("num_features", lambda s: s[0]),
+    "instancenorm2d": ("num_features", lambda s: s[0]),
 }
 ATTENTION = ("multiheadattention", "transformerencoderlayer", "transformerencoder")
 #: specc's documented defaults that are not torch's (README, issue 2)
@@ -95,7 +135,9 @@ def run_generated(layer, inferred, tensors):
     module = None
     if source is not None:
         exec(f"module = {source}", namespace)
-        module = namespace["module"].eval()
+        module = namespace["module"]
+        if isinstance(module, nn.Module):
+            module.eval()
     names = [f"in_{i}" for i in range(len(tensors))]
     namespace.update(zip(names, tensors, strict=True), layer_module=module)
     for code, shape in layer.forward_source("layer_module", names, "out", inferred):
@@ -107,7 +149,7 @@ def run_generated(layer, inferred, tensors):
 
 def reference(kind, args, shapes):
     """torch's own module for ``args`` (missing inferred argument taken from the shape)."""
-    if kind in ("add", "mul", "concat"):
+    if kind in FUNCTIONS or kind == "parameter":
         return None
     kwargs = {**SPECC_DEFAULTS.get(kind, {}), **{k: v for k, v in args.items() if k != "output"}}
     if kind in INFERRED_ARG:
@@ -130,14 +172,12 @@ def reference(kind, args, shapes):
 
 def reference_forward(kind, args, module, tensors):
     """Run the reference: merges with torch functions, ``last`` from torch's final states."""
-    if kind == "add":
-        return sum(tensors[1:], tensors[0])
-    if kind == "mul":
-        return math.prod(tensors[1:], start=tensors[0])
-    if kind == "concat":
-        return torch.cat(tensors, dim=args.get("dim", 1))
+    if kind in FUNCTIONS:
+        return FUNCTIONS[kind](args, tensors)
     if kind in ATTENTION:
         return attention_forward(kind, args, module, tensors)
+    if kind == "parameter":  # the shape only; check_case compares the values
+        return torch.zeros(tensors[0].shape[0], *args["shape"])
     if kind not in ("rnn", "lstm", "gru"):
         return module(*tensors)
     sequence, state = module(tensors[0])
@@ -184,8 +224,25 @@ def deliberately_forbidden(kind, args, shapes, dtypes):
         return "softmax over the batch dimension mixes samples"
     if kind == "concat" and args.get("dim", 1) % rank == 0:
         return "concat along the batch dimension changes the batch size"
-    if kind in ("add", "mul") and len({tuple(s) for s in shapes}) > 1:
-        return "specc does not broadcast: unequal shapes are almost always a wiring mistake"
+    if kind in ("add", "mul", "sub", "div") and not _broadcast_is_safe(shapes):
+        return "broadcasting must keep the batch in place and give the shape of one input"
+    if kind == "matmul" and (min(map(len, shapes)) < 2 or len({len(s) for s in shapes}) > 1):
+        return "matmul needs [.., n, k] and [.., k, m] of one rank, so the batch lines up"
+    batch_dims = {"permute": lambda: args["dims"][0] % rank != 0,
+                  "transpose": lambda: 0 in (args["dim0"] % rank, args["dim1"] % rank),
+                  "unsqueeze": lambda: args["dim"] % (rank + 1) == 0,
+                  "select": lambda: args["dim"] % rank == 0,
+                  "slice": lambda: args["dim"] % rank == 0}
+    if kind in batch_dims and batch_dims[kind]():
+        return "the batch dimension cannot be moved or removed"
+    if kind in ("squeeze", "mean", "sum"):
+        dims = [args["dim"]] if isinstance(args["dim"], int) else args["dim"]
+        if not dims or len({d % rank for d in dims}) < len(dims) or 0 in {d % rank for d in dims}:
+            return "dims must be listed once each and never the batch dimension"
+        if kind == "squeeze" and any(shapes[0][d % rank - 1] != 1 for d in dims):
+            return "squeezing a dimension that is not 1 would silently do nothing"
+    if kind in ("instancenorm1d", "instancenorm2d") and len(shapes[0]) == int(kind[-2]):
+        return "torch reads an [N, *spatial] batch as one unbatched sample (the batch as channels)"
     if kind in INFERRED_ARG and kind != "layernorm":
         arg, from_shape = INFERRED_ARG[kind]
         if arg in args and shapes[0] and args[arg] != from_shape(shapes[0]):
@@ -210,11 +267,27 @@ def deliberately_forbidden(kind, args, shapes, dtypes):
         return "upsample is 1-D or 2-D; volumetric (trilinear) upsampling is not offered"
     if kind in ("rnn", "lstm", "gru", *ATTENTION) and len(shapes[0]) == 1:
         return "torch reads a 2-D batch as one unbatched sequence (the batch as time steps)"
-    if kind in ("dropout", "dropout2d", "batchnorm1d", "batchnorm2d", "layernorm",
-                "rnn", "lstm", "gru", "upsample", "pixelshuffle", "adaptivemaxpool1d",
-                "adaptivemaxpool2d") and "int64" in dtypes:
+    if kind in ("dropout", "dropout2d", "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm",
+                "instancenorm1d", "instancenorm2d", "rnn", "lstm", "gru", "upsample",
+                "pixelshuffle", "adaptivemaxpool1d", "adaptivemaxpool2d") and "int64" in dtypes:
         return "normalization, dropout, recurrent and sampling layers need float input"
     return None
+
+
+def _broadcast_is_safe(shapes):
+    if len({len(s) for s in shapes}) > 1:
+        return False
+    out = [max(sizes) for sizes in zip(*shapes, strict=True)]
+    return any(list(s) == out for s in shapes)
+
+
+def _kernel_too_large(args, shape, n):
+    def each(value, default):
+        value = default if value is None else value
+        return [value] * n if isinstance(value, int) else value
+
+    kernel, padding = each(args["kernel_size"], 1), each(args.get("padding"), 0)
+    return any(k > size + 2 * p for k, p, size in zip(kernel, padding, shape[-n:], strict=False))
 
 
 def check_case(kind, args, shapes, dtypes=None):
@@ -240,6 +313,10 @@ def check_case(kind, args, shapes, dtypes=None):
     out, module = run_generated(layer, inferred, tensors)
     assert tuple(out.shape[1:]) == inferred.shape == tuple(ref_out.shape[1:])
     assert str(out.dtype) == f"torch.{inferred.dtype}"
+    if kind == "parameter":  # torch's reference: the stored [1, *shape] tensor over the batch
+        assert tuple(module.shape) == (1, *args["shape"])
+        ref_out = module.expand(tensors[0].shape[0], *args["shape"])
+        module = nn.ParameterList([module])
     params = sum(p.numel() for p in module.parameters()) if module is not None else 0
     assert inferred.params == params
     if ref_module is not None:
@@ -248,7 +325,7 @@ def check_case(kind, args, shapes, dtypes=None):
         ref_module.eval()
         with torch.no_grad():
             ref_out = reference_forward(kind, args, ref_module, tensors)
-    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(out, ref_out, equal_nan=True)  # 0 / 0 in div
 
 
 # ---------------------------------------------------------------- strategies
@@ -260,10 +337,15 @@ KINDS = {
     "adaptive": ["adaptiveavgpool1d", "adaptiveavgpool2d", "adaptivemaxpool1d",
                  "adaptivemaxpool2d"], "flatten": ["flatten"],
     "activation": ["relu", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax",
-                   "logsoftmax", "identity"],
-    "norm": ["batchnorm1d", "batchnorm2d", "layernorm"], "dropout": ["dropout", "dropout2d"],
+                   "logsoftmax", "identity", "relu6", "hardtanh", "hardswish", "hardsigmoid",
+                   "prelu", "softplus", "mish", "selu"],
+    "norm": ["batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "instancenorm1d",
+             "instancenorm2d"],
+    "dropout": ["dropout", "dropout2d"],
     "embedding": ["embedding"], "recurrent": ["rnn", "lstm", "gru"],
-    "merge": ["add", "mul", "concat"],
+    "merge": ["add", "mul", "sub", "div", "concat"], "matmul": ["matmul"],
+    "shape": ["permute", "transpose", "reshape", "unsqueeze", "squeeze"],
+    "index": ["select", "slice"], "reduce": ["mean", "sum"], "parameter": ["parameter"],
     "transposed": ["convtranspose1d", "convtranspose2d"], "upsample": ["upsample"],
     "pixelshuffle": ["pixelshuffle"],
     "attention": ["multiheadattention"],
@@ -360,6 +442,10 @@ ACTIVATION_ARGS = {
     "leakyrelu": optional("negative_slope", [0.01, 0.2]),
     "elu": optional("alpha", [1.0, 0.5]),
     "gelu": optional("approximate", ["none", "tanh"]),
+    "hardtanh": st.fixed_dictionaries({}, optional={"min_val": st.sampled_from([-1.0, -2.0, 0.5]),
+                                                    "max_val": st.sampled_from([1.0, 6.0, 0.0])}),
+    "softplus": st.fixed_dictionaries({}, optional={"beta": st.sampled_from([1.0, 2.0]),
+                                                    "threshold": st.sampled_from([20.0, 1.0])}),
 }
 
 
@@ -370,6 +456,9 @@ def activation_cases(draw):
     args = draw(ACTIVATION_ARGS.get(kind, st.just({})))
     if kind in ("softmax", "logsoftmax"):
         maybe(args, "dim", st.integers(-len(shape) - 2, len(shape) + 1), draw)
+    if kind == "prelu":
+        maybe(args, "num_parameters", st.sampled_from([1, shape[0], shape[0] + 1]), draw)
+        maybe(args, "init", st.sampled_from([0.25, 0.1]), draw)
     dtype = draw(st.sampled_from(["float32", "int64"])) if kind == "identity" else "float32"
     return kind, args, [shape], [dtype]
 
@@ -387,6 +476,10 @@ def norm_cases(draw):
         trailing = shape[-k:]
         maybe(args, "normalized_shape", st.sampled_from(
             [trailing, trailing[-1], [*trailing[:-1], trailing[-1] + 1], [2, *shape]]), draw)
+    elif kind == "groupnorm":
+        args["num_groups"] = draw(st.sampled_from([1, 2, 3, shape[0]]))
+        maybe(args, "affine", st.booleans(), draw)
+        maybe(args, "num_channels", st.sampled_from([shape[0], shape[0] + 1]), draw)
     else:
         maybe(args, "momentum", st.sampled_from([None, 0.1, 0.5]), draw)
         maybe(args, "affine", st.booleans(), draw)
@@ -433,7 +526,7 @@ def recurrent_cases(draw):
 @st.composite
 def merge_cases(draw):
     kind = draw(st.sampled_from(KINDS["merge"]))
-    count = draw(st.integers(2, 3))
+    count = 2 if kind in ("sub", "div") else draw(st.integers(2, 3))
     base = draw(shape_of_rank(1, 3, 1, 4))
     rank = len(base) + 1
     args = {}
@@ -448,7 +541,10 @@ def merge_cases(draw):
             shape[i] = draw(st.integers(1, 4))
         elif change == "rank":
             shape = shape[1:] or [*shape, 1]
+        if draw(st.booleans()) and kind != "concat":  # broadcast: some sizes 1
+            shape = [1 if draw(st.booleans()) else size for size in shape]
         shapes.append(shape)
+
     dtypes = draw(st.lists(st.sampled_from(["float32", "int64"]), min_size=count,
                            max_size=count))
     return kind, args, shapes, dtypes
@@ -468,6 +564,48 @@ def transposed_cases(draw):
     maybe(args, "groups", st.integers(1, 3), draw)
     maybe(args, "bias", st.booleans(), draw)
     maybe(args, "in_channels", st.sampled_from([shape[0] if shape else 1, 7]), draw)
+    return kind, args, [shape], [draw(RARELY_INT)]
+
+
+@st.composite
+def matmul_cases(draw):
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    lead = draw(st.sampled_from([[], [], [2], [3, 1]]))
+    a = [*[draw(st.sampled_from([size, 1])) for size in lead], n, k]
+    b = [*[draw(st.sampled_from([size, 1])) for size in lead], draw(st.sampled_from([k, k + 1])), m]
+    change = draw(st.sampled_from([None, None, "vector", "rank"]))
+    if change == "vector":
+        b = b[-1:]
+    elif change == "rank":
+        a = [2, *a]
+    return "matmul", {}, [a, b]
+
+
+@st.composite
+def shape_cases(draw):
+    kind = draw(st.sampled_from(KINDS["shape"]))
+    shape = draw(shape_of_rank(1, 3, 1, 4))
+    rank = len(shape) + 1
+    dim = st.integers(-rank - 1, rank)
+    if kind == "permute":
+        order = draw(st.permutations(range(1, rank)))
+        dims = draw(st.sampled_from([[0, *order], [0, *order], [*order, 0], [0, *order, rank],
+                                     [0, *order][:-1]]))
+        args = {"dims": [d - rank if draw(st.booleans()) else d for d in dims]}
+    elif kind == "transpose":
+        args = {"dim0": draw(dim), "dim1": draw(dim)}
+    elif kind == "reshape":
+        total = math.prod(shape)
+        sizes_ = [d for d in range(1, total + 1) if total % d == 0]
+        first = draw(st.sampled_from(sizes_))
+        args = {"shape": draw(st.sampled_from([[first, total // first], [first, -1], [-1],
+                                               [total], [-1, -1], [first, total // first + 1],
+                                               [total, 0]]))}
+    elif kind == "unsqueeze":
+        args = {"dim": draw(st.integers(-rank - 2, rank + 1))}
+    else:
+        shape = [1 if draw(st.booleans()) else size for size in shape]
+        args = {"dim": draw(st.one_of(dim, st.lists(dim, min_size=0, max_size=2)))}
     return kind, args, [shape], [draw(RARELY_INT)]
 
 
@@ -542,6 +680,42 @@ def encoder_cases(draw):
     return kind, *_with_ids(draw, args, shapes, [draw(RARELY_INT)])
 
 
+@st.composite
+def index_cases(draw):
+    kind = draw(st.sampled_from(KINDS["index"]))
+    shape = draw(shape_of_rank(1, 3, 1, 5))
+    rank = len(shape) + 1
+    args = {"dim": draw(st.integers(-rank - 1, rank))}
+    position = st.integers(-6, 6)
+    if kind == "select":
+        args["index"] = draw(position)
+    else:
+        maybe(args, "start", st.one_of(st.none(), position), draw)
+        maybe(args, "end", st.one_of(st.none(), position), draw)
+        maybe(args, "step", st.integers(1, 3), draw)
+    return kind, args, [shape], [draw(RARELY_INT)]
+
+
+@st.composite
+def reduce_cases(draw):
+    kind = draw(st.sampled_from(KINDS["reduce"]))
+    shape = draw(shape_of_rank(1, 3, 1, 4))
+    rank = len(shape) + 1
+    dim = st.integers(-rank - 1, rank)
+    args = {"dim": draw(st.one_of(dim, st.lists(dim, min_size=0, max_size=3)))}
+    maybe(args, "keepdim", st.booleans(), draw)
+    return kind, args, [shape], [draw(RARELY_INT)]
+
+
+@st.composite
+def parameter_cases(draw):
+    args = {"shape": draw(shape_of_rank(1, 3, 1, 4))}
+    maybe(args, "init", st.sampled_from(["zeros", "normal", "trunc_normal"]), draw)
+    if args.get("init", "zeros") != "zeros":
+        maybe(args, "std", st.sampled_from([0.02, 1.0]), draw)
+    return "parameter", args, [draw(shape_of_rank(1, 2, 1, 4))], [draw(RARELY_INT)]
+
+
 # ---------------------------------------------------------------- the properties
 
 FAMILIES = {
@@ -550,6 +724,8 @@ FAMILIES = {
     "dropout": dropout_cases, "embedding": embedding_cases, "recurrent": recurrent_cases,
     "merge": merge_cases, "transposed": transposed_cases, "upsample": upsample_cases,
     "pixelshuffle": pixelshuffle_cases, "attention": attention_cases, "encoder": encoder_cases,
+    "matmul": matmul_cases, "shape": shape_cases, "index": index_cases,
+    "reduce": reduce_cases, "parameter": parameter_cases,
 }
 
 
@@ -567,7 +743,7 @@ def test_every_registered_op_is_covered():
     drawn = {kind for kinds in KINDS.values() for kind in kinds}
     assert drawn == set(LAYER_TYPES)
     assert set(KINDS) == set(FAMILIES)
-    assert set(NN_CLASSES) | {"add", "mul", "concat"} == set(LAYER_TYPES)
+    assert set(NN_CLASSES) | set(FUNCTIONS) | {"parameter"} == set(LAYER_TYPES)
 
 
 # ---------------------------------------------------------------- the written contract
@@ -608,7 +784,7 @@ def test_embedding_needs_int64_and_outputs_float32():
 
 def test_merges_name_the_shapes_and_have_no_module():
     add = _layer(type="add")
-    with pytest.raises(ShapeError, match=r"same shape, got \[4, 8\], \[4, 9\]"):
+    with pytest.raises(ShapeError, match=r"cannot broadcast \[4, 8\], \[4, 9\]: dimension 2"):
         add.infer([(4, 8), (4, 9)], ["float32"] * 2)
     assert add.init_source(add.infer([(4,), (4,)], ["float32"] * 2)) is None
     concat = _layer(type="concat")

@@ -59,6 +59,8 @@ LAYER_CONTEXTS = [
     ([3, 16, 16], "float32", []), ([8, 16], "float32", []), ([16], "float32", []),
     ([3, 16, 16], "int64", []),
     ([16], "float32", ["{type: identity, name: a}", "{type: identity, name: b, inputs: input}"]),
+    ([8, 8], "float32", ["{type: identity, name: a}", "{type: identity, name: b, inputs: input}"]),
+    ([1, 16], "float32", []),
 ]
 BLOCK = "  blocks: {residual: {layers: [relu]}}\n"
 

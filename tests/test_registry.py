@@ -16,6 +16,10 @@ REQUIRED = {
     "concat", "convtranspose1d", "convtranspose2d", "upsample", "pixelshuffle",
     "adaptivemaxpool1d", "adaptivemaxpool2d", "multiheadattention", "transformerencoderlayer",
     "transformerencoder",
+    # issue 11, part A
+    "relu6", "hardtanh", "hardswish", "hardsigmoid", "prelu", "softplus", "mish", "selu",
+    "permute", "transpose", "reshape", "unsqueeze", "squeeze", "select", "slice", "mean", "sum",
+    "sub", "div", "matmul", "parameter", "groupnorm", "instancenorm1d", "instancenorm2d",
 }
 
 

@@ -15,20 +15,24 @@ from specc.ops import (
     dense,
     dropout,
     embedding,
+    index,
     merge,
     norm,
+    parameter,
     pool,
     recurrent,
+    reduce,
     reshape,
     sampling,
+    shape,
 )
 from specc.ops.base import Inferred, Layer, ShapeError
 
 __all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
 
 _MODULES = (
-    dense, conv, pool, sampling, reshape, activation, norm, dropout, embedding, recurrent,
-    attention, merge,
+    dense, conv, pool, sampling, reshape, shape, index, reduce, activation, norm, dropout,
+    embedding, recurrent, attention, merge, parameter,
 )
 
 

@@ -1,4 +1,4 @@
-"""Element-wise activations and (log-)softmax. None has parameters or changes the shape."""
+"""Element-wise activations (fixed and learned) and (log-)softmax; none changes the shape."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, Number, Shape, ShapeError, call
+from specc.ops.base import Inferred, Layer, Number, PosInt, PositiveFloat, Shape, ShapeError, call
 
 
 class _Elementwise(Layer):
@@ -105,3 +105,112 @@ class Softmax(_SoftmaxLike):
 class LogSoftmax(_SoftmaxLike):
     type: Literal["logsoftmax"]
     torch_class = "nn.LogSoftmax"
+
+
+class ReLU6(_Elementwise):
+    """``nn.ReLU6``: min(max(x, 0), 6) (MobileNetV2)."""
+
+    type: Literal["relu6"]
+    torch_class = "nn.ReLU6"
+
+
+class Hardtanh(_Elementwise):
+    """``nn.Hardtanh``: x clamped to [min_val, max_val]."""
+
+    type: Literal["hardtanh"]
+    min_val: Number = -1.0
+    max_val: Number = 1.0
+    torch_class = "nn.Hardtanh"
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        if self.max_val <= self.min_val:
+            raise ShapeError(
+                f"hardtanh needs min_val < max_val, got min_val {self.min_val} and "
+                f"max_val {self.max_val}"
+            )
+        return Inferred(shape=tuple(shapes[0]))
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            "nn.Hardtanh",
+            min_val=None if self.min_val == -1.0 else self.min_val,
+            max_val=None if self.max_val == 1.0 else self.max_val,
+        )
+
+
+class Hardswish(_Elementwise):
+    """``nn.Hardswish``: x * relu6(x + 3) / 6, a gate times x (MobileNetV3)."""
+
+    type: Literal["hardswish"]
+    torch_class = "nn.Hardswish"
+
+
+class Hardsigmoid(_Elementwise):
+    """``nn.Hardsigmoid``: relu6(x + 3) / 6, a gate in [0, 1] (MobileNetV3 squeeze-excite)."""
+
+    type: Literal["hardsigmoid"]
+    torch_class = "nn.Hardsigmoid"
+
+
+class Softplus(_Elementwise):
+    """``nn.Softplus``: log(1 + exp(beta * x)) / beta, linear above ``threshold``."""
+
+    type: Literal["softplus"]
+    beta: PositiveFloat = 1.0
+    threshold: Number = 20.0
+    torch_class = "nn.Softplus"
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            "nn.Softplus",
+            beta=None if self.beta == 1.0 else self.beta,
+            threshold=None if self.threshold == 20.0 else self.threshold,
+        )
+
+
+class Mish(_Elementwise):
+    """``nn.Mish``: x * tanh(softplus(x))."""
+
+    type: Literal["mish"]
+    torch_class = "nn.Mish"
+
+
+class SELU(_Elementwise):
+    """``nn.SELU``: scaled ELU with torch's fixed constants."""
+
+    type: Literal["selu"]
+    torch_class = "nn.SELU"
+
+
+class PReLU(_Elementwise):
+    """``nn.PReLU``: leaky ReLU with a learned slope, one for all or one per channel.
+
+    Shapes: ``[C, *] -> [C, *]``; ``num_parameters`` is 1 or C (the first per-sample dim).
+    """
+
+    type: Literal["prelu"]
+    num_parameters: PosInt = 1
+    init: Number = 0.25
+    torch_class = "nn.PReLU"
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        (shape,) = shapes
+        n = self.num_parameters
+        if n != 1 and (not shape or shape[0] != n):
+            channels = f"{shape[0]} (the first dimension of {list(shape)})" if shape else "none"
+            raise ShapeError(
+                f"prelu num_parameters is {n}, but it must be 1 or the number of channels: "
+                f"{channels}"
+            )
+        return Inferred(
+            shape=tuple(shape),
+            params=n,
+            explain=[f"prelu: {n} learned slope(s)"],
+        )
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            "nn.PReLU",
+            num_parameters=None if self.num_parameters == 1 else self.num_parameters,
+            init=None if self.init == 0.25 else self.init,
+        )

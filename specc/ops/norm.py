@@ -1,4 +1,4 @@
-"""Normalization: ``batchnorm1d``, ``batchnorm2d`` and ``layernorm``.
+"""Normalization: batch norm (1d, 2d), ``layernorm``, ``groupnorm``, instance norm (1d, 2d).
 
 ``num_features`` (batch norm) and ``normalized_shape`` (layer norm, when omitted) follow from
 the input shape. Running statistics are buffers, not parameters, so only the affine scale and
@@ -166,3 +166,86 @@ class LayerNorm(Layer):
             elementwise_affine=None if self.elementwise_affine else False,
             bias=None if self.bias else False,
         )
+
+
+class GroupNorm(Layer):
+    """``nn.GroupNorm(num_groups, num_channels)``: ``[C, *] -> [C, *]``; C inferred, divisible
+    by ``num_groups``."""
+
+    type: Literal["groupnorm"]
+    num_groups: PosInt
+    num_channels: PosInt | None = None
+    eps: PositiveFloat = 1e-5
+    affine: bool = True
+
+    torch_class = "nn.GroupNorm"
+    inferred_args = ("num_channels",)
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        (shape,) = shapes
+        if not shape:
+            raise ShapeError("groupnorm needs a [channels, ...] input per sample")
+        channels = shape[0]
+        if channels % self.num_groups:
+            raise ShapeError(
+                f"groupnorm: {channels} channels (the first dimension of {list(shape)}) do "
+                f"not divide into num_groups {self.num_groups}"
+            )
+        params = 2 * channels if self.affine else 0
+        explain = [f"groupnorm: {channels} channels in {self.num_groups} groups"]
+        if self.affine:
+            explain.append(f"groupnorm: 2*{channels} = {fmt_int(params)} parameters")
+        return Inferred(shape=tuple(shape), args={"num_channels": channels}, params=params,
+                        macs=numel(shape), explain=explain)
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            "nn.GroupNorm",
+            [self.num_groups, inferred.args["num_channels"]],
+            eps=None if self.eps == 1e-5 else self.eps,
+            affine=None if self.affine else False,
+        )
+
+
+class _InstanceNormNd(_BatchNormNd):
+    """Instance norm: torch's defaults are ``affine`` and ``track_running_stats`` false."""
+
+    affine: bool = False
+    track_running_stats: bool = False
+
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        inferred = super().infer(shapes, dtypes)
+        if numel(shapes[0][1:]) == 1:
+            raise ShapeError(
+                f"{self.kind} over {list(shapes[0])} normalizes each channel over a single "
+                "value, which makes it 0; it needs more than one position per channel"
+            )
+        return inferred
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            self.torch_class,
+            [inferred.args["num_features"]],
+            eps=None if self.eps == 1e-5 else self.eps,
+            momentum=_momentum_arg(self.momentum),
+            affine=True if self.affine else None,
+            track_running_stats=True if self.track_running_stats else None,
+        )
+
+
+class InstanceNorm1d(_InstanceNormNd):
+    """``nn.InstanceNorm1d``: ``[C, L]`` per sample, shape unchanged."""
+
+    type: Literal["instancenorm1d"]
+    ranks = (2,)
+    layout = "[channels, length]"
+    torch_class = "nn.InstanceNorm1d"
+
+
+class InstanceNorm2d(_InstanceNormNd):
+    """``nn.InstanceNorm2d``: ``[C, H, W]`` per sample, shape unchanged."""
+
+    type: Literal["instancenorm2d"]
+    ranks = (3,)
+    layout = "[channels, height, width]"
+    torch_class = "nn.InstanceNorm2d"

@@ -6,7 +6,7 @@ sigmoid itself, so a softmax or sigmoid before them silently trains a worse mode
 
 from __future__ import annotations
 
-from specc.ir import Graph, Node
+from specc.ir import INPUT, Graph, Node
 
 # Layers that pass values through unchanged in eval mode (look through them).
 _TRANSPARENT = {"dropout", "dropout2d", "identity"}
@@ -15,7 +15,7 @@ _TRANSPARENT = {"dropout", "dropout2d", "identity"}
 def _feeding_layer(graph: Graph) -> Node | None:
     """The last layer that changes values, walking back from the first output."""
     name = graph.outputs[0]
-    while name != "input":
+    while name != INPUT:
         node = graph.node(name)
         if node.kind not in _TRANSPARENT:
             return node
@@ -34,3 +34,45 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]
     if problem is None:
         return []
     return [(last.index if last else None, None, problem)]
+
+
+#: layers that keep an embedding's [positions, embedding_dim] layout as it is
+_LAYOUT_KEEPING = frozenset({
+    "dropout", "relu", "relu6", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh",
+    "hardtanh", "hardswish", "hardsigmoid", "prelu", "softplus", "mish", "selu", "layernorm",
+})
+
+
+def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str]]:
+    """Wiring that validates but builds a different model than the one meant.
+
+    A conv1d reading an embedding's ``[positions, embedding_dim]`` output (directly or through
+    element-wise layers) would take the positions as channels; the embedding dimension is meant
+    (``[embedding_dim, positions]``), so specc asks for a ``permute``. An ``identity`` layer in
+    between says the layout is intended.
+    """
+    problems = []
+    for node in graph.nodes:
+        if node.kind != "conv1d":
+            continue
+        source = _through_layout_keeping(graph, node.inputs[0])
+        if source is not None and source.kind == "embedding":
+            positions, dim = source.shape[-2:] if len(source.shape) >= 2 else (None, None)
+            problems.append((node.index, None, (
+                f"reads embedding '{source.name}' output {list(source.shape)} = [positions, "
+                f"embedding_dim], so it would take the {positions} positions as channels and "
+                f"slide along the {dim} embedding features; put "
+                "`{type: permute, dims: [0, 2, 1]}` before it to convolve over positions "
+                f"with {dim} channels (or an identity layer in between if this layout is meant)"
+            )))
+    return problems
+
+
+def _through_layout_keeping(graph: Graph, name: str) -> Node | None:
+    """The first node up the chain from ``name`` that is not layout-keeping (None: the input)."""
+    while name != INPUT:
+        node = graph.node(name)
+        if node.kind not in _LAYOUT_KEEPING:
+            return node
+        name = node.inputs[0]
+    return None

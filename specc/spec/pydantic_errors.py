@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from specc.errors import did_you_mean
+from specc.spec.type_hints import layer_type_hint
 
 __all__ = ["translate"]
 
@@ -195,7 +196,10 @@ def _tag_message(kind: str, ctx: dict, path: tuple, tags: list[str]) -> str:
         noun = "layer" if noun == "type" else noun
         return f"this {noun} has no 'type'; expected one of: {', '.join(expected)}"
     tag = ctx.get("tag")
-    hint = did_you_mean(str(tag), expected)
+    if what == "layer type":
+        hint = layer_type_hint(str(tag), expected)
+    else:
+        hint = did_you_mean(str(tag), expected)
     listing = "" if hint else f"; expected one of: {', '.join(expected)}"
     return f"unknown {what} '{tag}'{hint}{listing}"
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from specc.errors import SpecError, SpecErrors
 from specc.ir import lower
 from specc.spec.blocks import normalize_layers
-from specc.spec.checks import loss_problems
+from specc.spec.checks import loss_problems, wiring_problems
 from specc.spec.load import Loaded, load_text
 from specc.spec.pydantic_errors import translate
 from specc.spec.schema import ModelSpec, Spec
@@ -106,6 +106,8 @@ def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
     layers = model.layers
     lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
     graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines)
+    if graph is not None:
+        problems = wiring_problems(graph)
     return graph, [_layer_error(loaded, layers, index, key, message)
                    for index, key, message in problems]
 
