@@ -27,12 +27,23 @@ def export(
         help="Fold numeric scaling into the graph, so the model takes raw numeric features."),
 ) -> None:
     """Export a model to ONNX, check it, and compare onnxruntime with torch (exit 1 if off)."""
+    import math
+
     from specc.commands.common import RunError
+    from specc.commands.paths import check_output
     from specc.export.api import ExportError, export_onnx
     from specc.export.target import resolve_target
 
+    if not math.isfinite(atol) or atol < 0:
+        raise RunError(f"--atol must be a finite number >= 0, not {atol}", exit_code=2)
+    inputs = [p for p in (target, checkpoint) if p is not None]
+    if target.is_dir():
+        inputs += [target / name for name in ("best.pt", "last.pt", "spec.yaml")]
+    if output is not None:
+        output = check_output(output, "-o", inputs, make_parent=True)
     resolved = resolve_target(target, checkpoint)
-    path = output or resolved.default_output
+    path = output or check_output(resolved.default_output, "the default output", inputs,
+                                  make_parent=True)
     try:
         report = export_onnx(resolved.model, resolved.spec, path, checkpoint=resolved.checkpoint,
                              opset=opset, include_preprocessing=include_preprocessing,

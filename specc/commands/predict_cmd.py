@@ -18,9 +18,12 @@ def predict(
 ) -> None:
     """Predict: one CSV row per input (class, label, probability; or the regression value)."""
     from specc.commands.common import RunError
+    from specc.commands.paths import check_output, write_atomic
     from specc.predict import PredictError
     from specc.predict import predict as run_predict
 
+    if output is not None:  # before the work, and never onto the model or the inputs
+        output = check_output(output, "-o", inputs=[model, inputs])
     try:
         table = run_predict(model, inputs, top_k=top_k)
     except PredictError as exc:
@@ -29,5 +32,5 @@ def predict(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_atomic(output, text)
         sys.stderr.write(f"wrote {len(table.rows)} predictions to {output}\n")

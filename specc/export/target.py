@@ -37,20 +37,30 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise RunError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
-        raise RunError(f"{path} is not a specc checkpoint (no 'model' state_dict)")
+        from specc.train.api import checkpoint_failure
+
+        raise RunError(f"cannot read checkpoint {path}: {checkpoint_failure(exc)}") from None
+    model = checkpoint.get("model") if isinstance(checkpoint, dict) else None
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in model.values()):
+        raise RunError(f"{path} is not a specc checkpoint (no 'model' state_dict of tensors)")
     return checkpoint
 
 
-def _load_run(run_dir: Path):
+def _load_run(run_dir: Path, spec_only: bool = False):
     from specc.commands.common import RunError
 
     try:
-        from specc.train import load_run
+        from specc.train.api import load_run, load_run_spec
     except ImportError as exc:
         raise RunError(f"cannot read run directory {run_dir}: specc.train is missing") from exc
-    return load_run(run_dir)
+    if spec_only:  # --checkpoint names the weights: best.pt is not read at all
+        return load_run_spec(run_dir), None
+    spec, checkpoint = load_run(run_dir)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise RunError(f"the checkpoint of {run_dir} is not a specc checkpoint "
+                       "(no 'model' state_dict)")
+    return spec, checkpoint
 
 
 def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTarget:
@@ -68,7 +78,7 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
     from specc.commands.common import RunError
 
     if path.is_dir():
-        spec, checkpoint = _load_run(path)
+        spec, checkpoint = _load_run(path, spec_only=checkpoint_path is not None)
         default = path / "model.onnx"
     elif path.is_file():
         spec, checkpoint = specc.load_spec(path), None
@@ -82,7 +92,7 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
     if checkpoint is not None:
         try:
             model.load_state_dict(checkpoint["model"], strict=True)
-        except RuntimeError as exc:
+        except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
             detail = " ".join(str(exc).split())[:300]
             raise RunError(f"the checkpoint does not fit spec '{spec.name}': {detail}") from exc
     return ExportTarget(spec, model.eval(), checkpoint, default)

@@ -7,6 +7,7 @@ stages can point at the exact spot of a mistake.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import yaml
@@ -135,6 +136,11 @@ class _Builder:
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             self.error(node.start_mark, f"invalid YAML value: {' '.join(str(exc).split())}",
                        key_path)
+            return None
+        if type(value) is float and not math.isfinite(value):
+            kind = "not a number" if math.isnan(value) else "infinite"
+            self.error(node.start_mark, f"{_short(node.value)} is {kind}; a spec takes "
+                       "finite numbers only", key_path)
             return None
         if type(value) is int and not -INT64 <= value < INT64:
             self.error(node.start_mark, f"the integer {_short(node.value)} is out of range "

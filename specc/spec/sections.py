@@ -349,7 +349,7 @@ class Split(Strict):
     val: Fraction | None = None
     test: Fraction | None = None
     stratify: bool = False
-    seed: StrictInt | None = None
+    seed: Annotated[StrictInt, Field(ge=0, lt=2**32)] | None = None
 
 
 class DataSpec(Strict):

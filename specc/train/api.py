@@ -8,7 +8,7 @@ from pathlib import Path
 from specc.commands.common import RunError
 from specc.errors import SpecErrors
 
-__all__ = ["RunResult", "load_run", "train"]
+__all__ = ["RunResult", "checkpoint_failure", "load_run", "load_run_spec", "train"]
 
 
 @dataclass
@@ -39,6 +39,12 @@ def _read_run(run_dir: Path) -> tuple[str, Path]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise RunError(f"cannot read {spec_file}: {reason or exc}") from None
+
+
+def load_run_spec(run_dir: str | Path):
+    """The validated spec stored in ``run_dir/spec.yaml`` (no checkpoint is read)."""
+    text, spec_file = _read_run(Path(run_dir))
+    return _validate_text(text, str(spec_file))
 
 
 def load_run(run_dir: str | Path):
