@@ -136,7 +136,7 @@ def _read_csv(path: Path):
     frame.columns = [str(c) for c in frame.columns]
     for column in frame.columns:
         values = frame[column]
-        if np.issubdtype(values.dtype, np.floating) and np.isinf(values).any():
+        if pd.api.types.is_float_dtype(values.dtype) and np.isinf(values.to_numpy()).any():
             row = int(np.flatnonzero(np.isinf(values.to_numpy()))[0]) + 2
             raise PredictError(f"{path}: column '{column}' has an infinite value (first at "
                                f"line {row}); specc predicts only finite numbers", 2)

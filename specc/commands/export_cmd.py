@@ -14,7 +14,7 @@ def _fmt_size(n: int) -> str:
 
 def export(
     target: Path = typer.Argument(..., help="A run directory (its best.pt) or a spec file."),  # noqa: B008
-    output: Path | None = typer.Option(  # noqa: B008
+    output: str | None = typer.Option(
         None, "-o", "--output", help="The .onnx file (default: RUN_DIR/model.onnx or NAME.onnx)."),
     checkpoint: Path | None = typer.Option(  # noqa: B008
         None, "--checkpoint", help="Load weights from this checkpoint instead."),

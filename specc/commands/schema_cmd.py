@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import typer
 
@@ -20,7 +19,7 @@ def schema_text() -> str:
 
 
 def schema(
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file."),  # noqa: B008
+    output: str | None = typer.Option(None, "-o", "--output", help="Write to this file."),
 ) -> None:
     """Print (or write) the JSON Schema of the spec format."""
     from specc.commands.paths import check_output, write_atomic

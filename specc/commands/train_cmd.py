@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from specc.commands.common import RunError, load_or_exit
+from specc.train.rundir import check_out_dir
 
 _SPEC = typer.Argument(None, help="The spec file (omit with --resume).")
 _OUT = typer.Option(None, "--out", help="Exact run folder (default runs/<name>/<timestamp>/).")
@@ -26,7 +27,7 @@ _MASTER_PORT = typer.Option(None, "--master-port", help="With --nproc: port on n
 
 def train(
     spec: Path | None = _SPEC,
-    out: Path | None = _OUT,
+    out: str | None = _OUT,  # a str: Typer would turn '' into Path('.')
     epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N, mps."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Override data.batch_size."),
@@ -66,10 +67,13 @@ def train(
     if any(value is not None for value in launcher.values()):
         raise RunError("--nnodes, --node-rank, --rdzv-endpoint, --master-addr and "
                        "--master-port go with --nproc", exit_code=2)
+    if out is not None:
+        check_out_dir(out, spec)
     loaded = load_or_exit(spec) if spec is not None else None
     from specc.train import train as run_training
 
-    result = run_training(loaded, out_dir=out, overrides=sets, resume=resume, quiet=quiet,
+    out_dir = Path(out) if out is not None else None
+    result = run_training(loaded, out_dir=out_dir, overrides=sets, resume=resume, quiet=quiet,
                           force=force)
     from specc.train.distributed import is_main_process
 

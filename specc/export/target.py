@@ -87,6 +87,9 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
         raise RunError(f"no spec file or run directory at {path}")
     if checkpoint_path is not None:
         checkpoint = load_checkpoint(checkpoint_path)
+    from specc.limits import check_model_memory
+
+    check_model_memory(spec, 2, "exporting")  # the module and its ONNX copy
     torch.manual_seed(spec.seed)
     model = specc.build_model(spec)
     if checkpoint is not None:

@@ -109,6 +109,7 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
             invalid (exit 2).
         RunError: runtime failures such as a diverged loss or an unavailable device (exit 1).
     """
+    from specc.limits import check_model_memory
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
     from specc.train.rundir import check_out_dir
@@ -120,9 +121,10 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     else:
         spec_dir = Path(spec.source_path).resolve().parent
         if out_dir is not None:
-            check_out_dir(out_dir, spec.source_path)
+            out_dir = check_out_dir(out_dir, spec.source_path)
     spec, text = apply_overrides(spec, list(overrides))
     require_sections(spec)
+    check_model_memory(spec, 4, "training")  # weights, gradients and optimizer state
     resume_plan = _ResumePlan(state, text, force) if state is not None else None
     run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
                                              resume_plan)

@@ -21,7 +21,7 @@ FREE_KEYS = {("train", "epochs"), ("train", "device"), ("data", "num_workers")}
 
 # The entries of a specc checkpoint, each with the type it must have.
 _ENTRIES: dict[str, type | tuple[type, ...]] = {
-    "model": dict, "optimizer": dict, "scheduler": dict, "epoch": int, "rng": dict,
+    "model": dict, "optimizer": dict, "scheduler": (dict, type(None)), "epoch": int, "rng": dict,
     "best": dict, "history": list, "train_seconds": (int, float), "spec": str,
     "spec_dir": str,
 }
@@ -46,12 +46,14 @@ def checkpoint_problems(state: Any) -> list[str]:
 
 
 def _flatten(value: Any, prefix: tuple = ()) -> dict[tuple, Any]:
-    if isinstance(value, dict):
-        out: dict[tuple, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, (*prefix, key)))
-        return out or {prefix: {}}
-    return {prefix: value}
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else None
+    if items is None:
+        return {prefix: value}
+    out: dict[tuple, Any] = {}
+    for key, item in items:
+        out.update(_flatten(item, (*prefix, key)))
+    return out or {prefix: value}
 
 
 def _data(text: str) -> dict:
