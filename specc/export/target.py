@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExportTarget", "load_checkpoint", "resolve_target"]
+__all__ = ["ExportTarget", "load_checkpoint", "require_state_dict", "resolve_target"]
 
 
 @dataclass
@@ -40,10 +40,19 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         from specc.train.api import checkpoint_failure
 
         raise RunError(f"cannot read checkpoint {path}: {checkpoint_failure(exc)}") from None
+    return require_state_dict(checkpoint, path)
+
+
+def require_state_dict(checkpoint: Any, where: Path) -> dict[str, Any]:
+    """``checkpoint`` when it holds a ``model`` state_dict of tensors, else RunError."""
+    import torch
+
+    from specc.commands.common import RunError
+
     model = checkpoint.get("model") if isinstance(checkpoint, dict) else None
     if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor)
                                               for v in model.values()):
-        raise RunError(f"{path} is not a specc checkpoint (no 'model' state_dict of tensors)")
+        raise RunError(f"{where} is not a specc checkpoint (no 'model' state_dict of tensors)")
     return checkpoint
 
 
@@ -57,10 +66,7 @@ def _load_run(run_dir: Path, spec_only: bool = False):
     if spec_only:  # --checkpoint names the weights: best.pt is not read at all
         return load_run_spec(run_dir), None
     spec, checkpoint = load_run(run_dir)
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
-        raise RunError(f"the checkpoint of {run_dir} is not a specc checkpoint "
-                       "(no 'model' state_dict)")
-    return spec, checkpoint
+    return spec, require_state_dict(checkpoint, run_dir / "best.pt")
 
 
 def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTarget:

@@ -182,7 +182,7 @@ class _Builder:
             message = (f"the key {shown} reads as {kind}; keys must be names "
                        f"(quote it: '{shown}')")
         else:
-            message = "a mapping key must be a name, not a mapping or a list"
+            message = "a mapping key must be a plain value (a name), not a mapping or a list"
         self.error(node.start_mark, message, key_path)
 
 

@@ -83,10 +83,11 @@ def checkpoint_failure(exc: BaseException) -> str:
     import pickle
 
     text = str(exc)
-    if "Weights only load failed" in text:
+    if "Unsupported global" in text:
         return ("it holds objects other than tensors and plain values, which specc does not "
                 "load (it is not a specc checkpoint)")
-    if isinstance(exc, (EOFError, RuntimeError, pickle.UnpicklingError, ValueError)):
+    if isinstance(exc, (EOFError, RuntimeError, pickle.UnpicklingError, ValueError)) \
+            or "Weights only load failed" in text:
         return "it is truncated or not a torch checkpoint"
     return " ".join(text.split())[:200] or type(exc).__name__
 
