@@ -85,7 +85,7 @@ def render_report(errors: Sequence[SpecError], source: str = "") -> str:
     lines = source.splitlines()
     out: list[str] = []
     for error in errors:
-        out.append(error.header())
+        out.append(_escaped(error.header()))
         if 1 <= error.line <= len(lines):
             raw = lines[error.line - 1]
             gutter = f"{error.line:>5} | "

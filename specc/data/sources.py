@@ -109,6 +109,9 @@ def _inline(spec, source, spec_dir: Path) -> RawData:
         x = np.asarray(source.x, dtype=np.float64)
     except (TypeError, ValueError):
         x = None
+    if x is not None and x.dtype != object and not np.isfinite(x).all():
+        raise_located(spec, (*SOURCE, "x"), "inline x holds a non-finite number (inf or nan); "
+                      "training needs finite numbers")
     if x is None or x.dtype == object:
         if all(isinstance(row, list) for row in source.x) and len({len(r) for r in source.x}) == 1:
             return RawData(_table(source.x), _targets(source.y), "inline data", (*SOURCE, "y"))

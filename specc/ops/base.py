@@ -38,9 +38,10 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_no_bool)]
-PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0)]
-Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, lt=1)]
+# allow_inf_nan=False: the strings "inf" and "1e999" would otherwise become float("inf")
+Number = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
+PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, allow_inf_nan=False)]
+Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, lt=1, allow_inf_nan=False)]
 
 #: The public attributes of ``torch.nn.Module``, frozen here so that validation does not import
 #: torch (tests/test_hostile_values.py compares it with the installed torch's ``dir(nn.Module)``).
