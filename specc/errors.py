@@ -97,16 +97,23 @@ def render_report(errors: Sequence[SpecError], source: str = "") -> str:
     lines = source.splitlines()
     out: list[str] = []
     for error in errors:
-        out.append(error.header())
+        out.append(_escaped(error.header()))
         if 1 <= error.line <= len(lines):
-            text = lines[error.line - 1]
+            raw = lines[error.line - 1]
             gutter = f"{error.line:>5} | "
-            out.append(gutter + text)
+            out.append(gutter + _escaped(raw))
             if error.col >= 1:
-                out.append(" " * (len(gutter) - 2) + "| " + " " * (error.col - 1) + "^")
+                indent = len(_escaped(raw[:error.col - 1]))
+                out.append(" " * (len(gutter) - 2) + "| " + " " * indent + "^")
         if error.hint:
             out.append(f"      = hint: {error.hint}")
     return "\n".join(out)
+
+
+def _escaped(text: str) -> str:
+    """A source line with control bytes (ESC, NUL...) shown as ``\\x1b``: spec text never
+    reaches the terminal as control sequences."""
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
 
 
 def count_line(n: int) -> str:

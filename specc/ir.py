@@ -195,8 +195,15 @@ def _suggest(ref: str, known: dict) -> str:
 def _outputs(outputs: str | list[str] | None, last: str, known: dict,
              problems: list[Problem]) -> list[str]:
     names = [last] if outputs is None else [outputs] if isinstance(outputs, str) else list(outputs)
+    if not names:
+        problems.append((None, "outputs", "model.outputs is empty; name at least one layer "
+                         "(or leave it out: the last layer is the output)"))
     for i, name in enumerate(names):
-        if name not in known or name == INPUT:
+        if name == INPUT:
+            where = ("outputs", i) if isinstance(outputs, list) else "outputs"
+            problems.append((None, where, f"model.outputs cannot be the model's '{INPUT}'; "
+                             "name a layer"))
+        elif name not in known:
             where = ("outputs", i) if isinstance(outputs, list) else "outputs"
             problems.append((None, where, f"model.outputs names unknown layer '{name}'"
                              f"{_suggest(name, known)}"))

@@ -53,8 +53,19 @@ class Predictions:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(self.header)
-        writer.writerows(self.rows)
+        writer.writerows([_inert(v) for v in row] for row in self.rows)
         return buffer.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value):
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``,
+    ``@SUM``) gets a leading ``'``, the OWASP advice for CSV injection; numbers stay."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def open_model(path: Path):
@@ -117,9 +128,19 @@ def _read_csv(path: Path):
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except Exception as exc:
         raise PredictError(f"cannot read {path} as CSV: {_line(exc)}") from None
+    if len(frame) == 0:
+        raise PredictError(f"{path} has a header but no rows to predict", 2)
+    frame.columns = [str(c) for c in frame.columns]
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values.dtype) and np.isinf(values.to_numpy()).any():
+            row = int(np.flatnonzero(np.isinf(values.to_numpy()))[0]) + 2
+            raise PredictError(f"{path}: column '{column}' has an infinite value (first at "
+                               f"line {row}); specc predicts only finite numbers", 2)
+    return frame
 
 
 def _read_array(path: Path) -> np.ndarray:
@@ -165,7 +186,7 @@ def _apply(state: dict, rows) -> np.ndarray:
 
     try:
         return apply_preprocessing(state, rows)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise PredictError(f"cannot preprocess the input: {_line(exc)}", 2) from None
 
 
@@ -202,6 +223,9 @@ def _check_shape(x: np.ndarray, info: ModelInfo) -> np.ndarray:
     if np.issubdtype(x.dtype, np.floating) and np.isnan(x).any() \
             and not info.includes_preprocessing:
         raise PredictError("the input has missing values that no preprocessing step fills", 2)
+    if np.issubdtype(x.dtype, np.floating) and np.isinf(x).any():
+        raise PredictError("the input has infinite values; specc predicts only finite "
+                           "numbers", 2)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

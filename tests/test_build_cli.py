@@ -146,5 +146,7 @@ model:
     proc = subprocess.run([sys.executable, "-m", "specc", "build", str(huge)],
                           capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith(f"error: {huge}: torch could not build the model")
+    # refused from the parameter count, before torch tries the allocation
+    assert proc.stderr.startswith(f"error: {huge}: building 'huge' needs about")
+    assert "100,000,010,000,000 parameters" in proc.stderr and "before allocating" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

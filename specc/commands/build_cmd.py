@@ -14,7 +14,7 @@ from specc.commands.common import RunError, load_or_exit
 def build(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    emit_dir: Path | None = typer.Option(  # noqa: B008
+    emit_dir: str | None = typer.Option(
         None, "--emit", metavar="DIR", help="Write DIR/model.py (standalone PyTorch source) "
         "and, for a spec with loss, optimizer and data, DIR/train.py."
     ),
@@ -42,7 +42,9 @@ def build(
 def _build(spec):
     """The module, or one clear line (exit 1) when torch cannot construct it (memory...)."""
     from specc.backends.module import build_model
+    from specc.limits import check_model_memory
 
+    check_model_memory(spec, 1, "building")
     try:
         return build_model(spec)
     except (RuntimeError, MemoryError, ValueError) as exc:
@@ -51,9 +53,17 @@ def _build(spec):
                        f"({spec.graph.params:,} parameters): {reason}") from None
 
 
-def _emit(spec, emit_dir: Path) -> list[Path]:
+def _emit(spec, emit_dir: str) -> list[Path]:
     from specc.backends.emit import emit
+    from specc.paths import same_file
 
+    if str(emit_dir).strip() == "":
+        raise RunError("--emit is empty; give a folder", exit_code=2)
+    emit_dir = Path(emit_dir)
+    for name in ("model.py", "train.py"):
+        if same_file(emit_dir / name, Path(spec.source_path)):
+            raise RunError(f"--emit {emit_dir} would replace the spec file itself "
+                           f"({spec.source_path}); choose another folder", exit_code=2)
     try:
         return emit(spec, emit_dir)
     except OSError as exc:

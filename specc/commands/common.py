@@ -9,12 +9,20 @@ import typer
 
 from specc.errors import RunError, SpecErrors, count_line
 
-__all__ = ["RunError", "fail", "load_or_exit", "run_app"]
+__all__ = ["RunError", "fail", "load_or_exit", "run_app", "safe_text"]
+
+DEBUG_ENV = "SPECC_DEBUG"  # set to 1: unexpected exceptions keep their traceback
+
+
+def safe_text(text: str) -> str:
+    """``text`` with terminal control bytes escaped (ESC, NUL, CR, line breaks... as
+    ``\\x1b``), so that nothing a spec or a data file holds can drive the terminal."""
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in str(text))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` to stderr and return the Exit to raise."""
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {safe_text(message)}\n")
     return typer.Exit(code)
 
 
@@ -44,7 +52,7 @@ def run_app(app: typer.Typer) -> int:
         sys.stderr.write(errors.render() + "\n")
         return errors.exit_code
     except RunError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {safe_text(exc)}\n")
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -58,5 +66,26 @@ def run_app(app: typer.Typer) -> int:
             return exc.exit_code
         if type(exc).__name__ == "Abort":
             return 1
-        raise
+        return _unexpected(exc)
     return result if isinstance(result, int) else 0
+
+
+def _unexpected(exc: BaseException) -> int:
+    """One ``error:`` line (exit 1) for a failure no command anticipated: a file system
+    error, memory... (``SPECC_DEBUG=1`` re-raises it with its traceback)."""
+    import os
+
+    if os.environ.get(DEBUG_ENV) == "1":
+        raise exc
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc}"
+    elif isinstance(exc, MemoryError):
+        message = "out of memory"
+    elif isinstance(exc, RecursionError):
+        message = "the input is nested too deeply"
+    else:
+        detail = " ".join(str(exc).split())[:300]
+        message = f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
+    sys.stderr.write(f"error: {safe_text(message)}\n")
+    return 1

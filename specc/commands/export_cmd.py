@@ -14,7 +14,7 @@ def _fmt_size(n: int) -> str:
 
 def export(
     target: Path = typer.Argument(..., help="A run directory (its best.pt) or a spec file."),  # noqa: B008
-    output: Path | None = typer.Option(  # noqa: B008
+    output: str | None = typer.Option(
         None, "-o", "--output", help="The .onnx file (default: RUN_DIR/model.onnx or NAME.onnx)."),
     checkpoint: Path | None = typer.Option(  # noqa: B008
         None, "--checkpoint", help="Load weights from this checkpoint instead."),
@@ -27,12 +27,23 @@ def export(
         help="Fold numeric scaling into the graph, so the model takes raw numeric features."),
 ) -> None:
     """Export a model to ONNX, check it, and compare onnxruntime with torch (exit 1 if off)."""
+    import math
+
     from specc.commands.common import RunError
     from specc.export.api import ExportError, export_onnx
     from specc.export.target import resolve_target
+    from specc.paths import check_output
 
+    if not math.isfinite(atol) or atol < 0:
+        raise RunError(f"--atol must be a finite number >= 0, not {atol}", exit_code=2)
+    inputs = [p for p in (target, checkpoint) if p is not None]
+    if target.is_dir():
+        inputs += [target / name for name in ("best.pt", "last.pt", "spec.yaml")]
+    if output is not None:
+        output = check_output(output, "-o", inputs, make_parent=True)
     resolved = resolve_target(target, checkpoint)
-    path = output or resolved.default_output
+    path = output or check_output(resolved.default_output, "the default output", inputs,
+                                  make_parent=True)
     try:
         report = export_onnx(resolved.model, resolved.spec, path, checkpoint=resolved.checkpoint,
                              opset=opset, include_preprocessing=include_preprocessing,

@@ -12,15 +12,18 @@ def predict(
     model: Path = typer.Argument(..., help="An ONNX file written by `specc export`."),  # noqa: B008
     inputs: Path = typer.Argument(  # noqa: B008
         ..., help="A CSV of raw feature columns, a .npy/.npz array, or PNG/JPEG image(s)."),
-    output: Path | None = typer.Option(  # noqa: B008
+    output: str | None = typer.Option(
         None, "-o", "--output", help="Write the predictions CSV here (default: stdout)."),
     top_k: int = typer.Option(1, "--top-k", min=1, help="Report the k most likely classes."),
 ) -> None:
     """Predict: one CSV row per input (class, label, probability; or the regression value)."""
     from specc.commands.common import RunError
+    from specc.paths import check_output, write_atomic
     from specc.predict import PredictError
     from specc.predict import predict as run_predict
 
+    if output is not None:  # before the work, and never onto the model or the inputs
+        output = check_output(output, "-o", inputs=[model, inputs])
     try:
         table = run_predict(model, inputs, top_k=top_k)
     except PredictError as exc:
@@ -29,5 +32,5 @@ def predict(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_atomic(output, text)
         sys.stderr.write(f"wrote {len(table.rows)} predictions to {output}\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import typer
 
@@ -20,12 +19,16 @@ def schema_text() -> str:
 
 
 def schema(
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file."),  # noqa: B008
+    output: str | None = typer.Option(None, "-o", "--output", help="Write to this file."),
 ) -> None:
     """Print (or write) the JSON Schema of the spec format."""
+    from specc.paths import check_output, write_atomic
+
+    if output is not None:
+        output = check_output(output, "-o")
     text = schema_text()
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_atomic(output, text)
         sys.stdout.write(f"wrote {output}\n")

@@ -8,6 +8,7 @@ needed for MNIST.
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from pathlib import Path
 
@@ -52,10 +53,25 @@ def _read_bytes(path: Path) -> bytes:
         raise_io(f"cannot read {path}: {exc.strerror or exc}")
     if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
         try:
-            return gzip.decompress(raw)
+            return _inflate(raw, path)
         except (OSError, EOFError, zlib.error) as exc:
             raise_io(f"{path} is not a valid gzip file ({exc})")
     return raw
+
+
+def _inflate(raw: bytes, path: Path) -> bytes:
+    """Decompress in 1 MB steps, stopping once the output passes the data size limit."""
+    from specc.limits import check_data_size, data_limit
+
+    limit = data_limit()
+    parts, size = [], 0
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+        while chunk := stream.read(2**20):
+            size += len(chunk)
+            if size > limit:
+                check_data_size(size, str(path))
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 def find_idx_pair(folder: Path, prefix: str) -> tuple[Path, Path] | None:

@@ -67,8 +67,18 @@ def _file(spec, spec_dir: Path, relative: str) -> Path:
     path = spec_dir / relative
     if not path.exists():
         raise_io(f"data file not found: {path} ({where(spec, (*SOURCE, 'path'))})"
-                 + _nearby(path))
+                 + (_nearby(path) if _inside(spec_dir, path) else ""))
     return path
+
+
+def _inside(spec_dir: Path, path: Path) -> bool:
+    """True when ``path`` lies in the spec's folder or below it. Messages about files
+    elsewhere (``../secret.csv``, ``/etc/passwd``) never quote their contents: no column
+    names, array names or neighbouring file names."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(spec_dir).resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _nearby(path: Path) -> str:
@@ -99,6 +109,9 @@ def _inline(spec, source, spec_dir: Path) -> RawData:
         x = np.asarray(source.x, dtype=np.float64)
     except (TypeError, ValueError):
         x = None
+    if x is not None and x.dtype != object and not np.isfinite(x).all():
+        raise_located(spec, (*SOURCE, "x"), "inline x holds a non-finite number (inf or nan); "
+                      "training needs finite numbers")
     if x is None or x.dtype == object:
         if all(isinstance(row, list) for row in source.x) and len({len(r) for r in source.x}) == 1:
             return RawData(_table(source.x), _targets(source.y), "inline data", (*SOURCE, "y"))
@@ -124,24 +137,44 @@ def _csv(spec, source, spec_dir: Path) -> RawData:
         raise_io(f"cannot read {path}: {exc}")
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
-    _check_column(spec, source.target, columns, path, (*SOURCE, "target"))
+    shown = _inside(spec_dir, path)
+    _check_column(spec, source.target, columns, path, (*SOURCE, "target"), shown)
     features = source.features
     if features is None:
         features = [c for c in columns if c != source.target]
     for i, name in enumerate(features):
-        _check_column(spec, name, columns, path, (*SOURCE, "features", i))
+        _check_column(spec, name, columns, path, (*SOURCE, "features", i), shown)
         if name == source.target:
             raise_located(spec, (*SOURCE, "features", i),
                           f"column '{name}' is the target; it cannot also be a feature")
+    if len(frame) == 0:
+        raise_io(f"{path} has a header but no rows of data")
+    _check_finite(frame, [*features, source.target], path)
     return RawData(frame[features].copy(), frame[source.target].to_numpy(), path.name,
                    (*SOURCE, "target"), class_names=source.labels, row_offset=2)
 
 
-def _check_column(spec, name: str, columns: list[str], path: Path, key: tuple) -> None:
-    if name not in columns:
-        raise_located(spec, key, f"column '{name}' is not in {path.name}"
-                      f"{did_you_mean(name, columns)}",
-                      hint=f"its columns are: {listing(columns, 12)}")
+def _check_finite(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """A data error for the first infinite value (``inf``, ``1e400``) of a numeric column."""
+    for name in columns:
+        values = frame[name]
+        if pd.api.types.is_float_dtype(values.dtype):
+            bad = np.flatnonzero(np.isinf(values.to_numpy()))
+            if len(bad):
+                raise_io(f"{path}: column '{name}' has an infinite value at line "
+                         f"{int(bad[0]) + 2} (row {int(bad[0]) + 1}); training needs finite "
+                         "numbers (fix the file, or leave the cell empty to impute it)")
+
+
+def _check_column(spec, name: str, columns: list[str], path: Path, key: tuple,
+                  shown: bool = True) -> None:
+    if name in columns:
+        return
+    if not shown:
+        raise_located(spec, key, f"column '{name}' is not in {path.name}",
+                      hint="its columns are not listed: the file is outside the spec's folder")
+    raise_located(spec, key, f"column '{name}' is not in {path.name}"
+                  f"{did_you_mean(name, columns)}", hint=f"its columns are: {listing(columns, 12)}")
 
 
 def _sklearn(spec, source, spec_dir: Path) -> RawData:
@@ -188,10 +221,13 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.keys())
+            shown = _inside(spec_dir, path)
             for key, field in ((source.x_key, "x_key"), (source.y_key, "y_key")):
                 if key not in keys:
                     raise_located(spec, (*SOURCE, field), f"{path.name} has no array '{key}'"
-                                  f"{did_you_mean(key, keys)}", hint=f"its arrays: {keys}")
+                                  + (did_you_mean(key, keys) if shown else ""),
+                                  hint=f"its arrays: {keys}" if shown else None)
+            _check_npz_size(archive, [source.x_key, source.y_key], path)
             x, y = archive[source.x_key], archive[source.y_key]
     except (OSError, ValueError, EOFError, zlib.error) as exc:
         raise_io(f"cannot read {path} as .npz (without pickle): {exc}")
@@ -199,6 +235,28 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
         raise_located(spec, SOURCE, f"{path.name}: '{source.x_key}' has {len(x)} samples but "
                       f"'{source.y_key}' has {len(y)}")
     return RawData(_samples(x), y, path.name, (*SOURCE, "y_key"))
+
+
+def _check_npz_size(archive, keys: list[str], path: Path) -> None:
+    """Refuse arrays whose declared size (zip entry and .npy header) passes the data limit,
+    before numpy allocates and inflates them."""
+    from numpy.lib import format as npy
+
+    from specc.limits import check_data_size
+
+    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    names = set(archive.zip.namelist())
+    total = 0
+    for key in keys:
+        info = archive.zip.getinfo(f"{key}.npy" if f"{key}.npy" in names else key)
+        declared = 0
+        with archive.zip.open(info) as member:
+            reader = readers.get(npy.read_magic(member))
+            if reader is not None:
+                shape, _, dtype = reader(member)
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        total += max(info.file_size, declared)
+    check_data_size(total, str(path))
 
 
 def _torchvision(spec, source, spec_dir: Path) -> RawData:

@@ -194,8 +194,11 @@ def _save(proto, info: ModelInfo, path: Path) -> None:
         entry.key, entry.value = key, value
     proto.producer_name = "specc"
     proto.producer_version = info.specc_version
+    from specc.paths import temp_beside
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(path))
+    with temp_beside(path) as tmp:  # atomic; a symlink at path is replaced, not followed
+        onnx.save(proto, str(tmp))
 
 
 def _verify(path: Path, module, info: ModelInfo, high: int, transform) -> Parity:

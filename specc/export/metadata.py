@@ -74,6 +74,42 @@ def read_metadata(props: dict[str, str]) -> ModelInfo:
     known = set(ModelInfo.__dataclass_fields__)
     try:
         data = {key: json.loads(value) for key, value in fields.items() if key in known}
-        return ModelInfo(**data)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"the model's specc metadata is incomplete or damaged ({exc})") from None
+        info = ModelInfo(**data)
+    except (TypeError, ValueError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise ValueError(f"the model's specc metadata is incomplete or damaged ({detail})") \
+            from None
+    bad = [name for name, ok in _checks(info).items() if not ok]
+    if bad:
+        raise ValueError(f"the model's specc metadata is damaged: unexpected {', '.join(bad)}")
+    return info
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)
+
+
+def _texts(value: Any, optional: bool = True) -> bool:
+    return (optional and value is None) or (
+        isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _checks(info: ModelInfo) -> dict[str, bool]:
+    """Each metadata field and whether its value has the type and range specc writes."""
+    return {
+        "spec_name": isinstance(info.spec_name, str),
+        "input_name": isinstance(info.input_name, str),
+        "input_shape": _ints(info.input_shape),
+        "input_dtype": info.input_dtype in ("float32", "int64"),
+        "output_names": _texts(info.output_names, optional=False),
+        "output_shapes": isinstance(info.output_shapes, list) and len(info.output_shapes) > 0
+        and all(_ints(s) for s in info.output_shapes),
+        "task": info.task in ("binary", "multiclass", "regression"),
+        "output_kind": info.output_kind in OUTPUT_KINDS,
+        "class_labels": _texts(info.class_labels),
+        "feature_names": _texts(info.feature_names),
+        "preprocessing": info.preprocessing is None or isinstance(info.preprocessing, dict),
+        "includes_preprocessing": isinstance(info.includes_preprocessing, bool),
+        "dynamic_seq": isinstance(info.dynamic_seq, bool),
+        "opset": type(info.opset) is int,
+    }

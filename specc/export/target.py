@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExportTarget", "load_checkpoint", "resolve_target"]
+__all__ = ["ExportTarget", "load_checkpoint", "require_state_dict", "resolve_target"]
 
 
 @dataclass
@@ -37,20 +37,36 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise RunError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
-        raise RunError(f"{path} is not a specc checkpoint (no 'model' state_dict)")
+        from specc.train.api import checkpoint_failure
+
+        raise RunError(f"cannot read checkpoint {path}: {checkpoint_failure(exc)}") from None
+    return require_state_dict(checkpoint, path)
+
+
+def require_state_dict(checkpoint: Any, where: Path) -> dict[str, Any]:
+    """``checkpoint`` when it holds a ``model`` state_dict of tensors, else RunError."""
+    import torch
+
+    from specc.errors import RunError
+
+    model = checkpoint.get("model") if isinstance(checkpoint, dict) else None
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in model.values()):
+        raise RunError(f"{where} is not a specc checkpoint (no 'model' state_dict of tensors)")
     return checkpoint
 
 
-def _load_run(run_dir: Path):
+def _load_run(run_dir: Path, spec_only: bool = False):
     from specc.errors import RunError
 
     try:
-        from specc.train import load_run
+        from specc.train.api import load_run, load_run_spec
     except ImportError as exc:
         raise RunError(f"cannot read run directory {run_dir}: specc.train is missing") from exc
-    return load_run(run_dir)
+    if spec_only:  # --checkpoint names the weights: best.pt is not read at all
+        return load_run_spec(run_dir), None
+    spec, checkpoint = load_run(run_dir)
+    return spec, require_state_dict(checkpoint, run_dir / "best.pt")
 
 
 def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTarget:
@@ -68,7 +84,7 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
     from specc.errors import RunError
 
     if path.is_dir():
-        spec, checkpoint = _load_run(path)
+        spec, checkpoint = _load_run(path, spec_only=checkpoint_path is not None)
         default = path / "model.onnx"
     elif path.is_file():
         spec, checkpoint = specc.load_spec(path), None
@@ -77,12 +93,15 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
         raise RunError(f"no spec file or run directory at {path}")
     if checkpoint_path is not None:
         checkpoint = load_checkpoint(checkpoint_path)
+    from specc.limits import check_model_memory
+
+    check_model_memory(spec, 2, "exporting")  # the module and its ONNX copy
     torch.manual_seed(spec.seed)
     model = specc.build_model(spec)
     if checkpoint is not None:
         try:
             model.load_state_dict(checkpoint["model"], strict=True)
-        except RuntimeError as exc:
+        except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
             detail = " ".join(str(exc).split())[:300]
             raise RunError(f"the checkpoint does not fit spec '{spec.name}': {detail}") from exc
     return ExportTarget(spec, model.eval(), checkpoint, default)

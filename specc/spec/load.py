@@ -7,13 +7,18 @@ stages can point at the exact spot of a mistake.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import yaml
 
 from specc.errors import SpecError
 
-__all__ = ["Loaded", "Positions", "load_text"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "Loaded", "Positions", "load_text", "load_value"]
+
+MAX_DEPTH = 64  # nesting of mappings and lists; a spec needs about 6
+MAX_NODES = 200_000  # values after YAML aliases are expanded (a "billion laughs" stops here)
+INT64 = 2**63
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:" + t
@@ -70,6 +75,28 @@ def _pos(mark: yaml.Mark) -> Pos:
     return (mark.line + 1, mark.column + 1)
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting limit: its composer recurses once per level, so a
+    spec nested 10^5 deep would end in a RecursionError instead of a located error."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.CollectionStartEvent):
+            if self._depth >= MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"the spec is nested more than {MAX_DEPTH} levels deep", mark)
+            self._depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+        return super().compose_node(parent, index)
+
+
 class _Builder:
     """Turns a composed YAML node tree into plain Python data, collecting errors."""
 
@@ -78,12 +105,23 @@ class _Builder:
         self.positions = Positions()
         self.errors: list[SpecError] = []
         self._scalars = yaml.SafeLoader("")
+        self.budget = MAX_NODES
+
+    def spend(self, node: yaml.Node, key_path: tuple) -> bool:
+        """Count one built value; False (and one error) once aliases made too many."""
+        self.budget -= 1
+        if self.budget == -1:
+            self.error(node.start_mark, f"the spec expands to more than {MAX_NODES:,} values "
+                       "(YAML aliases repeated inside aliases?)", key_path)
+        return self.budget >= 0
 
     def error(self, mark: yaml.Mark, message: str, key_path: tuple) -> None:
         line, col = _pos(mark)
         self.errors.append(SpecError(self.path, line, col, message, key_path))
 
     def build(self, node: yaml.Node, key_path: tuple) -> object:
+        if not self.spend(node, key_path):
+            return None
         self.positions.value[key_path] = _pos(node.start_mark)
         if node.tag not in _SAFE_TAGS:
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
@@ -94,21 +132,34 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
         try:
-            return self._scalars.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            self.error(node.start_mark, f"invalid YAML value: {exc}", key_path)
+            value = self._scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self.error(node.start_mark, f"invalid YAML value: {' '.join(str(exc).split())}",
+                       key_path)
             return None
+        if type(value) is float and not math.isfinite(value):
+            kind = "not a number" if math.isnan(value) else "infinite"
+            self.error(node.start_mark, f"{_short(node.value)} is {kind}; a spec takes "
+                       "finite numbers only", key_path)
+            return None
+        if type(value) is int and not -INT64 <= value < INT64:
+            self.error(node.start_mark, f"the integer {_short(node.value)} is out of range "
+                       "(at most 2**63 - 1)", key_path)
+            return None
+        return value
 
     def _mapping(self, node: yaml.MappingNode, key_path: tuple) -> dict:
         result: dict = {}
         for key_node, value_node in node.value:
+            if self.budget < 0:
+                break
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.error(key_node.start_mark, "YAML merge keys ('<<') are not supported",
                            key_path)
                 continue
             key = self.build(key_node, (*key_path, "<key>"))
-            if isinstance(key, (dict, list)) or (key is None and key_node.tag != _NULL):
-                self.error(key_node.start_mark, "a mapping key must be a plain value", key_path)
+            if not isinstance(key, str):
+                self._bad_key(key_node, key, key_path)
                 continue
             if key in result:
                 first = self.positions.key[(*key_path, key)]
@@ -124,7 +175,24 @@ class _Builder:
         return result
 
 
+    def _bad_key(self, node: yaml.Node, key: object, key_path: tuple) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            shown = _short(node.value) or "(empty)"
+            kind = _KINDS.get(type(key), "a value")
+            message = (f"the key {shown} reads as {kind}; keys must be names "
+                       f"(quote it: '{shown}')")
+        else:
+            message = "a mapping key must be a plain value (a name), not a mapping or a list"
+        self.error(node.start_mark, message, key_path)
+
+
+def _short(text: object, limit: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 _NULL = "tag:yaml.org,2002:null"
+_KINDS = {type(None): "null", bool: "a boolean", int: "an integer", float: "a number"}
 
 
 def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
@@ -138,7 +206,7 @@ def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
         ``(loaded, errors)``; ``loaded`` is None when the text cannot be used at all.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = _pos(mark) if mark else (1, 1)
@@ -166,3 +234,23 @@ def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
         message = f"the top level of a spec must be a mapping of sections, not a {kind}"
         return None, [SpecError(path, line, col, message)]
     return Loaded(data, builder.positions, text, path), []
+
+
+def load_value(text: str, where: str) -> tuple[object, list[SpecError]]:
+    """One YAML value (a ``--set`` value), with the spec's limits and allowed tags.
+
+    Returns:
+        ``(value, errors)``; ``where`` names the text in the errors.
+    """
+    if not text.strip():
+        return None, []
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        return None, [SpecError(where, 0, 0, f"invalid YAML: {problem}")]
+    if node is None:
+        return None, []
+    builder = _Builder(where)
+    value = builder.build(node, ())
+    return value, [SpecError(where, 0, 0, e.message) for e in builder.errors]

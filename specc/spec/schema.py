@@ -87,7 +87,7 @@ class Spec(BaseModel):
 
     version: Literal[1]
     name: Annotated[str, BeforeValidator(_spec_name), Field(strict=True, min_length=1)]
-    seed: StrictInt = 0
+    seed: Annotated[StrictInt, Field(ge=0, lt=2**32)] = 0
     model: ModelSpec
     loss: Loss | None = None
     optimizer: Optimizer | None = None

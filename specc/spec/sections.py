@@ -14,8 +14,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from specc.ops.base import NonNegInt, Number, PosInt, PositiveFloat, Probability
 
-NonNegFloat = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(gt=0, lt=1)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -511,7 +511,7 @@ class Split(Strict):
     val: Fraction | None = None
     test: Fraction | None = None
     stratify: bool = False
-    seed: StrictInt | None = None
+    seed: Annotated[StrictInt, Field(ge=0, lt=2**32)] | None = None
 
 
 class DataSpec(Strict):

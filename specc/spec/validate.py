@@ -21,7 +21,11 @@ from specc.spec.pydantic_errors import translate
 from specc.spec.schema import ModelSpec, Spec
 from specc.spec.sections import schedule_problem
 
-__all__ = ["check_file", "check_text", "load_spec", "validate_data"]
+__all__ = ["MAX_ELEMENTS", "MAX_LAYERS", "check_file", "check_text", "layer_budget",
+           "load_spec", "validate_data"]
+
+MAX_LAYERS = 10_000  # layers after blocks are expanded
+MAX_ELEMENTS = 2**40  # values in one sample of any layer's output (4 TB of float32)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -77,6 +81,9 @@ def _unique(errors: list[SpecError]) -> list[SpecError]:
 def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     """Validate loaded data (mutates ``loaded.data`` to expand blocks)."""
     positions = loaded.positions
+    too_many = layer_budget(loaded.data)
+    if too_many:  # refused before the expansion would build them all
+        return None, [_at(loaded, path, message) for path, message in too_many]
     errors = [_at(loaded, path, message) for path, message in
               normalize_layers(loaded.data, positions)]
     try:
@@ -88,6 +95,64 @@ def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     if errors:
         return None, errors
     return _check_semantics(spec, loaded)
+
+
+def layer_budget(data: Any) -> list[tuple[tuple, str]]:
+    """``[(key path, message)]`` when the raw layers and block ``repeat`` counts would
+    expand to more than :data:`MAX_LAYERS` layers; [] otherwise. Reads the raw data only,
+    so that ``repeat: 1000000`` is refused at once instead of after the expansion."""
+    model = data.get("model") if isinstance(data, dict) else None
+    layers = model.get("layers") if isinstance(model, dict) else None
+    if not isinstance(layers, list):
+        return []
+    blocks = model.get("blocks") if isinstance(model.get("blocks"), dict) else {}
+    total = 0
+    for index, layer in enumerate(layers):
+        total += _expanded_size(layer, blocks, 0)
+        if total > MAX_LAYERS:
+            at = ("model", "layers", index) + (("repeat",) if _uses_block(layer) else ())
+            return [(at, f"the model expands to more than {MAX_LAYERS:,} layers "
+                     f"(at least {total:,} by layer {index + 1}); specc refuses larger models")]
+    return []
+
+
+def _uses_block(layer: Any) -> bool:
+    return isinstance(layer, dict) and layer.get("type") == "block"
+
+
+def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
+    """How many layers ``layer`` stands for once its block (and blocks inside) expand."""
+    if not _uses_block(layer) or depth > 8:
+        return 1
+    repeat = layer.get("repeat", 1)
+    repeat = repeat if type(repeat) is int and repeat >= 1 else 1
+    block = blocks.get(layer.get("block")) if isinstance(layer.get("block"), str) else None
+    inner = block.get("layers") if isinstance(block, dict) else None
+    if not isinstance(inner, list):
+        return repeat
+    size = 0
+    for item in inner:
+        size += _expanded_size(item, blocks, depth + 1)
+        if size > MAX_LAYERS:
+            break
+    return repeat * max(size, 1)
+
+
+def _size_problems(graph) -> list[tuple[int | None, str | None, str]]:
+    """Layers whose output holds more than :data:`MAX_ELEMENTS` values per sample."""
+    import math
+
+    problems = []
+    if math.prod(graph.input_shape) > MAX_ELEMENTS:
+        problems.append((None, "input", f"the input holds {math.prod(graph.input_shape):,} "
+                         f"values per sample, more than specc supports ({MAX_ELEMENTS:,})"))
+    for node in graph.nodes[:0] if problems else graph.nodes:  # the first culprit only
+        count = math.prod(node.inferred.shape)
+        if count > MAX_ELEMENTS:
+            problems.append((node.index, None, f"its output holds {count:,} values per "
+                             f"sample, more than specc supports ({MAX_ELEMENTS:,})"))
+            break
+    return problems
 
 
 def _model_errors_alone(loaded: Loaded, errors: list[SpecError]) -> list[SpecError]:
@@ -115,6 +180,9 @@ def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
 def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     layers = spec.model.layers
     graph, errors = _lower(spec.model, loaded)
+    if graph is not None:
+        errors += [_layer_error(loaded, layers, index, key, message)
+                   for index, key, message in _size_problems(graph)]
     if graph is not None:
         errors += [_layer_error(loaded, layers, index, key, message)
                    for index, key, message in loss_problems(spec, graph)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from specc.errors import RunError, SpecErrors
 
-__all__ = ["RunResult", "load_run", "train"]
+__all__ = ["RunResult", "checkpoint_failure", "load_run", "load_run_spec", "train"]
 
 
 @dataclass
@@ -31,9 +31,19 @@ def _read_run(run_dir: Path) -> tuple[str, Path]:
     spec_file = run_dir / "spec.yaml"
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} is not a run directory")
-    if not spec_file.exists():
+    if not spec_file.is_file():
         raise RunError(f"{run_dir} is not a run directory (no spec.yaml)")
-    return spec_file.read_text(encoding="utf-8"), spec_file
+    try:
+        return spec_file.read_text(encoding="utf-8"), spec_file
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise RunError(f"cannot read {spec_file}: {reason or exc}") from None
+
+
+def load_run_spec(run_dir: str | Path):
+    """The validated spec stored in ``run_dir/spec.yaml`` (no checkpoint is read)."""
+    text, spec_file = _read_run(Path(run_dir))
+    return _validate_text(text, str(spec_file))
 
 
 def load_run(run_dir: str | Path):
@@ -63,10 +73,26 @@ def _load(path: Path) -> dict:
     try:
         return load_checkpoint(path)
     except Exception as exc:  # a truncated or foreign file: one clear line
-        raise RunError(f"cannot read the checkpoint {path}: {exc}") from None
+        raise RunError(f"cannot read the checkpoint {path}: {checkpoint_failure(exc)}") from None
 
 
-def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False):
+def checkpoint_failure(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line (torch's own text is many
+    lines and suggests ``weights_only=False``, which would run code from the file)."""
+    import pickle
+
+    text = str(exc)
+    if "Unsupported global" in text:
+        return ("it holds objects other than tensors and plain values, which specc does not "
+                "load (it is not a specc checkpoint)")
+    if isinstance(exc, (EOFError, RuntimeError, pickle.UnpicklingError, ValueError)) \
+            or "Weights only load failed" in text:
+        return "it is truncated or not a torch checkpoint"
+    return " ".join(text.split())[:200] or type(exc).__name__
+
+
+def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False,
+          force: bool = False):
     """Train a validated spec (or resume a run) and return its :class:`RunResult`.
 
     Args:
@@ -75,12 +101,15 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
         overrides: ``key.path=value`` strings, validated like the spec.
         resume: a run folder to continue from its ``last.pt`` with its stored spec.
         quiet: print nothing.
+        force: with ``resume``, continue although the spec or the data differ from the
+            checkpoint's (the differences are recorded in ``summary.json``).
 
     Raises:
         SpecErrors: the spec lacks a section training needs, an override or the data is
             invalid (exit 2).
         RunError: runtime failures such as a diverged loss or an unavailable device (exit 1).
     """
+    from specc.limits import check_model_memory
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
     from specc.train.rundir import check_out_dir
@@ -92,11 +121,13 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     else:
         spec_dir = Path(spec.source_path).resolve().parent
         if out_dir is not None:
-            check_out_dir(out_dir)
+            out_dir = check_out_dir(out_dir, spec.source_path)
     spec, text = apply_overrides(spec, list(overrides))
     require_sections(spec)
+    check_model_memory(spec, 4, "training")  # weights, gradients and optimizer state
+    resume_plan = _ResumePlan(state, text, force) if state is not None else None
     run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
-                                             state)
+                                             resume_plan)
     if is_main and spec.export is not None and spec.export.onnx is not None:
         from specc.export import export_run  # writes run_dir/model.onnx, verified
 
@@ -107,14 +138,71 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
 def _resumed(run_dir: Path):
     """A run folder's stored spec, the folder of the original spec and the ``last.pt``
     state to continue from."""
+    from specc.train.resume import checkpoint_problems, describe
+
     text, spec_file = _read_run(run_dir)
-    if not (run_dir / "last.pt").exists():
+    if not (run_dir / "last.pt").is_file():
         raise RunError(f"{run_dir} has no last.pt to resume from")
     state = _load(run_dir / "last.pt")
+    problems = checkpoint_problems(state)
+    if problems:
+        raise RunError(f"cannot resume from {run_dir / 'last.pt'}: it is not a specc "
+                       f"checkpoint ({describe(problems)})")
     return _validate_text(text, str(spec_file)), Path(state["spec_dir"]), state
 
 
-def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, state):
+class _ResumePlan:
+    """A ``last.pt`` to continue from, and what differs between it and the resumed run.
+
+    Attributes:
+        state: the checkpoint dict.
+        differences: spec (and, once the data is loaded, data) differences, refused unless
+            ``force``; with ``force`` they go into ``summary.json`` as ``resume_forced``.
+    """
+
+    def __init__(self, state: dict, text: str, force: bool) -> None:
+        from specc.train.resume import spec_differences
+
+        self.state, self.force = state, force
+        self.differences = spec_differences(state["spec"], text)
+        self.check()
+
+    def check(self) -> None:
+        """Refuse the resume (RunError) when something differs and ``force`` is off."""
+        from specc.train.resume import describe
+
+        if self.differences and not self.force:
+            raise RunError(f"the run differs from its last.pt: {describe(self.differences)}; "
+                           "nothing was changed (continue anyway with --force)")
+
+    def check_session(self, session) -> None:
+        """Compare the loaded data and the built model with the checkpoint."""
+        from specc.train.resume import describe, structure_differences
+
+        saved = self.state.get("data_hash")
+        if saved is not None and saved != session.data.data_hash:
+            self.differences.append(f"data hash: {saved} -> {session.data.data_hash}")
+        self.check()
+        problems = structure_differences(session.step.model.state_dict(), self.state["model"])
+        if problems:
+            raise RunError(f"last.pt does not fit the model of the spec: {describe(problems)}; "
+                           "nothing was changed")
+
+    def runs_an_epoch(self, spec) -> bool:
+        """True when the resumed run will train at least one more epoch."""
+        return self.state["epoch"] < spec.train.epochs
+
+
+def _restore(session, state: dict) -> None:
+    try:
+        session.restore(state)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise RunError(f"cannot resume from last.pt: its state does not fit "
+                       f"({type(exc).__name__}: {detail}); nothing was changed") from None
+
+
+def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, plan):
     """Set up and run the :class:`~specc.train.session.Session` (under torchrun: this rank's;
     rank 0 alone writes files) into ``run_dir`` (resumed from ``state``) or a new folder.
 
@@ -124,21 +212,17 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     import torch
 
     from specc.train.distributed import Distributed
-    from specc.train.rundir import create_run_dir, write_text
     from specc.train.session import Session
 
     previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
         session = Session(spec, text, spec_dir, quiet, dist)
-        if state is None:  # rank 0 names the folder; every rank uses that one
-            run_dir = dist.share(create_run_dir(spec.name, out_dir) if dist.is_main else None)
-        if dist.is_main:
-            write_text(run_dir / "spec.yaml", text)
-        session.attach(run_dir)
-        if state is not None:
-            session.restore(state)
-        summary = session.run()
+        if plan is None:  # rank 0 names the folder; every rank uses that one
+            run_dir = dist.share(_new_run_dir(spec, out_dir) if dist.is_main else None)
+        else:
+            plan.check_session(session)
+        summary = _locked_run(session, run_dir, text, plan, dist.is_main)
     except (RunError, RuntimeError) as exc:  # under torchrun: which rank, and one line
         raise dist.located(exc) from None
     finally:
@@ -146,3 +230,31 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
         torch.backends.cudnn.benchmark = previous[1]
         dist.close()
     return run_dir, summary, dist.is_main
+
+
+def _new_run_dir(spec, out_dir) -> Path:
+    from specc.train.rundir import create_run_dir
+
+    try:
+        return create_run_dir(spec.name, out_dir)
+    except OSError as exc:  # a name too long for the file system...
+        raise RunError(f"cannot create the run directory: {exc.strerror or exc}") from None
+
+
+def _locked_run(session, run_dir: Path, text: str, plan, is_main: bool) -> dict:
+    """Hold the folder's lock (rank 0) while the run writes into it; spec.yaml is written
+    once every check passed, and on resume only when an epoch will run with it."""
+    from specc.train.rundir import lock_run_dir, write_text
+
+    lock = lock_run_dir(run_dir) if is_main else None
+    try:
+        session.attach(run_dir)
+        if plan is not None:
+            _restore(session, plan.state)
+            session.forced = plan.differences
+        if is_main and (plan is None or plan.runs_an_epoch(session.spec)):
+            write_text(run_dir / "spec.yaml", text)
+        return session.run()
+    finally:
+        if lock is not None:
+            lock.release()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,15 +33,10 @@ INTERVAL_ENV = "SPECC_CHECKPOINT_INTERVAL"
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
     """Write ``state`` to ``path`` atomically (temp file in the same folder + os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from specc.paths import temp_beside
+
+    with temp_beside(Path(path)) as tmp, tmp.open("wb") as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import yaml
 
 from specc.errors import RunError, SpecError, SpecErrors
-from specc.spec.load import load_text
+from specc.spec.load import load_text, load_value
 from specc.spec.validate import check_text
 
 __all__ = ["Override", "apply_overrides", "parse_override"]
@@ -42,12 +42,16 @@ def parse_override(text: str) -> Override:
     if not sep or not all(parts):
         raise RunError(f"--set {text}: expected key.path=value, for example "
                        "--set optimizer.lr=0.01", exit_code=2)
-    try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else None
-    except yaml.YAMLError as exc:
-        raise RunError(f"--set {text}: the value is not valid YAML ({exc})", exit_code=2) from None
-    path = tuple(int(p) if p.isdigit() else p for p in parts)
+    value, errors = load_value(raw_value, "--set")
+    if errors:
+        raise RunError(f"--set {_short(text)}: the value is not valid ({errors[0].message})",
+                       exit_code=2)
+    path = tuple(int(p) if p.isascii() and p.isdigit() else p for p in parts)
     return Override(text, path, value)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _set(data: dict, override: Override) -> None:

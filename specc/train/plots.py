@@ -29,5 +29,8 @@ def plot_curves(rows: list[dict], metrics: list[str], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from specc.paths import temp_beside
+
+    with temp_beside(path) as tmp:  # a symlink planted at curves.png is replaced
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

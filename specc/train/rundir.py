@@ -1,7 +1,14 @@
 """The run directory: ``runs/<name>/<timestamp>/`` (or exactly ``--out DIR``).
 
 Contents: ``spec.yaml`` (the resolved spec text), ``metrics.csv`` (one row per epoch),
-``summary.json``, ``best.pt``, ``last.pt`` and ``curves.png``.
+``summary.json``, ``best.pt``, ``last.pt``, ``curves.png`` (and ``model.onnx`` with an
+``export`` section), plus ``.lock`` while a run uses it.
+
+A run folder is owned by specc: ``--out`` must be new, empty, or a folder holding only run
+files (:data:`RUN_FILES`) and no ``last.pt``, so a user's own files are never overwritten.
+One process at a time trains in a folder (:func:`lock_run_dir`, an ``fcntl`` lock on
+``.lock``). Every file is written atomically (:func:`specc.paths.write_atomic`), so a
+symlink planted in the folder is replaced, never followed.
 """
 
 from __future__ import annotations
@@ -11,13 +18,18 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from specc.errors import RunError
+from specc.paths import same_file, write_atomic
 
-__all__ = ["MetricsLog", "check_out_dir", "create_run_dir", "write_json", "write_text"]
+__all__ = ["RUN_FILES", "MetricsLog", "check_out_dir", "create_run_dir", "lock_run_dir",
+           "write_json", "write_text"]
+
+RUN_FILES = frozenset({"spec.yaml", "metrics.csv", "summary.json", "best.pt", "last.pt",
+                       "curves.png", "model.onnx", ".lock"})
+LOCK = ".lock"
 
 
 def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs") -> Path:
@@ -46,25 +58,98 @@ def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs")
     return run_dir
 
 
-def check_out_dir(out: str | Path) -> Path:
-    """``out`` as a Path, unless it already holds a run (RunError)."""
+def check_out_dir(out: str | Path, spec_path: str | Path | None = None) -> Path:
+    """``out`` as a Path, once it is known to be a place for a new run.
+
+    Raises:
+        RunError: ``out`` is empty (exit 2), would replace the spec file (exit 2), is a
+            file, holds files that are not a run's, or already holds a run (``last.pt``).
+    """
+    try:
+        return _check_out_dir(out, spec_path)
+    except OSError as exc:  # a name too long, a folder that cannot be listed...
+        raise RunError(f"--out {out}: {exc.strerror or exc}") from None
+
+
+def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
+    if str(out).strip() == "":
+        raise RunError("--out is empty; give a folder for the run", exit_code=2)
     run_dir = Path(out)
-    if (run_dir / "last.pt").exists():
+    if spec_path is not None and same_file(run_dir / "spec.yaml", Path(spec_path)):
+        raise RunError(f"--out {run_dir} is the spec's own folder and the spec is named "
+                       "spec.yaml: the run would replace it. Choose another --out",
+                       exit_code=2)
+    if not run_dir.exists() and not run_dir.is_symlink():
+        return run_dir
+    if not run_dir.is_dir():
+        raise RunError(f"--out {run_dir} exists and is not a folder")
+    names = set(os.listdir(run_dir))
+    if "last.pt" in names:
         raise RunError(f"{run_dir} already holds a run (last.pt); continue it with "
                        f"--resume {run_dir} or choose another --out")
+    foreign = sorted(n for n in names if n not in RUN_FILES and not n.endswith(".tmp"))
+    if not foreign and names - {LOCK} and not names & {"metrics.csv", "summary.json"}:
+        foreign = sorted(names - {LOCK})  # a spec.yaml alone is the user's, not a run's
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise RunError(f"--out {run_dir} is a folder with other files ({shown}); a run "
+                       "needs a new or empty folder, so that nothing of yours is overwritten")
     return run_dir
 
 
+class _Lock:
+    """An exclusive ``fcntl.flock`` on ``run_dir/.lock``, held until :meth:`release`, which
+    removes the file. A lock taken on a file that another process has just removed is
+    retried, so two processes never both hold one."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        for _ in range(3):
+            self.fd = self._open()
+            if self._still_linked():
+                return
+            os.close(self.fd)
+        raise RunError(f"another specc train is using {run_dir}")
+
+    def _open(self) -> int:
+        import fcntl
+
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.path, flags, 0o666)
+        except OSError as exc:
+            raise RunError(f"cannot lock {self.path.parent}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RunError(f"another specc train is using {self.path.parent}; wait for it "
+                           "to finish or choose another --out") from None
+        return fd
+
+    def _still_linked(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+        except OSError:
+            return False
+
+    def release(self) -> None:
+        """Remove the lock file, then unlock (closing the descriptor releases the flock)."""
+        if self.fd >= 0:
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = -1
+
+
+def lock_run_dir(run_dir: Path) -> _Lock:
+    """Take the run folder's lock, or RunError when another process holds it."""
+    return _Lock(Path(run_dir))
+
+
 def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temp file in the same folder + os.replace)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a text file atomically (temp file in the same folder + os.replace), with the
+    mode of the user's umask; a symlink at ``path`` is replaced, not followed."""
+    write_atomic(path, text)
 
 
 def _finite(value):
@@ -100,7 +185,9 @@ class MetricsLog:
 
     def append(self, row: dict) -> None:
         """Add one epoch's row."""
-        with self.path.open("a", encoding="utf-8", newline="") as handle:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with open(os.open(self.path, flags, 0o666), "a", encoding="utf-8",
+                  newline="") as handle:
             writer = csv.DictWriter(handle, self.columns, extrasaction="ignore",
                                     lineterminator="\n")
             writer.writerow(_format(row))

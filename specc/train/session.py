@@ -322,6 +322,8 @@ class Session:
         }
         if self.distributed is not None:  # world size, backend, per-rank weight hashes
             summary["distributed"] = self.distributed
+        if getattr(self, "forced", None):  # --resume --force: what differed from last.pt
+            summary["resume_forced"] = list(self.forced)
         if self.dist.is_main:
             write_json(self.run_dir / "summary.json", summary)
         return summary
