@@ -159,6 +159,8 @@ def reference(kind, args, shapes):
         kwargs["batch_first"] = True
     if kind in ATTENTION:
         kwargs.pop("padding_idx", None)  # the mask is a forward argument in torch
+    if kind == "upsample":  # torch's type is a tuple (float() of a list fails), as specc writes
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     if kind == "multiheadattention" and len(shapes) - ("padding_idx" in args) == 3:
         kwargs.update(kdim=shapes[1][-1], vdim=shapes[2][-1])
     if kind == "transformerencoder":
