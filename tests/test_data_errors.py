@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from specc import SpecErrors, load_spec
-from specc.commands.common import RunError
 from specc.data import prepare_data
+from specc.errors import RunError
 
 CSV = "name,age,sex,label\n" + "".join(
     f"p{i},{20 + i},{'m' if i % 2 else 'f'},{i % 2}\n" for i in range(12))

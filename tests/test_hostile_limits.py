@@ -20,8 +20,7 @@ import pytest
 import torch
 from hostile_helpers import TINY, cli, one_error_line, tiny_project
 
-from specc.commands.common import RunError
-from specc.errors import SpecErrors
+from specc.errors import RunError, SpecErrors
 from specc.ops.base import MODULE_ATTRIBUTES, RESERVED_NAMES
 from specc.spec.load import MAX_DEPTH
 from specc.spec.validate import MAX_LAYERS, check_text, load_spec

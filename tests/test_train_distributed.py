@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from train_helpers import assert_same_weights, one_thread, summary, weights
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 from specc.spec.validate import load_spec
 from specc.train import train
 from specc.train.checkpoint import INTERVAL_ENV

@@ -14,8 +14,7 @@ import pytest
 import torch
 from train_helpers import assert_same_weights, one_thread, weights
 
-from specc.commands.common import RunError
-from specc.errors import SpecErrors
+from specc.errors import RunError, SpecErrors
 from specc.spec.validate import load_spec
 from specc.train import load_run, train
 from specc.train.checkpoint import INTERVAL_ENV

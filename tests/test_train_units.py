@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 from specc.spec.sections import (
     SGD,
     BCELoss,
