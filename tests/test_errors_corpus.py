@@ -210,7 +210,7 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
         layers("4", "    - {type: linear, out_features: 3, name: a}",
                "    - {type: linear, out_features: 5, name: b, inputs: input}",
                "    - {type: add, inputs: [a, b]}"),
-        [(8, 7, "add 'add_1': add needs inputs of the same shape, got [3], [5]")]),
+        [(8, 7, "add 'add_1': add cannot broadcast [3], [5]: dimension 1 (counting the batch) has sizes [3, 5]")]),
     "concat_on_missing_dim": (
         layers("4", "    - {type: linear, out_features: 3, name: a}",
                "    - {type: linear, out_features: 5, name: b, inputs: input}",
