@@ -11,7 +11,19 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["SpecError", "SpecErrors", "count_line", "did_you_mean", "render_report"]
+__all__ = ["RunError", "SpecError", "SpecErrors", "count_line", "did_you_mean", "render_report"]
+
+
+class RunError(Exception):
+    """A runtime failure (missing data file, diverged loss...): one line, exit status 1.
+
+    Library code raises it; the command line prints ``error: message`` and exits with
+    ``exit_code`` (2 for a bad option).
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from specc.backends.module import compile_model_class
 from specc.backends.naming import camel_case, plan_forward, safe_text, spec_label
 from specc.backends.source import class_name
 
-SPEC_FILES = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests/specs").glob("*.yaml"))
+SPEC_FILES = (sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs/zoo").glob("*.yaml"))
+              + sorted((ROOT / "tests/specs").glob("*.yaml")))
 
 
 def _sample(spec, batch: int = 2) -> torch.Tensor:

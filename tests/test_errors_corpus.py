@@ -144,6 +144,10 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
                           [(7, 19, "unknown optimizer 'adamm' (did you mean 'adam'?)")]),
     "optimizer_wrong_case": (layers("4", OK, "optimizer: Adam"),
                              [(7, 12, "unknown optimizer 'Adam' (did you mean 'adam'?)")]),
+    "one_cycle_without_momentum": (
+        layers("4", OK, "optimizer: {type: adagrad, lr: 0.1}",
+               "scheduler: {type: one_cycle, max_lr: 0.1}"),
+        [(8, 19, "one_cycle cycles the optimizer's momentum, but adagrad has no momentum")]),
     "unknown_scheduler": (layers("4", OK, "scheduler: {type: steplr, step_size: 2}"),
                           [(7, 19, "unknown scheduler 'steplr' (did you mean 'step_lr'?)")]),
     "unknown_data_source": (
@@ -210,7 +214,8 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
         layers("4", "    - {type: linear, out_features: 3, name: a}",
                "    - {type: linear, out_features: 5, name: b, inputs: input}",
                "    - {type: add, inputs: [a, b]}"),
-        [(8, 7, "add 'add_1': add cannot broadcast [3], [5]: dimension 1 (counting the batch) has sizes [3, 5]")]),
+        [(8, 7, "add 'add_1': add cannot broadcast [3], [5]: dimension 1 (counting the batch) "
+                "has sizes [3, 5]")]),
     "concat_on_missing_dim": (
         layers("4", "    - {type: linear, out_features: 3, name: a}",
                "    - {type: linear, out_features: 5, name: b, inputs: input}",

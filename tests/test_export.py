@@ -23,6 +23,9 @@ from specc.export.onnx_export import ExportFailure, export_module
 from specc.export.verify import BATCH_SIZES
 
 SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
+SLOW_EXPORTS = {"alexnet", "rnn"}  # about 10 s each
+SHIPPED_CASES = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_EXPORTS else name
+                 for name in SHIPPED]
 
 
 def _export(spec, tmp_path: Path, **kwargs):
@@ -36,7 +39,7 @@ def _input_dims(path: Path) -> list:
     return [d.dim_param or d.dim_value for d in dims.shape.dim]
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_CASES)
 def test_shipped_spec_exports_with_dynamic_batch_and_parity(name, tmp_path):
     spec = specc.load_spec(SPECS / f"{name}.yaml")
     _, report = _export(spec, tmp_path)
@@ -74,6 +77,7 @@ loss: cross_entropy
 """
 
 
+@pytest.mark.slow
 def test_gru_and_elman_rnn_keep_dynamic_seq_with_int64_token_ids(tmp_path):
     spec = specc.load_spec(write_spec(tmp_path, "tokens", RECURRENT_SPEC))
     model, report = _export(spec, tmp_path)
@@ -102,6 +106,7 @@ model:
 """
 
 
+@pytest.mark.slow
 def test_length_dependent_model_falls_back_to_fixed_seq_and_says_so(tmp_path):
     spec = specc.load_spec(write_spec(tmp_path, "flat", FLATTENED_SEQ))
     _, report = _export(spec, tmp_path)

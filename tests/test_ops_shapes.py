@@ -47,6 +47,12 @@ NN_CLASSES = {
     "rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU,
     "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
     "softmax": nn.Softmax, "logsoftmax": nn.LogSoftmax, "identity": nn.Identity,
+    "convtranspose1d": nn.ConvTranspose1d, "convtranspose2d": nn.ConvTranspose2d,
+    "upsample": nn.Upsample, "pixelshuffle": nn.PixelShuffle,
+    "adaptivemaxpool1d": nn.AdaptiveMaxPool1d, "adaptivemaxpool2d": nn.AdaptiveMaxPool2d,
+    "multiheadattention": nn.MultiheadAttention,
+    "transformerencoderlayer": nn.TransformerEncoderLayer,
+    "transformerencoder": nn.TransformerEncoder,
     "relu6": nn.ReLU6, "hardtanh": nn.Hardtanh, "hardswish": nn.Hardswish,
     "hardsigmoid": nn.Hardsigmoid, "prelu": nn.PReLU, "softplus": nn.Softplus, "mish": nn.Mish,
     "selu": nn.SELU, "groupnorm": nn.GroupNorm, "instancenorm1d": nn.InstanceNorm1d,
@@ -92,10 +98,17 @@ INFERRED_ARG = {
     "batchnorm2d": ("num_features", lambda s: s[0]),
     "layernorm": ("normalized_shape", lambda s: s[-1]),
     "rnn": ("input_size", lambda s: s[-1]), "lstm": ("input_size", lambda s: s[-1]),
-    "gru": ("input_size", lambda s: s[-1]), "groupnorm": ("num_channels", lambda s: s[0]),
+    "gru": ("input_size", lambda s: s[-1]),
+    "convtranspose1d": ("in_channels", lambda s: s[0]),
+    "convtranspose2d": ("in_channels", lambda s: s[0]),
+    "multiheadattention": ("embed_dim", lambda s: s[-1]),
+    "transformerencoderlayer": ("d_model", lambda s: s[-1]),
+    "transformerencoder": ("d_model", lambda s: s[-1]),
+    "groupnorm": ("num_channels", lambda s: s[0]),
     "instancenorm1d": ("num_features", lambda s: s[0]),
     "instancenorm2d": ("num_features", lambda s: s[0]),
 }
+ATTENTION = ("multiheadattention", "transformerencoderlayer", "transformerencoder")
 #: specc's documented defaults that are not torch's (README, issue 2)
 SPECC_DEFAULTS = {"softmax": {"dim": -1}, "logsoftmax": {"dim": -1}, "concat": {"dim": 1}}
 
@@ -142,8 +155,18 @@ def reference(kind, args, shapes):
     if kind in INFERRED_ARG:
         arg, from_shape = INFERRED_ARG[kind]
         kwargs.setdefault(arg, from_shape(shapes[0]))
-    if kind in ("rnn", "lstm", "gru"):
+    if kind in ("rnn", "lstm", "gru", *ATTENTION):
         kwargs["batch_first"] = True
+    if kind in ATTENTION:
+        kwargs.pop("padding_idx", None)  # the mask is a forward argument in torch
+    if kind == "multiheadattention" and len(shapes) - ("padding_idx" in args) == 3:
+        kwargs.update(kdim=shapes[1][-1], vdim=shapes[2][-1])
+    if kind == "transformerencoder":
+        layers, norm = kwargs.pop("num_layers"), kwargs.pop("norm", False)
+        final = nn.LayerNorm(kwargs["d_model"], eps=kwargs.get("layer_norm_eps", 1e-5),
+                             bias=kwargs.get("bias", True)) if norm else None
+        return nn.TransformerEncoder(nn.TransformerEncoderLayer(**kwargs), layers, norm=final,
+                                     enable_nested_tensor=False)
     return NN_CLASSES[kind](**kwargs)
 
 
@@ -151,6 +174,8 @@ def reference_forward(kind, args, module, tensors):
     """Run the reference: merges with torch functions, ``last`` from torch's final states."""
     if kind in FUNCTIONS:
         return FUNCTIONS[kind](args, tensors)
+    if kind in ATTENTION:
+        return attention_forward(kind, args, module, tensors)
     if kind == "parameter":  # the shape only; check_case compares the values
         return torch.zeros(tensors[0].shape[0], *args["shape"])
     if kind not in ("rnn", "lstm", "gru"):
@@ -162,6 +187,18 @@ def reference_forward(kind, args, module, tensors):
     if args.get("bidirectional"):
         return torch.cat([h_n[-2], h_n[-1]], dim=-1)  # both directions' final states
     return h_n[-1]
+
+
+def attention_forward(kind, args, module, tensors):
+    """torch's attention modules, with ``ids == padding_idx`` as the key padding mask."""
+    mask = None
+    if "padding_idx" in args:
+        *tensors, ids = tensors
+        mask = ids == args["padding_idx"]
+    if kind != "multiheadattention":
+        return module(*tensors, src_key_padding_mask=mask)
+    query, key, value = tensors * 3 if len(tensors) == 1 else tensors
+    return module(query, key, value, key_padding_mask=mask, need_weights=False)[0]
 
 
 def torch_outcome(kind, args, shapes, tensors):
@@ -210,25 +247,30 @@ def deliberately_forbidden(kind, args, shapes, dtypes):
         arg, from_shape = INFERRED_ARG[kind]
         if arg in args and shapes[0] and args[arg] != from_shape(shapes[0]):
             return "a written inferred argument must equal what the input gives"
-    window = ("kernel_size", "stride", "padding", "dilation", "output_size")
+    window = ("kernel_size", "stride", "padding", "dilation", "output_size", "output_padding")
     n = int(kind[-2]) if kind[-1] == "d" and kind[-2].isdigit() else None
     if n and any(isinstance(args.get(k), list) and len(args[k]) != n for k in window):
         return "one spelling per window argument: an int or a list of exactly n values"
     if n and kind != "dropout2d" and len(shapes[0]) > n + 1:
         return "a sample is [channels, *spatial]; torch would fold extra dims into the batch"
-    if kind in ("conv1d", "conv2d") and len(shapes[0]) == n:
+    if kind == "pixelshuffle" and len(shapes[0]) != 3:
+        return "a sample is [channels, height, width]; torch would read the batch as channels " \
+               "or fold extra dims into the batch"
+    if kind in ("conv1d", "conv2d", "convtranspose1d", "convtranspose2d") and len(shapes[0]) == n:
         return "torch reads an [N, *spatial] batch as one unbatched sample (the batch as channels)"
-    if kind in KINDS["pool"] and len(shapes[0]) >= n and _kernel_too_large(args, shapes[0], n):
-        return "a kernel larger than its (padded) input is an error, even where ceil_mode lets " \
-               "torch fit a window that hangs off the end"
     normalized = args.get("normalized_shape")
     if kind == "layernorm" and isinstance(normalized, list) and len(normalized) >= rank:
         return "normalized_shape may not reach into the batch dimension"
-    if kind in ("rnn", "lstm", "gru") and len(shapes[0]) == 1:
+    if kind in ATTENTION and "padding_idx" in args and dtypes[-1] != "int64":
+        return "the padding mask compares token ids with padding_idx: the ids must be int64"
+    if kind == "upsample" and len(shapes[0]) == 4:
+        return "upsample is 1-D or 2-D; volumetric (trilinear) upsampling is not offered"
+    if kind in ("rnn", "lstm", "gru", *ATTENTION) and len(shapes[0]) == 1:
         return "torch reads a 2-D batch as one unbatched sequence (the batch as time steps)"
     if kind in ("dropout", "dropout2d", "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm",
-                "instancenorm1d", "instancenorm2d", "rnn", "lstm", "gru") and "int64" in dtypes:
-        return "normalization, dropout and recurrent layers need float input"
+                "instancenorm1d", "instancenorm2d", "rnn", "lstm", "gru", "upsample",
+                "pixelshuffle", "adaptivemaxpool1d", "adaptivemaxpool2d") and "int64" in dtypes:
+        return "normalization, dropout, recurrent and sampling layers need float input"
     return None
 
 
@@ -253,6 +295,9 @@ def check_case(kind, args, shapes, dtypes=None):
     dtypes = dtypes or ["float32"] * len(shapes)
     high = args.get("num_embeddings", 5)
     tensors = make_inputs(shapes, dtypes, high)
+    if kind in ATTENTION and "padding_idx" in args and dtypes[-1] == "int64":
+        # a sequence of nothing but padding has no key to attend to (NaN in torch)
+        tensors[-1][:, 0] = args["padding_idx"] + 1
     ref_module, ref_out, torch_error = torch_outcome(kind, args, shapes, tensors)
     try:
         layer, inferred = specc_infer(kind, args, shapes, dtypes)
@@ -289,7 +334,8 @@ def check_case(kind, args, shapes, dtypes=None):
 KINDS = {
     "linear": ["linear"], "conv": ["conv1d", "conv2d"],
     "pool": ["maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"],
-    "adaptive": ["adaptiveavgpool1d", "adaptiveavgpool2d"], "flatten": ["flatten"],
+    "adaptive": ["adaptiveavgpool1d", "adaptiveavgpool2d", "adaptivemaxpool1d",
+                 "adaptivemaxpool2d"], "flatten": ["flatten"],
     "activation": ["relu", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax",
                    "logsoftmax", "identity", "relu6", "hardtanh", "hardswish", "hardsigmoid",
                    "prelu", "softplus", "mish", "selu"],
@@ -300,6 +346,10 @@ KINDS = {
     "merge": ["add", "mul", "sub", "div", "concat"], "matmul": ["matmul"],
     "shape": ["permute", "transpose", "reshape", "unsqueeze", "squeeze"],
     "index": ["select", "slice"], "reduce": ["mean", "sum"], "parameter": ["parameter"],
+    "transposed": ["convtranspose1d", "convtranspose2d"], "upsample": ["upsample"],
+    "pixelshuffle": ["pixelshuffle"],
+    "attention": ["multiheadattention"],
+    "encoder": ["transformerencoderlayer", "transformerencoder"],
 }
 
 RARELY_INT = st.sampled_from(["float32"] * 5 + ["int64"])
@@ -360,6 +410,8 @@ def pool_cases(draw):
     maybe(args, "stride", int_or_list(st.integers(1, 3), n), draw)
     maybe(args, "padding", int_or_list(st.integers(0, 2), n), draw)
     maybe(args, "ceil_mode", st.booleans(), draw)
+    if kind.startswith("max"):
+        maybe(args, "dilation", int_or_list(st.integers(1, 3), n), draw)
     return kind, args, [shape]
 
 
@@ -499,6 +551,23 @@ def merge_cases(draw):
 
 
 @st.composite
+def transposed_cases(draw):
+    kind = draw(st.sampled_from(KINDS["transposed"]))
+    n = int(kind[-2])
+    shape = draw(sizes(draw(st.sampled_from([n + 1, n + 1, n + 1, n, n + 2])), 1, 6))
+    args = {"out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
+            "kernel_size": draw(int_or_list(st.integers(1, 4), n))}
+    maybe(args, "stride", int_or_list(st.integers(1, 3), n), draw)
+    maybe(args, "padding", int_or_list(st.integers(0, 3), n), draw)
+    maybe(args, "output_padding", int_or_list(st.integers(0, 2), n), draw)
+    maybe(args, "dilation", int_or_list(st.integers(1, 2), n), draw)
+    maybe(args, "groups", st.integers(1, 3), draw)
+    maybe(args, "bias", st.booleans(), draw)
+    maybe(args, "in_channels", st.sampled_from([shape[0] if shape else 1, 7]), draw)
+    return kind, args, [shape], [draw(RARELY_INT)]
+
+
+@st.composite
 def matmul_cases(draw):
     n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
     lead = draw(st.sampled_from([[], [], [2], [3, 1]]))
@@ -538,6 +607,77 @@ def shape_cases(draw):
         shape = [1 if draw(st.booleans()) else size for size in shape]
         args = {"dim": draw(st.one_of(dim, st.lists(dim, min_size=0, max_size=2)))}
     return kind, args, [shape], [draw(RARELY_INT)]
+
+
+@st.composite
+def upsample_cases(draw):
+    shape = draw(shape_of_rank(1, 4, 1, 5))
+    scale = st.sampled_from([0.5, 1, 1.5, 2, 3])
+    args = {}
+    maybe(args, "mode", st.sampled_from(["nearest", "bilinear"]), draw)
+    given_ = draw(st.sampled_from([["size"], ["scale_factor"], ["scale_factor"], [],
+                                   ["size", "scale_factor"]]))
+    if "size" in given_:
+        args["size"] = draw(int_or_list(st.integers(1, 7), 2))
+    if "scale_factor" in given_:
+        args["scale_factor"] = draw(st.one_of(scale, st.lists(scale, min_size=1, max_size=2)))
+    maybe(args, "align_corners", st.booleans(), draw)
+    return "upsample", args, [shape], [draw(RARELY_INT)]
+
+
+@st.composite
+def pixelshuffle_cases(draw):
+    r = draw(st.integers(1, 3))
+    channels = draw(st.sampled_from([r * r, 2 * r * r, r * r + 1, 3]))
+    shape = [channels, *draw(sizes(draw(st.sampled_from([2, 2, 1, 3])), 1, 4))]
+    return "pixelshuffle", {"upscale_factor": r}, [shape], [draw(RARELY_INT)]
+
+
+def _with_ids(draw, args, shapes, dtypes):
+    """Maybe add ``padding_idx`` and the token ids as the last input (sometimes wrong)."""
+    if draw(st.booleans()):
+        args["padding_idx"] = draw(st.integers(0, 3))
+        seq = shapes[-1][0] if shapes[-1] else 1
+        shapes.append(draw(st.sampled_from([[seq], [seq], [seq + 1], [seq, 2]])))
+        dtypes.append(draw(st.sampled_from(["int64", "int64", "int64", "float32"])))
+    return args, shapes, dtypes
+
+
+@st.composite
+def attention_cases(draw):
+    heads = draw(st.integers(1, 3))
+    d = heads * draw(st.integers(1, 3)) + draw(st.sampled_from([0, 0, 0, 1]))
+    query = [draw(st.integers(1, 5)), d]
+    shapes = [draw(st.sampled_from([query, query, query[1:], [1, *query]]))]
+    if draw(st.booleans()):
+        keys = draw(st.integers(1, 5))
+        shapes += [[keys, draw(st.integers(1, 4))],
+                   [draw(st.sampled_from([keys, keys, keys + 1])), draw(st.integers(1, 4))]]
+    args = {"num_heads": heads}
+    maybe(args, "dropout", st.sampled_from([0.0, 0.25]), draw)
+    maybe(args, "bias", st.booleans(), draw)
+    maybe(args, "embed_dim", st.sampled_from([d, d + 1]), draw)
+    return "multiheadattention", *_with_ids(draw, args, shapes, ["float32"] * len(shapes))
+
+
+@st.composite
+def encoder_cases(draw):
+    kind = draw(st.sampled_from(KINDS["encoder"]))
+    heads = draw(st.integers(1, 3))
+    d = heads * draw(st.integers(1, 3)) + draw(st.sampled_from([0, 0, 0, 1]))
+    query = [draw(st.integers(1, 5)), d]
+    shapes = [draw(st.sampled_from([query, query, query, query[1:], [1, *query]]))]
+    args = {"nhead": heads, "dim_feedforward": draw(st.integers(1, 8))}
+    maybe(args, "dropout", st.sampled_from([0.0, 0.1]), draw)
+    maybe(args, "activation", st.sampled_from(["relu", "gelu"]), draw)
+    maybe(args, "layer_norm_eps", st.sampled_from([1e-5, 1e-6]), draw)
+    maybe(args, "norm_first", st.booleans(), draw)
+    maybe(args, "bias", st.booleans(), draw)
+    maybe(args, "d_model", st.sampled_from([d, d + 1]), draw)
+    if kind == "transformerencoder":
+        args["num_layers"] = draw(st.integers(1, 2))
+        maybe(args, "norm", st.booleans(), draw)
+    return kind, *_with_ids(draw, args, shapes, [draw(RARELY_INT)])
 
 
 @st.composite
@@ -582,7 +722,9 @@ FAMILIES = {
     "linear": linear_cases, "conv": conv_cases, "pool": pool_cases, "adaptive": adaptive_cases,
     "flatten": flatten_cases, "activation": activation_cases, "norm": norm_cases,
     "dropout": dropout_cases, "embedding": embedding_cases, "recurrent": recurrent_cases,
-    "merge": merge_cases, "matmul": matmul_cases, "shape": shape_cases, "index": index_cases,
+    "merge": merge_cases, "transposed": transposed_cases, "upsample": upsample_cases,
+    "pixelshuffle": pixelshuffle_cases, "attention": attention_cases, "encoder": encoder_cases,
+    "matmul": matmul_cases, "shape": shape_cases, "index": index_cases,
     "reduce": reduce_cases, "parameter": parameter_cases,
 }
 

@@ -13,7 +13,9 @@ REQUIRED = {
     "adaptiveavgpool1d", "adaptiveavgpool2d", "batchnorm1d", "batchnorm2d", "layernorm",
     "dropout", "dropout2d", "flatten", "embedding", "rnn", "lstm", "gru", "relu", "leakyrelu",
     "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "logsoftmax", "identity", "add", "mul",
-    "concat",
+    "concat", "convtranspose1d", "convtranspose2d", "upsample", "pixelshuffle",
+    "adaptivemaxpool1d", "adaptivemaxpool2d", "multiheadattention", "transformerencoderlayer",
+    "transformerencoder",
     # issue 11, part A
     "relu6", "hardtanh", "hardswish", "hardsigmoid", "prelu", "softplus", "mish", "selu",
     "permute", "transpose", "reshape", "unsqueeze", "squeeze", "select", "slice", "mean", "sum",

@@ -185,6 +185,7 @@ def runs(tmp_path_factory):
     return folder, single.summary, done
 
 
+@pytest.mark.slow
 def test_two_processes_end_bit_identical(runs):
     folder, _, _ = runs
     info = summary(folder / "two")["distributed"]
@@ -212,6 +213,7 @@ def test_two_processes_train_like_one(runs):
     assert sorted(p.name for p in folder.iterdir()) == ["one", "spec.yaml", "two"]
 
 
+@pytest.mark.slow
 def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
     """torchrun -m specc: rank 1 fails at epoch 3; torchrun stops rank 0 (blocked in a
     collective) and the run ends, nonzero, in bounded time. --resume on 2 processes then
@@ -234,6 +236,7 @@ def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
     assert summary(folder / "broken")["epochs_run"] == 4
 
 
+@pytest.mark.slow
 def test_two_processes_with_dataloader_workers_match_the_in_memory_shards(runs):
     """``data.num_workers: 1``: each rank's DataLoader loads its share of each global batch of
     the same permutation, so the 2-process run ends bit-identical to the in-memory 2-process

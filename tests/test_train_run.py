@@ -110,6 +110,7 @@ def test_same_seed_gives_identical_weights(iris_run, tmp_path):
         "seconds": again.summary["final"]["seconds"]}
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_ends_with_the_uninterrupted_weights(iris_run, tmp_path):
     spec_path = write_spec(tmp_path)
     run = tmp_path / "run"

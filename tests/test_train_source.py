@@ -285,6 +285,7 @@ CASES = ["diabetes", "linear_regression", "mnist_small", "titanic_split",
 
 
 @pytest.mark.parametrize("name", CASES)
+@pytest.mark.slow
 def test_train_py_losses_equal_specc_train(agreement, name: str) -> None:
     spec, _, ours, summary, _ = agreement[name]
     final = summary["final"]
@@ -302,6 +303,7 @@ def test_train_py_losses_equal_specc_train(agreement, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CASES)
+@pytest.mark.slow
 def test_saved_weights_load_strictly_and_equal_specc_weights(agreement, name: str) -> None:
     from specc import build_model
 
@@ -314,6 +316,7 @@ def test_saved_weights_load_strictly_and_equal_specc_weights(agreement, name: st
         torch.testing.assert_close(ours[key], value, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_cases_cover_every_supported_source_step_and_schedule(agreement) -> None:
     specs = [agreement[name][0] for name in CASES]
     sources = {s.data.source.type for s in specs}
@@ -326,6 +329,7 @@ def test_cases_cover_every_supported_source_step_and_schedule(agreement) -> None
     assert {"step_lr", "one_cycle", "reduce_lr_on_plateau", "cosine_annealing"} <= schedulers
 
 
+@pytest.mark.slow
 def test_emitted_train_py_passes_ruff_defaults(agreement) -> None:
     paths = [str(agreement[name][1] / "train.py") for name in CASES]
     check = ruff("check", *paths)
@@ -334,6 +338,7 @@ def test_emitted_train_py_passes_ruff_defaults(agreement) -> None:
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
+@pytest.mark.slow
 def test_train_py_imports_only_torch_numpy_sklearn_pandas_and_the_model(agreement) -> None:
     allowed = {"argparse", "random", "gzip", "struct", "math", "pathlib", "numpy", "pandas",
                "torch", "sklearn", "model"}

@@ -4,6 +4,7 @@ scikit-learn, checkpoints, RNG capture, losses, optimizers, schedulers, trackers
 from __future__ import annotations
 
 import random
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -13,17 +14,20 @@ from sklearn import metrics as skm
 from specc.commands.common import RunError
 from specc.spec.sections import (
     SGD,
+    BCELoss,
+    BCEWithLogitsLoss,
     CosineAnnealing,
     CrossEntropyLoss,
     HuberLoss,
+    MSELoss,
     OneCycle,
     ReduceLROnPlateau,
 )
 from specc.train import checkpoint as ckpt
 from specc.train.device import resolve_device, resolve_precision
-from specc.train.losses import LOSS_BUILDERS, build_loss
+from specc.train.losses import build_loss
 from specc.train.metrics import Predictor, compute_metrics, confusion_matrix
-from specc.train.optim import OPTIMIZER_BUILDERS, SCHEDULER_BUILDERS, build_scheduler
+from specc.train.optim import build_optimizer, build_scheduler
 from specc.train.plan import Tracker, infer_mode
 
 
@@ -53,10 +57,10 @@ def test_macro_scores_skip_absent_labels_like_sklearn():
 
 def test_binary_predictor_thresholds_logits_and_probabilities():
     out = torch.tensor([[-0.1], [0.2], [0.7]])
-    assert Predictor("binary", "bce_with_logits").finish([out]).tolist() == [0, 1, 1]
-    assert Predictor("binary", "bce").finish([out]).tolist() == [0, 0, 1]
-    parts = [Predictor("multiclass", "cross_entropy").reduce(torch.eye(3)[[2, 0]])]
-    assert Predictor("multiclass", "cross_entropy").finish(parts).tolist() == [2, 0]
+    assert Predictor("binary", BCEWithLogitsLoss.threshold).finish([out]).tolist() == [0, 1, 1]
+    assert Predictor("binary", BCELoss.threshold).finish([out]).tolist() == [0, 0, 1]
+    parts = [Predictor("multiclass", CrossEntropyLoss.threshold).reduce(torch.eye(3)[[2, 0]])]
+    assert Predictor("multiclass", CrossEntropyLoss.threshold).finish(parts).tolist() == [2, 0]
 
 
 def test_regression_metrics_match_sklearn():
@@ -131,9 +135,7 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     assert torch.equal(got[3], expected[3]) and torch.equal(got[4], expected[4])
 
 
-def test_losses_build_from_a_closed_mapping():
-    assert set(LOSS_BUILDERS) == {"mse", "l1", "smooth_l1", "huber", "bce_with_logits", "bce",
-                                  "cross_entropy", "nll"}
+def test_losses_build_from_their_section_classes():
     ce = build_loss(CrossEntropyLoss(type="cross_entropy", label_smoothing=0.1,
                                      weight=[1.0, 2.0, 3.0]))
     logits, target = torch.randn(6, 3), torch.tensor([0, 1, 2, 2, 1, 0])
@@ -144,20 +146,33 @@ def test_losses_build_from_a_closed_mapping():
     assert huber.delta == 0.5
 
 
-def test_optimizers_and_schedulers_cover_the_schema():
-    from typing import get_args
+def _every_member(classes):
+    """One valid instance of each family member, required arguments filled in."""
+    required = {"step_size": 2, "milestones": [1, 2], "gamma": 0.5, "max_lr": 0.1}
+    for cls in classes:
+        kind = get_args(cls.model_fields["type"].annotation)[0]
+        args = {k: v for k, v in required.items()
+                if k in cls.model_fields and cls.model_fields[k].is_required()}
+        yield cls(type=kind, **args)
 
+
+def test_every_family_member_builds_its_torch_class():
     from specc.spec import sections
 
-    def types(classes):
-        return {get_args(c.model_fields["type"].annotation)[0] for c in classes}
-
-    assert set(OPTIMIZER_BUILDERS) == types(sections.OPTIMIZERS)
-    assert set(SCHEDULER_BUILDERS) == types(sections.SCHEDULERS)
-    assert set(LOSS_BUILDERS) == types(sections.LOSSES)
     model = torch.nn.Linear(2, 1)
-    opt = OPTIMIZER_BUILDERS["sgd"](model.parameters(), SGD(type="sgd", lr=0.1, momentum=0.9,
-                                                            nesterov=True, weight_decay=1e-4))
+    for loss in _every_member(sections.LOSSES):
+        assert type(build_loss(loss)).__name__ == loss.torch_class
+        assert loss.task in ("multiclass", "binary", "regression")
+    optimizers = list(_every_member(sections.OPTIMIZERS))
+    for section in optimizers:
+        assert type(build_optimizer(section, model.parameters())).__name__ == section.torch_class
+    for section in _every_member(sections.SCHEDULERS):
+        optimizer = build_optimizer(optimizers[0], model.parameters())
+        stepper = build_scheduler(section, optimizer, epochs=3, batches_per_epoch=2)
+        assert type(stepper.scheduler).__name__ == section.torch_class
+        assert stepper.per_batch == (section.steps == "batch")
+    opt = build_optimizer(SGD(type="sgd", lr=0.1, momentum=0.9, nesterov=True,
+                              weight_decay=1e-4), model.parameters())
     assert opt.param_groups[0]["nesterov"] and opt.param_groups[0]["weight_decay"] == 1e-4
 
 
@@ -240,7 +255,7 @@ def _step(model, grad_clip=None, per_sample_weight=True, lr=1.0):
 
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     return Step(model, torch.nn.MSELoss(), optimizer, Stepper(None),
-                Predictor("regression", "mse"), Precision("fp32", "cpu"),
+                Predictor("regression", MSELoss.threshold), Precision("fp32", "cpu"),
                 grad_clip=grad_clip, per_sample_weight=per_sample_weight)
 
 

@@ -29,7 +29,7 @@ from specc.backends.naming import safe_text, spec_label
 from specc.backends.pyformat import format_statement, prefer_double_quotes
 from specc.backends.source import class_name
 from specc.backends.templating import render_template
-from specc.spec.sections import task_of
+from specc.spec.sections import LossSection, OptimizerSection, SchedulerSection, task_of
 
 if TYPE_CHECKING:
     from specc.spec.schema import Spec
@@ -39,14 +39,6 @@ __all__ = ["needs_train_script", "render_train_source", "train_problems"]
 AUGMENTATIONS = ("random_crop", "random_horizontal_flip")
 MONITORS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 PATH_SOURCES = ("csv", "mnist", "npz")
-_LOSS_CLASS = {"mse": "MSELoss", "l1": "L1Loss", "smooth_l1": "SmoothL1Loss",
-               "huber": "HuberLoss", "bce_with_logits": "BCEWithLogitsLoss", "bce": "BCELoss",
-               "cross_entropy": "CrossEntropyLoss", "nll": "NLLLoss"}
-_OPTIMIZER_CLASS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-                    "adagrad": "Adagrad"}
-_SCHEDULER_CLASS = {"step_lr": "StepLR", "multi_step_lr": "MultiStepLR",
-                    "exponential_lr": "ExponentialLR", "cosine_annealing": "CosineAnnealingLR",
-                    "one_cycle": "OneCycleLR", "reduce_lr_on_plateau": "ReduceLROnPlateau"}
 _SKLEARN_LOADERS = {"digits": "load_digits", "iris": "load_iris", "wine": "load_wine",
                     "breast_cancer": "load_breast_cancer", "diabetes": "load_diabetes"}
 _PREPROCESS_CLASS = {"simple_imputer": ("sklearn.impute", "SimpleImputer"),
@@ -107,7 +99,7 @@ def render_train_source(spec: Spec, out_dir: str | Path | None = None) -> str:
 def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything ``train.py.jinja`` lays out, each piece already safe Python text."""
     cls, source = class_name(spec), spec.data.source
-    task = task_of(spec.loss.type)
+    task = task_of(spec.loss)
     accuracy = task != "regression"
     path_source = source.type in PATH_SOURCES
     labels = getattr(source, "labels", None)
@@ -127,8 +119,8 @@ def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, An
         "load_arg": "args.data" if path_source else "",
         "load_lines": _load_lines(spec, task),
         "accuracy": accuracy,
-        "correct_doc": _correct_doc(spec.loss.type, task),
-        "correct_lines": _correct_lines(spec.loss.type, task),
+        "correct_doc": _correct_doc(spec.loss),
+        "correct_lines": _correct_lines(spec.loss),
         "eval_loss_lines": _loss_sum_lines(spec, "loss", 8),
         "parser_lines": format_statement("parser = argparse.ArgumentParser(description="
                                          f"{_description(spec)!r})", 4),
@@ -170,7 +162,7 @@ def _imports(spec: Spec, task: str) -> list[str]:
     stdlib = ["argparse", "random"]
     if source.type == "mnist":
         stdlib += ["gzip", "struct"]
-    if spec.scheduler is not None and spec.scheduler.type == "one_cycle":
+    if spec.scheduler is not None and spec.scheduler.steps == "batch":
         stdlib.append("math")
     lines = [f"import {name}" for name in sorted(stdlib)]
     lines += ["from pathlib import Path", ""]
@@ -493,18 +485,18 @@ def _transform_expr(step) -> str:
 # --- the training part ---------------------------------------------------------------------
 
 
-def _correct_doc(loss: str, task: str) -> str:
-    if task == "multiclass":
+def _correct_doc(loss: LossSection) -> str:
+    if loss.task == "multiclass":
         return "How many rows of out (B, K) have their largest score at the class in y (B,)."
-    threshold = "0.5 (probabilities)" if loss == "bce" else "0 (logits)"
-    return f"How many outputs (B, 1) fall on the side of {threshold} that y (B, 1) says."
+    kind = "probabilities" if loss.output_kind == "probability" else "logits"
+    return (f"How many outputs (B, 1) fall on the side of {loss.threshold:g} ({kind}) that "
+            "y (B, 1) says.")
 
 
-def _correct_lines(loss: str, task: str) -> list[str]:
-    if task == "multiclass":
+def _correct_lines(loss: LossSection) -> list[str]:
+    if loss.task == "multiclass":
         return ["    return (out.argmax(1) == y).sum().item()"]
-    threshold = "0.5" if loss == "bce" else "0"
-    return [f"    return ((out > {threshold}).float() == y).sum().item()"]
+    return [f"    return ((out > {loss.threshold:g}).float() == y).sum().item()"]
 
 
 def _loss_sum_lines(spec: Spec, loss: str, indent: int) -> list[str]:
@@ -520,68 +512,42 @@ def _setup_lines(spec: Spec) -> list[str]:
     return [*lines, *format_statement("device = torch.device(DEVICE)", 4)]
 
 
-def _non_default(section, names: tuple[str, ...]) -> list[str]:
-    fields = type(section).model_fields
-    out = []
-    for name in names:
-        value = getattr(section, name)
-        field = fields[name]
-        if field.is_required() or value != field.default:
-            out.append(f"{name}={value!r}")
-    return out
+#: how train.py writes what a scheduler argument is derived from
+_DERIVED_CODE = {"epochs": "args.epochs", "total_steps": "args.epochs * math.ceil(n / BATCH_SIZE)"}
 
 
-def _loss_expr(section) -> str:
-    args = []
-    if section.type == "smooth_l1" and section.beta != 1.0:
-        args.append(f"beta={section.beta!r}")
-    if section.type == "huber" and section.delta != 1.0:
-        args.append(f"delta={section.delta!r}")
-    for key in ("weight", "pos_weight"):
-        values = getattr(section, key, None)
+def _kwargs_text(kwargs: dict[str, Any]) -> list[str]:
+    return [f"{name}={value!r}" for name, value in kwargs.items()]
+
+
+def _loss_expr(section: LossSection) -> str:
+    args = _kwargs_text({k: v for k, v in section.written_kwargs().items()
+                         if k not in section.tensor_args})
+    for name in section.tensor_args:
+        values = getattr(section, name)
         if values is not None:
             values = values if isinstance(values, list) else [values]
-            args.append(f"{key}=torch.tensor({[float(v) for v in values]!r}, device=device)")
-    if getattr(section, "label_smoothing", 0.0):
-        args.append(f"label_smoothing={section.label_smoothing!r}")
-    if section.reduction != "mean":
-        args.append(f"reduction={section.reduction!r}")
-    return f"nn.{_LOSS_CLASS[section.type]}({', '.join(args)})"
+            args.insert(0, f"{name}=torch.tensor({[float(v) for v in values]!r}, device=device)")
+    return f"nn.{section.torch_class}({', '.join(args)})"
 
 
-_OPTIMIZER_ARGS = {"sgd": ("momentum", "dampening", "nesterov", "weight_decay"),
-                   "adam": ("betas", "eps", "weight_decay", "amsgrad"),
-                   "adamw": ("betas", "eps", "weight_decay", "amsgrad"),
-                   "rmsprop": ("alpha", "eps", "momentum", "centered", "weight_decay"),
-                   "adagrad": ("lr_decay", "eps", "weight_decay")}
-_SCHEDULER_ARGS = {"step_lr": ("step_size", "gamma"), "multi_step_lr": ("milestones", "gamma"),
-                   "exponential_lr": ("gamma",), "cosine_annealing": ("eta_min",),
-                   "one_cycle": ("max_lr", "pct_start", "anneal_strategy", "div_factor",
-                                 "final_div_factor"),
-                   "reduce_lr_on_plateau": ("mode", "factor", "patience", "threshold",
-                                            "min_lr")}
+def _optimizer_expr(section: OptimizerSection) -> str:
+    args = [f"lr={section.lr!r}", *_kwargs_text(section.written_kwargs(skip=("lr",)))]
+    return f"torch.optim.{section.torch_class}(model.parameters(), {', '.join(args)})"
 
 
-def _optimizer_expr(section) -> str:
-    args = [f"lr={section.lr!r}", *_non_default(section, _OPTIMIZER_ARGS[section.type])]
-    return f"torch.optim.{_OPTIMIZER_CLASS[section.type]}(model.parameters(), {', '.join(args)})"
-
-
-def _scheduler_expr(section) -> str:
-    args = ["optimizer"]
-    if section.type == "cosine_annealing":
-        args.append(f"T_max={section.T_max!r}" if section.T_max else "T_max=args.epochs")
-    if section.type == "one_cycle":
-        args.append("total_steps=args.epochs * math.ceil(n / BATCH_SIZE)")
-    args += _non_default(section, _SCHEDULER_ARGS[section.type])
-    return f"torch.optim.lr_scheduler.{_SCHEDULER_CLASS[section.type]}({', '.join(args)})"
+def _scheduler_expr(section: SchedulerSection) -> str:
+    derived = [f"{name}={getattr(section, name, None)!r}" if getattr(section, name, None)
+               else f"{name}={_DERIVED_CODE[source]}" for name, source in section.derived.items()]
+    args = ["optimizer", *derived, *_kwargs_text(section.written_kwargs(skip=section.derived))]
+    return f"torch.optim.lr_scheduler.{section.torch_class}({', '.join(args)})"
 
 
 def _model_lines(spec: Spec) -> list[str]:
     lines = format_statement(f"loss_fn = {_loss_expr(spec.loss)}", 4)
     lines += format_statement(f"optimizer = {_optimizer_expr(spec.optimizer)}", 4)
     if spec.scheduler is not None:
-        if spec.scheduler.type == "one_cycle":
+        if "total_steps" in spec.scheduler.derived.values():
             lines += format_statement("n = len(X_train)", 4)
         lines += format_statement(f"scheduler = {_scheduler_expr(spec.scheduler)}", 4)
     if spec.data.shuffle:
@@ -605,8 +571,9 @@ def _step_lines(spec: Spec) -> list[str]:
     if _train_section(spec).grad_clip is not None:
         lines += format_statement("nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)", 12)
     lines += format_statement("optimizer.step()", 12)
-    if spec.scheduler is not None and spec.scheduler.type == "one_cycle":
-        lines += format_statement("scheduler.step()", 12, "one_cycle steps after every batch")
+    if spec.scheduler is not None and spec.scheduler.steps == "batch":
+        lines += format_statement("scheduler.step()", 12,
+                                  f"{spec.scheduler.type} steps after every batch")
     return lines + _loss_sum_lines(spec, "loss", 12)
 
 
@@ -631,9 +598,9 @@ def _epoch_end_lines(spec: Spec, accuracy: bool) -> list[str]:
         if accuracy:
             parts.append('f"val_accuracy {val_accuracy:.4f}"')
     scheduler = spec.scheduler
-    if scheduler is not None and scheduler.type == "reduce_lr_on_plateau":
+    if scheduler is not None and scheduler.steps == "metric":
         lines += format_statement(f"scheduler.step({_monitor(spec, scheduler)})", 8)
-    elif scheduler is not None and scheduler.type != "one_cycle":
+    elif scheduler is not None and scheduler.steps == "epoch":
         lines += format_statement("scheduler.step()", 8)
     lines += format_statement(f"print({', '.join(parts)})", 8)
     return lines + _stop_lines(spec)

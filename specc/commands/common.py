@@ -7,17 +7,9 @@ from pathlib import Path
 
 import typer
 
-from specc.errors import SpecErrors, count_line
+from specc.errors import RunError, SpecErrors, count_line
 
 __all__ = ["RunError", "fail", "load_or_exit", "run_app"]
-
-
-class RunError(Exception):
-    """A runtime failure (missing data file, diverged loss...): one line, exit status 1."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

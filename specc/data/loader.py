@@ -7,7 +7,7 @@ in-memory path (:func:`specc.data.iter_batches`).
   single draw ``iter_batches`` makes, and cuts it into global batches of ``batch_size``.
   (torch's ``RandomSampler`` is not used: it draws a second permutation at the end of every
   epoch, which would shift every later epoch's order.) Under DDP each rank gets its
-  contiguous share ``[lo, hi)`` of each global batch (:func:`specc.train.distributed.share_bounds`),
+  contiguous share ``[lo, hi)`` of each global batch (:func:`specc.data.shares.share_bounds`),
   the sharding the in-memory path does after batching.
 - :class:`SplitDataset` is map-style; its ``__getitems__`` gathers a whole share by tensor
   indexing (no per-sample collate).
@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import torch
+
+from specc.data.shares import share_bounds
 
 __all__ = ["GlobalBatchSampler", "Loaded", "Share", "SplitDataset", "augment_share",
            "loaded_batches", "make_loader"]
@@ -64,7 +66,6 @@ class GlobalBatchSampler:
         return -(-self.n // self.batch_size)
 
     def __iter__(self) -> Iterator[Share]:
-        from specc.train.distributed import share_bounds
 
         if self.generator is not None:
             order = torch.randperm(self.n, generator=self.generator)

@@ -47,6 +47,6 @@ def listing(names: list[str], limit: int) -> str:
 
 def raise_io(message: str) -> NoReturn:
     """Raise a one-line runtime failure (exit status 1): a data file that cannot be read."""
-    from specc.commands.common import RunError
+    from specc.errors import RunError
 
     raise RunError(message)

@@ -55,7 +55,7 @@ def _text_labels(y: np.ndarray) -> bool:
 def infer_task(spec, y: np.ndarray) -> str:
     """The task implied by the loss, or by the target values when there is no loss."""
     if spec.loss is not None:
-        return task_of(spec.loss.type)
+        return task_of(spec.loss)
     if not _is_text(y):
         values = y[~pd.isna(y)] if y.dtype.kind == "f" else y
         integral = values.size == 0 or bool(np.all(np.mod(values, 1) == 0))

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specc.export.metadata import ModelInfo, metadata_props, output_kind
+from specc.export.metadata import ModelInfo, metadata_props
 from specc.export.verify import Parity
 from specc.spec.sections import task_of
 
 __all__ = ["ExportError", "ExportReport", "export_onnx", "export_run", "model_info"]
 
-RECURRENT = frozenset({"rnn", "lstm", "gru"})
+#: layers over a sequence of any length: a model with one is exported with a dynamic length
+SEQUENCE_LAYERS = frozenset({"rnn", "lstm", "gru", "multiheadattention",
+                             "transformerencoderlayer", "transformerencoder"})
 INPUT_NAME = "input"
 
 
@@ -51,7 +53,6 @@ def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
 
     ckpt = checkpoint or {}
     graph = spec.graph
-    loss = spec.loss.type if spec.loss is not None else None
     return ModelInfo(
         spec_name=spec.name,
         input_name=INPUT_NAME,
@@ -59,8 +60,8 @@ def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
         input_dtype=graph.input_dtype,
         output_names=list(graph.outputs),
         output_shapes=[list(s) for s in graph.output_shapes],
-        task=ckpt.get("task") or task_of(loss),
-        output_kind=output_kind(loss),
+        task=ckpt.get("task") or task_of(spec.loss),
+        output_kind=spec.loss.output_kind if spec.loss is not None else "values",
         class_labels=_labels(ckpt.get("class_labels")),
         feature_names=_labels(ckpt.get("feature_names")),
         preprocessing=ckpt.get("preprocessing") or None,
@@ -114,7 +115,7 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
     if opset is not None:
         info.opset = opset
     module, transform = _wrap(model, spec, info, include_preprocessing)
-    want_seq = any(node.kind in RECURRENT for node in spec.graph.nodes)
+    want_seq = any(node.kind in SEQUENCE_LAYERS for node in spec.graph.nodes)
     result, seq_note = _export_verified(module, spec, info, path, want_seq, transform,
                                         check=check, atol=atol)
     if result.error:
@@ -220,7 +221,7 @@ def export_run(run_dir: Path | str, path: Path | str | None = None, *,
     """
     import sys
 
-    from specc.commands.common import RunError
+    from specc.errors import RunError
     from specc.export.target import resolve_target
 
     run_dir = Path(run_dir)

@@ -12,23 +12,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["OUTPUT_KINDS", "ModelInfo", "metadata_props", "output_kind", "read_metadata"]
+__all__ = ["OUTPUT_KINDS", "ModelInfo", "metadata_props", "read_metadata"]
+
+#: every output kind a loss may declare, and ``values`` (regression, or no loss).
+OUTPUT_KINDS = ("logits", "log_probabilities", "logit", "probability", "values")
 
 PREFIX = "specc."
-
-#: How to turn the first model output into predictions, keyed by the spec's loss type.
-OUTPUT_KINDS = {
-    "cross_entropy": "logits",          # softmax over classes
-    "nll": "log_probabilities",         # exp over classes
-    "bce_with_logits": "logit",         # sigmoid
-    "bce": "probability",               # already a probability
-}
-
-
-def output_kind(loss_type: str | None) -> str:
-    """``logits`` | ``log_probabilities`` | ``logit`` | ``probability`` | ``values``."""
-    return OUTPUT_KINDS.get(loss_type or "", "values")
-
 
 @dataclass
 class ModelInfo:
@@ -40,7 +29,7 @@ class ModelInfo:
         input_dtype: ``float32`` or ``int64``.
         output_names / output_shapes: per-sample shapes of the model outputs.
         task: ``binary`` | ``multiclass`` | ``regression``.
-        output_kind: see :func:`output_kind`.
+        output_kind: how to read the first output (:class:`specc.spec.sections.LossSection`).
         class_labels: label of each class index, when known.
         feature_names: the raw input columns of a CSV source, when known.
         preprocessing: the fitted preprocessing/transforms state (JSON data), when known.

@@ -154,13 +154,22 @@ def _fresh_dispatch():
 
 
 def _translations() -> dict:
-    """Extra op translations: the Elman RNN to the ONNX RNN op (see :mod:`rnn_onnx`)."""
+    """Extra op translations: the Elman RNN to the ONNX RNN op (see :mod:`rnn_onnx`), adaptive
+    max pooling to slices and ReduceMax (see :mod:`pool_onnx`)."""
+    table = {}
     try:
         from specc.export.rnn_onnx import rnn_translations
 
-        return rnn_translations()
+        table.update(rnn_translations())
     except (ImportError, AttributeError):  # no onnxscript opset 18 or no aten.rnn_* op
-        return {}
+        pass
+    try:
+        from specc.export.pool_onnx import adaptive_pool_translations
+
+        table.update(adaptive_pool_translations())
+    except (ImportError, AttributeError):
+        pass
+    return table
 
 
 def _torch_export(module, example, dynamic_seq: bool):

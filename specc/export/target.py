@@ -30,7 +30,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """``torch.load(path, weights_only=True)``; a RunError for a missing or unreadable file."""
     import torch
 
-    from specc.commands.common import RunError
+    from specc.errors import RunError
 
     if not path.is_file():
         raise RunError(f"no checkpoint at {path}")
@@ -44,7 +44,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _load_run(run_dir: Path):
-    from specc.commands.common import RunError
+    from specc.errors import RunError
 
     try:
         from specc.train import load_run
@@ -65,7 +65,7 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
     import torch
 
     import specc
-    from specc.commands.common import RunError
+    from specc.errors import RunError
 
     if path.is_dir():
         spec, checkpoint = _load_run(path)

@@ -10,6 +10,7 @@ import typing
 
 from specc.ops import (
     activation,
+    attention,
     conv,
     dense,
     dropout,
@@ -22,6 +23,7 @@ from specc.ops import (
     recurrent,
     reduce,
     reshape,
+    sampling,
     shape,
 )
 from specc.ops.base import Inferred, Layer, ShapeError
@@ -29,8 +31,8 @@ from specc.ops.base import Inferred, Layer, ShapeError
 __all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
 
 _MODULES = (
-    dense, conv, pool, reshape, shape, index, reduce, activation, norm, dropout, embedding,
-    recurrent, merge, parameter,
+    dense, conv, pool, sampling, reshape, shape, index, reduce, activation, norm, dropout,
+    embedding, recurrent, attention, merge, parameter,
 )
 
 

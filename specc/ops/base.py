@@ -183,6 +183,8 @@ def inferred_reason(arg: str, actual: Any) -> str:
         "num_features": " (the number of channels/features of the input)",
         "input_size": " (the number of features per time step)",
         "normalized_shape": " (the trailing dimensions of the input)",
+        "embed_dim": " (the size of the last dimension of the query)",
+        "d_model": " (the size of the last dimension of the input)",
     }
     return reasons.get(arg, "")
 

@@ -36,11 +36,12 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
 
 
 def window_explain(kind: str, size: int, kernel: int, stride: int, padding: int,
-                   dilation: int, out: int) -> str:
+                   dilation: int, out: int, ceil_mode: bool = False) -> str:
     """``conv2d: (28 + 2*2 - 5)/1 + 1 = 28`` style arithmetic."""
     k = f"{dilation}*({kernel} - 1) - 1" if dilation != 1 else f"{kernel}"
     pad = f" + 2*{padding}" if padding else ""
-    return f"{kind}: ({size}{pad} - {k})/{stride} + 1 = {out}"
+    rounding = ", rounded up (ceil_mode)" if ceil_mode else ""
+    return f"{kind}: ({size}{pad} - {k})/{stride} + 1 = {out}{rounding}"
 
 
 class _ConvNd(Layer):

@@ -1,4 +1,10 @@
-"""Pooling: ``maxpool1d/2d``, ``avgpool1d/2d``, ``adaptiveavgpool1d/2d``."""
+"""Pooling: ``maxpool1d/2d``, ``avgpool1d/2d``, ``adaptiveavgpool1d/2d``, ``adaptivemaxpool1d/2d``.
+
+Window sizes follow torch's ``pooling_output_shape`` exactly, ``ceil_mode`` included: with
+ceil_mode a last window that starts inside the (left-padded) input is kept even when it hangs
+off the end, so a kernel larger than the input can still give one output. A configuration is
+an error exactly where torch raises: padding more than half the kernel, or no output at all.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +29,14 @@ class _PoolNd(Layer):
             layout = "[channels, length]" if self.ndim == 1 else "[channels, height, width]"
             raise ShapeError(f"{self.kind} needs a {layout} input per sample, got {list(shape)}")
 
+    def _dilation(self) -> PosInt | list[PosInt]:
+        return 1
+
     def _window(self) -> tuple[tuple[int, ...], ...]:
+        """``(kernel, stride, padding, dilation)``, one value per spatial dimension."""
         n = self.ndim
-        for arg in ("kernel_size", "stride", "padding"):
-            value = getattr(self, arg)
+        for arg in ("kernel_size", "stride", "padding", "dilation"):
+            value = getattr(self, arg, None)
             if isinstance(value, list) and len(value) != n:
                 raise ShapeError(f"{arg} needs one int or a list of {n}, got {value}")
         kernel = as_tuple(self.kernel_size, n)
@@ -35,39 +45,54 @@ class _PoolNd(Layer):
         for k, p in zip(kernel, padding, strict=True):
             if p > k // 2:
                 raise ShapeError(f"padding {p} must be at most half of kernel_size {k}")
-        return kernel, stride, padding
+        return kernel, stride, padding, as_tuple(self._dilation(), n)
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        """``[C, *spatial] -> [C, *out]``, each ``out`` by torch's pooling formula."""
         (shape,) = shapes
         self._check_rank(shape)
-        kernel, stride, padding = self._window()
         lead, sizes = shape[: len(shape) - self.ndim], shape[len(shape) - self.ndim:]
         out_sizes, explain = [], []
-        for size, k, s, p in zip(sizes, kernel, stride, padding, strict=True):
-            if k > size + 2 * p:
-                raise ShapeError(f"kernel_size {k} is larger than the input ({size})")
-            out = window_out(size, k, s, p, 1, self.ceil_mode)
+        for size, k, s, p, d in zip(sizes, *self._window(), strict=True):
+            out = window_out(size, k, s, p, d, self.ceil_mode)
+            if out < 1:
+                span = d * (k - 1) + 1
+                raise ShapeError(
+                    f"kernel_size {k}{f' (dilated to {span})' if d > 1 else ''} is larger than "
+                    f"the input ({size}{f' + 2*{p} padding' if p else ''}): no output"
+                )
             out_sizes.append(out)
-            explain.append(window_explain(self.kind, size, k, s, p, 1, out))
+            explain.append(window_explain(self.kind, size, k, s, p, d, out, self.ceil_mode))
         return Inferred(shape=(*lead, *out_sizes), explain=explain)
 
     def init_source(self, inferred: Inferred) -> str:
+        dilation = self._dilation()
         return call(
             self.torch_class,
             kernel_size=self.kernel_size,
             stride=self.stride,
             padding=self.padding or None,
+            dilation=None if dilation == 1 else dilation,
             ceil_mode=self.ceil_mode or None,
         )
 
 
-class MaxPool1d(_PoolNd):
+class _MaxPoolNd(_PoolNd):
+    """Max pooling also takes ``dilation`` (spacing between window elements)."""
+
+    dilation: PosInt | list[PosInt] = 1
+
+    def _dilation(self) -> PosInt | list[PosInt]:
+        return self.dilation
+
+
+class MaxPool1d(_MaxPoolNd):
     type: Literal["maxpool1d"]
     ndim = 1
     torch_class = "nn.MaxPool1d"
 
 
-class MaxPool2d(_PoolNd):
+class MaxPool2d(_MaxPoolNd):
     type: Literal["maxpool2d"]
     ndim = 2
     torch_class = "nn.MaxPool2d"
@@ -85,8 +110,8 @@ class AvgPool2d(_PoolNd):
     torch_class = "nn.AvgPool2d"
 
 
-class _AdaptiveAvgPoolNd(Layer):
-    """Adaptive average pooling to a fixed ``output_size``."""
+class _AdaptivePoolNd(Layer):
+    """Adaptive (average or max) pooling to a fixed ``output_size``: ``[C, *in] -> [C, *out]``."""
 
     ndim: ClassVar[int] = 2
     output_size: PosInt | list[PosInt]
@@ -110,13 +135,25 @@ class _AdaptiveAvgPoolNd(Layer):
         return call(self.torch_class, [self.output_size])
 
 
-class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
     type: Literal["adaptiveavgpool1d"]
     ndim = 1
     torch_class = "nn.AdaptiveAvgPool1d"
 
 
-class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
     type: Literal["adaptiveavgpool2d"]
     ndim = 2
     torch_class = "nn.AdaptiveAvgPool2d"
+
+
+class AdaptiveMaxPool1d(_AdaptivePoolNd):
+    type: Literal["adaptivemaxpool1d"]
+    ndim = 1
+    torch_class = "nn.AdaptiveMaxPool1d"
+
+
+class AdaptiveMaxPool2d(_AdaptivePoolNd):
+    type: Literal["adaptivemaxpool2d"]
+    ndim = 2
+    torch_class = "nn.AdaptiveMaxPool2d"

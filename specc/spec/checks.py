@@ -27,27 +27,13 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]
     """Problems between the loss and the layer that feeds it."""
     if spec.loss is None:
         return []
-    loss = spec.loss.type
     last = _feeding_layer(graph)
     kind = last.kind if last else None
     feeder = last.inputs[0] if last else "input"
-    if loss == "cross_entropy" and kind in ("softmax", "logsoftmax"):
-        return [(last.index, None, f"layer '{feeder}' feeds cross_entropy through {kind}; "
-                 "cross_entropy applies log-softmax itself (CrossEntropyLoss = LogSoftmax + "
-                 f"NLLLoss), so remove the {kind} layer")]
-    if loss == "bce_with_logits" and kind == "sigmoid":
-        return [(last.index, None, f"layer '{feeder}' feeds bce_with_logits through sigmoid; "
-                 "bce_with_logits applies the sigmoid itself, so remove the sigmoid layer "
-                 "(or use the bce loss)")]
-    if loss == "nll" and kind != "logsoftmax":
-        where = last.index if last else None
-        return [(where, None, "nll expects log-probabilities: end the model with a logsoftmax "
-                 "layer, or use cross_entropy on raw scores")]
-    if loss == "bce" and kind != "sigmoid":
-        where = last.index if last else None
-        return [(where, None, "bce expects probabilities in [0, 1]: end the model with a "
-                 "sigmoid layer, or use bce_with_logits on raw scores (more stable)")]
-    return []
+    problem = spec.loss.output_problem(kind, feeder)
+    if problem is None:
+        return []
+    return [(last.index if last else None, None, problem)]
 
 
 #: layers that keep an embedding's [positions, embedding_dim] layout as it is

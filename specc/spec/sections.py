@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
@@ -61,102 +61,211 @@ def _union(members: tuple[type, ...]) -> Any:
     return Union[members]  # noqa: UP007 - built from a runtime tuple
 
 
+# --- closed families: losses, optimizers, schedulers -------------------------------------
+
+
+class Family(Strict):
+    """A member of a closed family (a loss, an optimizer, a scheduler).
+
+    The class is the one place that knows its torch class and how its fields reach torch:
+    every field but ``type`` and :attr:`not_torch` is a torch keyword argument of the same
+    name. The trainer, the ``train.py`` emitter, the exporter and the checks all read it here.
+    """
+
+    #: the torch class, without its module (``CrossEntropyLoss``, ``AdamW``, ``StepLR``).
+    torch_class: ClassVar[str]
+    #: fields that are specc's own, not torch arguments.
+    not_torch: ClassVar[tuple[str, ...]] = ()
+
+    def torch_kwargs(self) -> dict[str, Any]:
+        """Every torch keyword argument, by torch's name, in field order."""
+        return {name: getattr(self, name) for name in type(self).model_fields
+                if name != "type" and name not in self.not_torch}
+
+    def written_kwargs(self, skip: Iterable[str] = ()) -> dict[str, Any]:
+        """The torch keyword arguments that are required or differ from their default."""
+        fields = type(self).model_fields
+        return {name: value for name, value in self.torch_kwargs().items() if name not in skip
+                and (fields[name].is_required() or value != fields[name].default)}
+
+
 # --- losses -------------------------------------------------------------------------------
 
 Reduction = Literal["mean", "sum"]
+Task = Literal["multiclass", "binary", "regression"]
 
 
-class MSELoss(Strict):
+class LossSection(Family):
+    """A loss: also the task its targets imply and how its model output reads.
+
+    ``output_kind`` tells prediction how to turn the first output into answers: ``logits``
+    (softmax over classes), ``log_probabilities`` (exp), ``logit`` (sigmoid), ``probability``
+    (as is) or ``values`` (regression). ``threshold`` is the binary decision boundary.
+    """
+
+    task: ClassVar[Task]
+    output_kind: ClassVar[str]
+    #: torch arguments given as tensors (written as lists in the spec).
+    tensor_args: ClassVar[tuple[str, ...]] = ()
+    threshold: ClassVar[float] = 0.0
+
+    def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
+        """What is wrong with feeding this loss from a ``last_kind`` layer, if anything."""
+        return None
+
+
+class _Regression(LossSection):
+    task = "regression"
+    output_kind = "values"
+
+
+class MSELoss(_Regression):
     type: Literal["mse"]
     reduction: Reduction = "mean"
+    torch_class = "MSELoss"
 
 
-class L1Loss(Strict):
+class L1Loss(_Regression):
     type: Literal["l1"]
     reduction: Reduction = "mean"
+    torch_class = "L1Loss"
 
 
-class SmoothL1Loss(Strict):
+class SmoothL1Loss(_Regression):
     type: Literal["smooth_l1"]
     beta: PositiveFloat = 1.0
     reduction: Reduction = "mean"
+    torch_class = "SmoothL1Loss"
 
 
-class HuberLoss(Strict):
+class HuberLoss(_Regression):
     type: Literal["huber"]
     delta: PositiveFloat = 1.0
     reduction: Reduction = "mean"
+    torch_class = "HuberLoss"
 
 
-class BCEWithLogitsLoss(Strict):
+class BCEWithLogitsLoss(LossSection):
     type: Literal["bce_with_logits"]
     pos_weight: PositiveFloat | list[PositiveFloat] | None = None
     reduction: Reduction = "mean"
+    torch_class = "BCEWithLogitsLoss"
+    task = "binary"
+    output_kind = "logit"
+    tensor_args = ("pos_weight",)
+
+    def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
+        if last_kind != "sigmoid":
+            return None
+        return (f"layer '{feeder}' feeds bce_with_logits through sigmoid; bce_with_logits "
+                "applies the sigmoid itself, so remove the sigmoid layer (or use the bce loss)")
 
 
-class BCELoss(Strict):
+class BCELoss(LossSection):
     type: Literal["bce"]
     reduction: Reduction = "mean"
+    torch_class = "BCELoss"
+    task = "binary"
+    output_kind = "probability"
+    threshold = 0.5
+
+    def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
+        if last_kind == "sigmoid":
+            return None
+        return ("bce expects probabilities in [0, 1]: end the model with a sigmoid layer, or "
+                "use bce_with_logits on raw scores (more stable)")
 
 
-class CrossEntropyLoss(Strict):
+class CrossEntropyLoss(LossSection):
     type: Literal["cross_entropy"]
-    label_smoothing: Probability = 0.0
     weight: list[PositiveFloat] | None = None
+    label_smoothing: Probability = 0.0
     reduction: Reduction = "mean"
+    torch_class = "CrossEntropyLoss"
+    task = "multiclass"
+    output_kind = "logits"
+    tensor_args = ("weight",)
+
+    def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
+        if last_kind not in ("softmax", "logsoftmax"):
+            return None
+        return (f"layer '{feeder}' feeds cross_entropy through {last_kind}; cross_entropy "
+                "applies log-softmax itself (CrossEntropyLoss = LogSoftmax + NLLLoss), so "
+                f"remove the {last_kind} layer")
 
 
-class NLLLoss(Strict):
+class NLLLoss(LossSection):
     type: Literal["nll"]
     weight: list[PositiveFloat] | None = None
     reduction: Reduction = "mean"
+    torch_class = "NLLLoss"
+    task = "multiclass"
+    output_kind = "log_probabilities"
+    tensor_args = ("weight",)
+
+    def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
+        if last_kind == "logsoftmax":
+            return None
+        return ("nll expects log-probabilities: end the model with a logsoftmax layer, or use "
+                "cross_entropy on raw scores")
 
 
 LOSSES = (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss,
           CrossEntropyLoss, NLLLoss)
 Loss = tagged(*LOSSES)
 
-#: The task each loss implies, i.e. what its targets look like.
-TASK_OF_LOSS = {"cross_entropy": "multiclass", "nll": "multiclass", "bce": "binary",
-                "bce_with_logits": "binary", "mse": "regression", "l1": "regression",
-                "smooth_l1": "regression", "huber": "regression"}
 
+def task_of(loss: LossSection | None) -> Task:
+    """The task a spec's loss implies; a spec without a loss is a regression model."""
+    return "regression" if loss is None else loss.task
 
-def task_of(loss_type: str | None) -> str:
-    """``multiclass`` | ``binary`` | ``regression`` for a loss type (no loss: regression)."""
-    return TASK_OF_LOSS.get(loss_type or "", "regression")
 
 # --- optimizers ---------------------------------------------------------------------------
 
 
-class SGD(Strict):
+class OptimizerSection(Family):
+    """An optimizer: ``torch.optim.<torch_class>(params, **torch_kwargs())``.
+
+    ``momentum_arg`` names the momentum-like argument a cycling scheduler may drive (torch's
+    ``momentum`` or ``betas``), or is None when the optimizer has none.
+    """
+
+    momentum_arg: ClassVar[str | None] = "momentum"
+
+
+class SGD(OptimizerSection):
     type: Literal["sgd"]
     lr: PositiveFloat = 0.01
     momentum: NonNegFloat = 0.0
     dampening: NonNegFloat = 0.0
     nesterov: bool = False
     weight_decay: NonNegFloat = 0.0
+    torch_class = "SGD"
 
 
-class Adam(Strict):
+class Adam(OptimizerSection):
     type: Literal["adam"]
     lr: PositiveFloat = 0.001
     betas: tuple[Probability, Probability] = (0.9, 0.999)
     eps: PositiveFloat = 1e-8
     weight_decay: NonNegFloat = 0.0
     amsgrad: bool = False
+    torch_class = "Adam"
+    momentum_arg = "betas"
 
 
-class AdamW(Strict):
+class AdamW(OptimizerSection):
     type: Literal["adamw"]
     lr: PositiveFloat = 0.001
     betas: tuple[Probability, Probability] = (0.9, 0.999)
     eps: PositiveFloat = 1e-8
     weight_decay: NonNegFloat = 0.01
     amsgrad: bool = False
+    torch_class = "AdamW"
+    momentum_arg = "betas"
 
 
-class RMSprop(Strict):
+class RMSprop(OptimizerSection):
     type: Literal["rmsprop"]
     lr: PositiveFloat = 0.01
     alpha: Probability = 0.99
@@ -164,14 +273,17 @@ class RMSprop(Strict):
     momentum: NonNegFloat = 0.0
     centered: bool = False
     weight_decay: NonNegFloat = 0.0
+    torch_class = "RMSprop"
 
 
-class Adagrad(Strict):
+class Adagrad(OptimizerSection):
     type: Literal["adagrad"]
     lr: PositiveFloat = 0.01
     lr_decay: NonNegFloat = 0.0
     eps: PositiveFloat = 1e-10
     weight_decay: NonNegFloat = 0.0
+    torch_class = "Adagrad"
+    momentum_arg = None
 
 
 OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad)
@@ -179,40 +291,76 @@ Optimizer = tagged(*OPTIMIZERS)
 
 # --- schedulers ---------------------------------------------------------------------------
 
+#: what a scheduler argument may be derived from: the epoch count, or all optimizer steps.
+Derived = Literal["epochs", "total_steps"]
 
-class StepLR(Strict):
+
+class SchedulerSection(Family):
+    """A scheduler: ``torch.optim.lr_scheduler.<torch_class>(optimizer, ...)``.
+
+    ``steps`` says when it steps: ``epoch`` (after validation), ``batch`` (after each
+    optimizer step) or ``metric`` (after validation, given its ``monitor``'s value).
+    ``derived`` maps a torch argument to what it defaults to when the spec leaves it unset.
+    """
+
+    steps: ClassVar[Literal["epoch", "batch", "metric"]] = "epoch"
+    derived: ClassVar[dict[str, Derived]] = {}
+    #: whether it cycles the optimizer's momentum (which the optimizer must then have)
+    cycles_momentum: ClassVar[bool] = False
+
+    def derived_kwargs(self, values: dict[Derived, Any]) -> dict[str, Any]:
+        """The derived arguments: written values where given, else from ``values``."""
+        return {name: getattr(self, name, None) or values[source]
+                for name, source in self.derived.items()}
+
+    def scheduler_kwargs(self, values: dict[Derived, Any]) -> dict[str, Any]:
+        """Every keyword argument of the torch scheduler, derived ones first."""
+        rest = {k: v for k, v in self.torch_kwargs().items() if k not in self.derived}
+        return {**self.derived_kwargs(values), **rest}
+
+
+class StepLR(SchedulerSection):
     type: Literal["step_lr"]
     step_size: PosInt
     gamma: PositiveFloat = 0.1
+    torch_class = "StepLR"
 
 
-class MultiStepLR(Strict):
+class MultiStepLR(SchedulerSection):
     type: Literal["multi_step_lr"]
     milestones: list[PosInt]
     gamma: PositiveFloat = 0.1
+    torch_class = "MultiStepLR"
 
 
-class ExponentialLR(Strict):
+class ExponentialLR(SchedulerSection):
     type: Literal["exponential_lr"]
     gamma: PositiveFloat
+    torch_class = "ExponentialLR"
 
 
-class CosineAnnealing(Strict):
+class CosineAnnealing(SchedulerSection):
     type: Literal["cosine_annealing"]
     T_max: PosInt | None = None  # torch's argument name; default: train.epochs
     eta_min: NonNegFloat = 0.0
+    torch_class = "CosineAnnealingLR"
+    derived: ClassVar[dict[str, Derived]] = {"T_max": "epochs"}
 
 
-class OneCycle(Strict):
+class OneCycle(SchedulerSection):
     type: Literal["one_cycle"]
     max_lr: PositiveFloat
     pct_start: Fraction = 0.3
     anneal_strategy: Literal["cos", "linear"] = "cos"
     div_factor: PositiveFloat = 25.0
     final_div_factor: PositiveFloat = 1e4
+    torch_class = "OneCycleLR"
+    steps = "batch"
+    cycles_momentum = True
+    derived: ClassVar[dict[str, Derived]] = {"total_steps": "total_steps"}
 
 
-class ReduceLROnPlateau(Strict):
+class ReduceLROnPlateau(SchedulerSection):
     type: Literal["reduce_lr_on_plateau"]
     mode: Literal["min", "max"] = "min"
     factor: Fraction = 0.1
@@ -220,6 +368,20 @@ class ReduceLROnPlateau(Strict):
     threshold: NonNegFloat = 1e-4
     min_lr: NonNegFloat = 0.0
     monitor: str = "val_loss"
+    torch_class = "ReduceLROnPlateau"
+    not_torch = ("monitor",)
+    steps = "metric"
+
+
+def schedule_problem(optimizer: OptimizerSection | None,
+                     scheduler: SchedulerSection | None) -> str | None:
+    """Why ``scheduler`` cannot drive ``optimizer``, if it cannot."""
+    if scheduler is None or optimizer is None or not scheduler.cycles_momentum:
+        return None
+    if optimizer.momentum_arg is not None:
+        return None
+    return (f"{scheduler.type} cycles the optimizer's momentum, but {optimizer.type} has no "
+            "momentum or betas; use sgd, adam, adamw or rmsprop, or another scheduler")
 
 
 SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)

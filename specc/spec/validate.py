@@ -19,6 +19,7 @@ from specc.spec.checks import loss_problems, wiring_problems
 from specc.spec.load import Loaded, load_text
 from specc.spec.pydantic_errors import translate
 from specc.spec.schema import ModelSpec, Spec
+from specc.spec.sections import schedule_problem
 
 __all__ = ["check_file", "check_text", "load_spec", "validate_data"]
 
@@ -117,6 +118,9 @@ def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[Spec
     if graph is not None:
         errors += [_layer_error(loaded, layers, index, key, message)
                    for index, key, message in loss_problems(spec, graph)]
+    problem = schedule_problem(spec.optimizer, spec.scheduler)
+    if problem is not None:
+        errors.append(_located(loaded, ("scheduler", "type"), problem, at_key=False))
     if errors:
         return None, errors
     spec._source_path = loaded.path

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from specc.commands.common import RunError
-from specc.errors import SpecErrors
+from specc.errors import RunError, SpecErrors
 
 __all__ = ["RunResult", "load_run", "train"]
 

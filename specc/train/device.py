@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 
 __all__ = ["Precision", "resolve_device", "resolve_precision"]
 

@@ -42,7 +42,8 @@ from datetime import timedelta
 import torch
 from torch import nn
 
-from specc.commands.common import RunError
+from specc.data.shares import share_bounds
+from specc.errors import RunError
 from specc.train.loop import EVAL_BATCH, Pass, evaluate
 
 __all__ = ["FAIL_HOOK_ENV", "TIMEOUT_ENV", "Distributed", "ShardedLoss", "is_main_process",
@@ -56,14 +57,6 @@ FAIL_HOOK_ENV = "SPECC_TEST_FAIL_RANK_AT_EPOCH"
 def is_main_process() -> bool:
     """True outside torchrun and on global rank 0 (reads ``RANK``; no torch import needed)."""
     return os.environ.get("RANK", "0") == "0"
-
-
-def share_bounds(n: int, world: int, rank: int) -> tuple[int, int]:
-    """``[lo, hi)`` of rank ``rank``'s contiguous share of ``n`` items (the first ``n % world``
-    ranks get one more)."""
-    q, extra = divmod(n, world)
-    lo = rank * q + min(rank, extra)
-    return lo, lo + q + (rank < extra)
 
 
 class ShardedLoss(nn.Module):

@@ -27,13 +27,13 @@ class Predictor:
 
     Args:
         task: "binary", "multiclass" or "regression".
-        loss_type: the spec's loss type (``bce`` outputs probabilities, ``bce_with_logits``
-            logits).
+        threshold: the binary decision boundary of the loss's output (0.5 for the
+            probabilities of ``bce``, 0 for logits).
     """
 
-    def __init__(self, task: str, loss_type: str) -> None:
+    def __init__(self, task: str, threshold: float) -> None:
         self.task = task
-        self.threshold = 0.5 if loss_type == "bce" else 0.0
+        self.threshold = threshold
 
     def reduce(self, out: torch.Tensor) -> torch.Tensor:
         """Per batch: ``out`` (B, C) -> (B,) class indices for multiclass, else ``out``."""

@@ -11,51 +11,18 @@ Stepping rules (the standalone train.py follows the same ones):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import optim
 from torch.optim import lr_scheduler as sched
 
-__all__ = ["OPTIMIZER_BUILDERS", "SCHEDULER_BUILDERS", "Stepper", "build_optimizer",
-           "build_scheduler"]
+from specc.spec.sections import OptimizerSection, SchedulerSection
+
+__all__ = ["Stepper", "build_optimizer", "build_scheduler"]
 
 
-def _args(section, *names: str) -> dict:
-    return {name: getattr(section, name) for name in names}
-
-
-OPTIMIZER_BUILDERS: dict[str, Callable] = {
-    "sgd": lambda p, s: optim.SGD(p, **_args(s, "lr", "momentum", "dampening", "nesterov",
-                                             "weight_decay")),
-    "adam": lambda p, s: optim.Adam(p, **_args(s, "lr", "betas", "eps", "weight_decay",
-                                               "amsgrad")),
-    "adamw": lambda p, s: optim.AdamW(p, **_args(s, "lr", "betas", "eps", "weight_decay",
-                                                 "amsgrad")),
-    "rmsprop": lambda p, s: optim.RMSprop(p, **_args(s, "lr", "alpha", "eps", "momentum",
-                                                     "centered", "weight_decay")),
-    "adagrad": lambda p, s: optim.Adagrad(p, **_args(s, "lr", "lr_decay", "eps",
-                                                     "weight_decay")),
-}
-
-
-def build_optimizer(section, params) -> optim.Optimizer:
+def build_optimizer(section: OptimizerSection, params) -> optim.Optimizer:
     """The torch optimizer for a validated ``optimizer`` section over ``params``."""
-    return OPTIMIZER_BUILDERS[section.type](params, section)
-
-
-SCHEDULER_BUILDERS: dict[str, Callable] = {
-    "step_lr": lambda o, s, e, b: sched.StepLR(o, **_args(s, "step_size", "gamma")),
-    "multi_step_lr": lambda o, s, e, b: sched.MultiStepLR(o, **_args(s, "milestones", "gamma")),
-    "exponential_lr": lambda o, s, e, b: sched.ExponentialLR(o, gamma=s.gamma),
-    "cosine_annealing": lambda o, s, e, b: sched.CosineAnnealingLR(
-        o, T_max=s.T_max or e, eta_min=s.eta_min),
-    "one_cycle": lambda o, s, e, b: sched.OneCycleLR(
-        o, total_steps=e * b, **_args(s, "max_lr", "pct_start", "anneal_strategy",
-                                      "div_factor", "final_div_factor")),
-    "reduce_lr_on_plateau": lambda o, s, e, b: sched.ReduceLROnPlateau(
-        o, **_args(s, "mode", "factor", "patience", "threshold", "min_lr")),
-}
+    return getattr(optim, section.torch_class)(params, **section.torch_kwargs())
 
 
 class Stepper:
@@ -93,7 +60,7 @@ class Stepper:
             self.scheduler.load_state_dict(state)
 
 
-def build_scheduler(section, optimizer: torch.optim.Optimizer, epochs: int,
+def build_scheduler(section: SchedulerSection | None, optimizer: torch.optim.Optimizer, epochs: int,
                     batches_per_epoch: int, monitor: str | None = None) -> Stepper:
     """A :class:`Stepper` for a validated ``scheduler`` section (None: no scheduler).
 
@@ -102,9 +69,10 @@ def build_scheduler(section, optimizer: torch.optim.Optimizer, epochs: int,
     """
     if section is None:
         return Stepper(None)
-    scheduler = SCHEDULER_BUILDERS[section.type](optimizer, section, epochs, batches_per_epoch)
-    if section.type == "one_cycle":
+    kwargs = section.scheduler_kwargs({"epochs": epochs, "total_steps": epochs * batches_per_epoch})
+    scheduler = getattr(sched, section.torch_class)(optimizer, **kwargs)
+    if section.steps == "batch":
         return Stepper(scheduler, per_batch=True)
-    if section.type == "reduce_lr_on_plateau":
+    if section.steps == "metric":
         return Stepper(scheduler, monitor=monitor or section.monitor)
     return Stepper(scheduler)

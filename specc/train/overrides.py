@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from specc.commands.common import RunError
-from specc.errors import SpecError, SpecErrors
+from specc.errors import RunError, SpecError, SpecErrors
 from specc.spec.load import load_text
 from specc.spec.validate import check_text
 

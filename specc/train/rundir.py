@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 
 __all__ = ["MetricsLog", "check_out_dir", "create_run_dir", "write_json", "write_text"]
 

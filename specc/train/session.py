@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 from specc.train import checkpoint as ckpt
 from specc.train.device import resolve_device, resolve_precision
 from specc.train.distributed import Distributed
@@ -126,7 +126,7 @@ class Session:
         stepper = build_scheduler(spec.scheduler, optimizer, spec.train.epochs, self.batches,
                                   self.plan.plateau_monitor)
         return Step(model, build_loss(spec.loss, self.device), optimizer, stepper,
-                    Predictor(self.data.task, spec.loss.type), self.precision,
+                    Predictor(self.data.task, spec.loss.threshold), self.precision,
                     self.precision.scaler(), spec.train.grad_clip,
                     spec.loss.reduction == "mean")
 
