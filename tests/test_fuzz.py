@@ -20,7 +20,10 @@ from specc.ops import LAYER_TYPES
 from specc.spec.schema import Spec
 from specc.spec.validate import check_text
 
-SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+# the shipped specs, plus one zoo spec and the fixture that uses every layer type of issue 11
+SPECS = [*sorted((ROOT / "specs").glob("*.yaml")), ROOT / "specs/zoo/text_cnn.yaml",
+         ROOT / "tests/specs/modern_ops.yaml"]
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}
 DATA = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
 

@@ -157,6 +157,8 @@ def reference(kind, args, shapes):
         kwargs.setdefault(arg, from_shape(shapes[0]))
     if kind in ("rnn", "lstm", "gru", *ATTENTION):
         kwargs["batch_first"] = True
+    if kind == "upsample":  # torch takes sizes as tuples, as the generated code writes them
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     if kind in ATTENTION:
         kwargs.pop("padding_idx", None)  # the mask is a forward argument in torch
     if kind == "upsample":  # torch's type is a tuple (float() of a list fails), as specc writes
