@@ -8,6 +8,7 @@ stages can point at the exact spot of a mistake.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -64,6 +65,7 @@ class Loaded:
     positions: Positions
     source: str
     path: str
+    layout: Any = None  # specc.spec.blocks.Layout, set when blocks are expanded
 
 
 def _pos(mark: yaml.Mark) -> Pos:

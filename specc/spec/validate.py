@@ -68,16 +68,18 @@ def _unique(errors: list[SpecError]) -> list[SpecError]:
     """Errors in source order, each once (a block used twice reports its mistake once)."""
     seen: dict[tuple, SpecError] = {}
     for error in errors:
-        # the same mistake inside a repeated block differs only in the layer label
-        seen.setdefault((error.line, error.col, error.message.split("': ", 1)[-1]), error)
+        # the same mistake inside a repeated block differs only in the layer label and chain
+        core = error.message.split("': ", 1)[-1].split(" (in block '", 1)[0]
+        seen.setdefault((error.line, error.col, core), error)
     return sorted(seen.values(), key=lambda e: (e.line, e.col))
 
 
 def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     """Validate loaded data (mutates ``loaded.data`` to expand blocks)."""
     positions = loaded.positions
-    errors = [_at(loaded, path, message) for path, message in
-              normalize_layers(loaded.data, positions)]
+    problems, layout = normalize_layers(loaded.data, positions)
+    loaded.layout = layout
+    errors = [_at(loaded, path, message) for path, message in problems]
     try:
         spec = Spec.model_validate(loaded.data)
     except ValidationError as exc:
@@ -104,7 +106,9 @@ def _model_errors_alone(loaded: Loaded, errors: list[SpecError]) -> list[SpecErr
 def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
     layers = model.layers
     lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
-    graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines)
+    layout = loaded.layout
+    graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines,
+                            layout.paths, layout.scopes)
     return graph, [_layer_error(loaded, layers, index, key, message)
                    for index, key, message in problems]
 
@@ -131,7 +135,11 @@ def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | tup
         return _located(loaded, ("model", *suffix), message, at_key=False)
     layer = layers[index]
     path = ("model", "layers", index, *suffix)
-    return _located(loaded, path, f"{layer.kind} '{layer.name}': {message}", at_key=False)
+    name = loaded.layout.paths[index]
+    scope = loaded.layout.scopes[index]
+    chain = scope.chain() if scope is not None else ""
+    where = f" (in {chain})" if chain else ""
+    return _located(loaded, path, f"{layer.kind} '{name}': {message}{where}", at_key=False)
 
 
 def _at(loaded: Loaded, path: tuple, message: str) -> SpecError:
