@@ -43,13 +43,13 @@ class Scope:
     kind: str
     block: str | None
     line: int
-    parent: Scope | None
+    parent: Scope | None = field(repr=False)
     named: bool = False
     env: dict[str, Any] = field(default_factory=dict)
     absent: list[str] = field(default_factory=list)
     input: str = INPUT
     output: str = ""
-    children: list[Node | Scope] = field(default_factory=list)
+    children: list[Node | Scope] = field(default_factory=list, repr=False)
 
     def chain(self) -> str:
         """``block 'basic' at layer2.0 (line 40)``, outermost use first, for messages."""
@@ -80,7 +80,7 @@ class Node:
     inferred: Inferred
     index: int
     line: int
-    scope: Scope | None = None
+    scope: Scope | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:

@@ -46,7 +46,8 @@ def assert_contract(text: str) -> None:
     if spec is not None:
         assert isinstance(spec, Spec) and errors == [] and spec.graph is not None
         names = [node.name for node in spec.graph.nodes]
-        assert all(isinstance(n, str) and n.isidentifier() for n in names), names
+        assert all(isinstance(n, str) and all(p.isidentifier() or p.isdigit()
+                                              for p in n.split(".")) for n in names), names
         assert len(set(names)) == len(names)
         return
     assert errors, "an invalid spec must say why"

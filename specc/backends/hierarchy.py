@@ -149,6 +149,9 @@ class Hierarchy:
         for step in steps:
             child = step.node.item
             if step.out is None:
+                if shapes:
+                    forward.append((f"# {child.key} ({self._where(child)}) is skipped: no "
+                                    "output uses it", None))
                 continue
             for text, shape in self._forward(child, step.args, step.out):
                 note = f"{fmt_shape(shape)}  {self._where(child)}" if shapes else None

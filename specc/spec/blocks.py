@@ -121,8 +121,7 @@ def _expand_body(ex: _Expander, items: list[Any], origin: tuple, body: _Body) ->
             continue
         name = item.get("name")
         if isinstance(name, str) and name in seen:
-            ex.problem((*at, "name"), f"name '{name}' is already used by the layer "
-                       f"on line {ex.positions.locate((*origin, seen[name]))[0]}")
+            _clash(ex, item, at, body, seen[name], origin)
         elif isinstance(name, str):
             seen[name] = j
         if body.block is not None:
@@ -142,6 +141,17 @@ def _expand_body(ex: _Expander, items: list[Any], origin: tuple, body: _Body) ->
         if isinstance(name, str):
             body.local[name] = previous
     return previous
+
+
+def _clash(ex: _Expander, item: dict, at: tuple, body: _Body, other: int,
+           origin: tuple) -> None:
+    """Two layers or uses with one name; two plain top-level layers are left to lowering."""
+    structural = item.get("type") in ("block", "sequential")
+    if body.block is None and body.scope is None and not structural:
+        return
+    line = ex.positions.locate((*origin, other))[0]
+    ex.problem((*at, "name"), f"duplicate layer name '{item['name']}': the layer or use on "
+               f"line {line} has it too")
 
 
 def _present(ex: _Expander, item: dict, body: _Body, at: tuple) -> bool:
@@ -275,16 +285,16 @@ def _expand_use(ex: _Expander, use: dict, at: tuple, body: _Body, previous: str)
     name = _check_name(ex, use, at)
     if block_name not in ex.blocks:
         _unknown_block(ex, block_name, at)
-        return previous
+        return _raw(ex, use, at, body, previous)
     if block_name in body.stack or len(body.stack) >= MAX_DEPTH:
         chain = " -> ".join([*body.stack, block_name])
         ex.problem((*at, "block"), f"block '{block_name}' uses itself: {chain}")
-        return previous
+        return _raw(ex, use, at, body, previous)
     block = ex.blocks[block_name]
     repeat = use.get("repeat", 1)
     copy_names = use.get("copy_names")
     if not _use_ok(ex, use, at, block, repeat, copy_names) or name is None:
-        return previous
+        return _raw(ex, use, at, body, previous)
     source = _read_refs(ex, use, at, body, previous)[0]
     line = ex.positions.locate(at)[0]
     container = None
@@ -294,7 +304,7 @@ def _expand_use(ex: _Expander, use: dict, at: tuple, body: _Body, previous: str)
     for r in range(repeat):
         env = _block_env(ex, block_name, block, use, at, r == 0)
         if env is None:
-            return previous
+            return _raw(ex, use, at, body, previous)
         key = name if container is None else (copy_names.replace("{n}", str(r + 1))
                                               .replace("{i}", str(r)) if copy_names else str(r))
         parent = container or body.scope
@@ -310,6 +320,12 @@ def _expand_use(ex: _Expander, use: dict, at: tuple, body: _Body, previous: str)
         ex.legacy[f"{name}_{repeat}_{_last_name(block)}" if repeat > 1
                   else f"{name}_{_last_name(block)}"] = source
     return source
+
+
+def _raw(ex: _Expander, item: dict, at: tuple, body: _Body, previous: str) -> str:
+    """Keep a use that could not be expanded as it is, so pydantic checks its keys too."""
+    ex.emit(item, at, f"{body.prefix}{item.get('name')}", body.scope)
+    return previous
 
 
 def _last_name(block: dict) -> str:
@@ -330,8 +346,7 @@ def _use_ok(ex: _Expander, use: dict, at: tuple, block: Any, repeat: Any,
     if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
         return False  # pydantic reports the block definition
     if type(repeat) is not int or repeat < 1:
-        ex.problem((*at, "repeat"), f"repeat must be a whole number >= 1, got {repeat!r}")
-        return False
+        return False  # pydantic reports it
     if copy_names is not None and (not isinstance(copy_names, str) or "{" not in copy_names
                                    or not _valid_pattern(copy_names)):
         ex.problem((*at, "copy_names"), "copy_names must be a name with {n} (counting from "
