@@ -96,9 +96,8 @@ class Hierarchy:
             for j, values in zip(members, unified.values, strict=True):
                 self.calls[id(instances[j])] = f"{name}({', '.join(map(repr, values))})"
             self.signatures[name] = unified.params
-            uses = ", ".join(instances[j].path for j in members[:4])
-            more = f" and {len(members) - 4} more" if len(members) > 4 else ""
-            doc = f"Block '{block}' ({self.label}:{instances[members[0]].line}), as {uses}{more}."
+            more = f" and {len(members) - 1} more" if len(members) > 1 else ""
+            doc = f"Block '{block}': {instances[members[0]].path}{more}."
             self.classes.append(BlockClass(name, doc, unified.params, _lines(done[:len(init)]),
                                            _lines(done[len(init):])))
 

@@ -57,6 +57,7 @@ class _Expander:
         self.layers: list[Any] = []
         self.layout = Layout()
         self.legacy: dict[str, str] = {}  # flat name of a use's output -> its path
+        self.aliases: dict[tuple, tuple] = {}  # applied once expansion is over
 
     def problem(self, path: tuple, message: str) -> None:
         self.problems.append((path, message))
@@ -64,7 +65,7 @@ class _Expander:
     def emit(self, layer: Any, origin: tuple, path: str, scope: Scope | None) -> None:
         index = len(self.layers)
         if origin != (*LAYERS, index):
-            self.positions.aliases[(*LAYERS, index)] = origin
+            self.aliases[(*LAYERS, index)] = origin
         self.layers.append(layer)
         self.layout.paths.append(path)
         self.layout.scopes.append(scope)
@@ -84,6 +85,7 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[Problem], L
     top = _Body(None, "", INPUT, {}, None, ())
     _expand_body(ex, model["layers"], LAYERS, top)
     model["layers"] = ex.layers
+    positions.aliases.update(ex.aliases)
     outputs = model.get("outputs")
     if isinstance(outputs, str):
         model["outputs"] = _top_ref(ex, top, outputs, ("model", "outputs"))
@@ -512,4 +514,6 @@ def _rename_scope(scope: Scope | None, old: str, new: str, position: str) -> Non
         if scope.path == old:
             scope.key = position
         scope.path = _rename(scope.path, old, new)
+        scope.output = _rename(scope.output, old, new)
+        scope.input = _rename(scope.input, old, new)
         scope = scope.parent
