@@ -71,11 +71,12 @@ class _Expander:
         self.layout.scopes.append(scope)
 
 
-def normalize_layers(data: dict, positions: Positions) -> tuple[list[Problem], Layout]:
+def normalize_layers(data: dict, positions: Positions) -> tuple[list[tuple], Layout]:
     """Expand blocks and sequentials in ``data['model']['layers']``; name every layer.
 
     Unnamed layers are named ``<type>_<k>``, k counting layers of that type from 1.
-    Returns the problems found (unknown block, missing argument...) and the layout.
+    Returns the problems found (unknown block, missing argument...) as
+    ``(key path, message, (line, col))``, and the layout.
     """
     model = data.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
@@ -85,6 +86,9 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[Problem], L
     top = _Body(None, "", INPUT, {}, None, ())
     _expand_body(ex, model["layers"], LAYERS, top)
     model["layers"] = ex.layers
+    # located now: once aliases redirect expanded indices, model.layers[i] means another layer
+    located = [(path, message, positions.locate(path, at_key=True))
+               for path, message in ex.problems]
     positions.aliases.update(ex.aliases)
     outputs = model.get("outputs")
     if isinstance(outputs, str):
@@ -92,7 +96,7 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[Problem], L
     elif isinstance(outputs, list):
         model["outputs"] = [_top_ref(ex, top, o, ("model", "outputs", i))
                             for i, o in enumerate(outputs)]
-    return ex.problems, ex.layout
+    return located, ex.layout
 
 
 def _as_mapping(layer: Any) -> Any:
@@ -433,8 +437,6 @@ def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body,
     members = item.get("layers")
     if extra or not isinstance(item.get("name"), str) or not isinstance(members, list) \
             or not members:
-        if not isinstance(members, list) or not members:
-            ex.problem((*at, "layers"), "a sequential needs a non-empty list of layers")
         ex.emit(item, at, f"{body.prefix}{item.get('name')}", body.scope)  # pydantic reports
         return previous
     name = _check_name(ex, item, at)

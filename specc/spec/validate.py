@@ -79,12 +79,14 @@ def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     positions = loaded.positions
     problems, layout = normalize_layers(loaded.data, positions)
     loaded.layout = layout
-    errors = [_at(loaded, path, message) for path, message in problems]
+    errors = [SpecError(loaded.path, line, col, message, tuple(path))
+              for path, message, (line, col) in problems]
     try:
         spec = Spec.model_validate(loaded.data)
     except ValidationError as exc:
         errors += [_located(loaded, path, message, at_key)
-                   for path, message, at_key in translate(exc, loaded.data)]
+                   for path, message, at_key in translate(exc, loaded.data)
+                   if not (problems and tuple(path) == ("model", "layers"))]  # all failed
         return None, errors + _model_errors_alone(loaded, errors)
     if errors:
         return None, errors
@@ -140,10 +142,6 @@ def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | tup
     chain = scope.chain() if scope is not None else ""
     where = f" (in {chain})" if chain else ""
     return _located(loaded, path, f"{layer.kind} '{name}': {message}{where}", at_key=False)
-
-
-def _at(loaded: Loaded, path: tuple, message: str) -> SpecError:
-    return _located(loaded, path, message, at_key=True)
 
 
 def _located(loaded: Loaded, path: tuple, message: str, at_key: bool) -> SpecError:
