@@ -309,7 +309,7 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
     "inputs_inside_a_sequential": (
         layers("4",
                "    - {type: sequential, name: s, layers: [relu, {type: relu, inputs: input}]}"),
-        [(6, 44, "'inputs' is not allowed inside a sequential")]),
+        [(6, 63, "'inputs' is not allowed inside a sequential")]),
     "error_in_nested_block_names_the_chain": (
         spec(*HEAD_BLOCKS, "    inner:",
              "      layers: [{type: conv2d, out_channels: 3, kernel_size: 3}]",

@@ -10,7 +10,7 @@ from torch import nn
 
 
 class Res(nn.Module):
-    """Block 'res' (residual.yaml:17), as res.0, res.1."""
+    """Block 'res': res.0 and 1 more."""
 
     def __init__(self):
         super().__init__()
