@@ -165,9 +165,15 @@ def evaluate(tree: tuple, lookup: Callable[[str], Any]) -> Any:
         return {"==": left == right, "!=": left != right, "<": left < right,
                 ">": left > right, "<=": left <= right, ">=": left >= right}[op]
     a, b = _int(left, op), _int(right, op)
-    if op == "//" and b == 0:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
         raise ExprError("division by zero")
-    return {"+": a + b, "-": a - b, "*": a * b, "//": a // b}[op]
+    return a // b
 
 
 def _int(value: Any, op: str) -> int:
