@@ -111,3 +111,15 @@ def test_hand_written_resnet18_weights_load_strict_and_give_equal_outputs() -> N
     x = torch.randn(1, 3, 64, 64)  # fully convolutional up to the pooling: a small image
     with torch.no_grad():
         assert torch.equal(ours(x), reference(x))
+
+
+@pytest.mark.slow  # resnet18 alone takes about a minute here (export + parity at 224x224)
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_zoo_exports_to_onnx_with_parity(name: str, tmp_path: Path) -> None:
+    from specc.export import export_onnx
+
+    spec = load_spec(ZOO / f"{name}.yaml")
+    torch.manual_seed(spec.seed)
+    model = build_model(spec).eval()
+    report = export_onnx(model, spec, tmp_path / f"{name}.onnx")
+    assert report.parity.max_abs_diff <= 1e-4, report.parity.describe()
