@@ -6,14 +6,59 @@ Python (no torch) and collecting located problems instead of stopping at the fir
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from specc.ops.base import Inferred, Layer, Shape, ShapeError
 
-__all__ = ["Graph", "Node", "infer_layer", "lower"]
+__all__ = ["Graph", "Node", "Scope", "infer_layer", "lower"]
 
 INPUT = "input"
+
+
+@dataclass(eq=False)
+class Scope:
+    """A module that holds other layers: one copy of a block, a repeated use (its copies),
+    or a ``sequential``. Scopes nest; the model itself is the root scope (``kind`` model).
+
+    Attributes:
+        path: dotted path from the model (``layer1.0``); ``state_dict`` keys start with it.
+        key: the name within its parent (``0``, ``layer1``, ``denselayer1``).
+        kind: ``copy`` (one block copy), ``repeat`` (the copies of a use), ``sequential``
+            or ``model``.
+        block: the block a copy instantiates.
+        line: spec line of the use or sequential.
+        parent: the enclosing scope (None at the top level).
+        named: members of a repeat/sequential keyed by name (else by position).
+        env: a copy's parameter values.
+        absent: names of a copy's conditional layers whose ``when`` was false.
+        input: dotted path of the value the scope reads (``input``: the model input).
+        output: dotted path of the node whose output is the scope's output.
+        children: nodes and scopes directly inside, in execution order.
+    """
+
+    path: str
+    key: str
+    kind: str
+    block: str | None
+    line: int
+    parent: Scope | None = field(repr=False)
+    named: bool = False
+    env: dict[str, Any] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
+    input: str = INPUT
+    output: str = ""
+    children: list[Node | Scope] = field(default_factory=list, repr=False)
+
+    def chain(self) -> str:
+        """``block 'basic' at layer2.0 (line 40)``, outermost use first, for messages."""
+        parts, scope = [], self
+        while scope is not None:
+            if scope.kind == "copy":
+                parts.append(f"block '{scope.block}' at {scope.path} (line {scope.line})")
+            scope = scope.parent
+        return ", in ".join(parts)
 
 
 @dataclass
@@ -21,7 +66,7 @@ class Node:
     """One layer in the graph.
 
     Attributes:
-        name: unique identifier (attribute name in generated code, ``state_dict`` prefix).
+        name: unique dotted path (``layer1.0.conv1``; the ``state_dict`` prefix).
         layer: the validated layer arguments.
         inputs: names of the nodes feeding it (``input`` is the model input).
         inferred: shape inference result; ``inferred.shape`` is per sample.
@@ -35,6 +80,12 @@ class Node:
     inferred: Inferred
     index: int
     line: int
+    scope: Scope | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        """The name within its scope (``conv1``, ``0``)."""
+        return self.name.rsplit(".", 1)[-1]
 
     @property
     def shape(self) -> Shape:
@@ -56,9 +107,25 @@ class Graph:
     nodes: list[Node]
     outputs: list[str]
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
+    root: Scope = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self._by_name = {node.name: node for node in self.nodes}
+        if self.root is None:
+            self.root = _tree(self.nodes)
+
+    def leaves(self) -> Iterator[tuple[str, Node]]:
+        """``(dotted path, node)`` for every layer, in execution order."""
+        for node in self.nodes:
+            yield node.name, node
+
+    def scopes(self) -> Iterator[Scope]:
+        """Every scope below the root, parents before children."""
+        stack = list(reversed([c for c in self.root.children if isinstance(c, Scope)]))
+        while stack:
+            scope = stack.pop()
+            yield scope
+            stack += reversed([c for c in scope.children if isinstance(c, Scope)])
 
     def node(self, name: str) -> Node:
         """The node called ``name``."""
@@ -88,6 +155,27 @@ class Graph:
         return sum(node.inferred.macs for node in self.nodes)
 
 
+def _tree(nodes: list[Node]) -> Scope:
+    """The root scope, with every node and scope attached to its parent in order."""
+    root = Scope("", "", "model", None, 0, None, output=nodes[-1].name if nodes else INPUT)
+    attached: set[int] = set()
+    for node in nodes:
+        chain: list[Scope] = []
+        scope = node.scope
+        while scope is not None:
+            chain.append(scope)
+            scope = scope.parent
+        parent = root
+        for scope in reversed(chain):
+            if id(scope) not in attached:
+                attached.add(id(scope))
+                scope.children = []
+                parent.children.append(scope)
+            parent = scope
+        parent.children.append(node)
+    return root
+
+
 # A problem: (index of the layer or None for model-level, key (or key path) within it or None,
 # message)
 Problem = tuple[int | None, str | tuple | None, str]
@@ -99,6 +187,8 @@ def lower(
     layers: Sequence[Layer],
     outputs: str | list[str] | None,
     lines: Sequence[int],
+    paths: Sequence[str] | None = None,
+    scopes: Sequence[Scope | None] | None = None,
 ) -> tuple[Graph | None, list[Problem]]:
     """Lower validated layers into a graph with inferred shapes.
 
@@ -108,6 +198,8 @@ def lower(
         layers: layers in order, each with a ``name``.
         outputs: output layer name(s); default the last layer.
         lines: spec line of each layer.
+        paths: dotted path of each layer (default its name).
+        scopes: the scope each layer sits in (default none: a flat model).
 
     Returns:
         ``(graph, problems)``; graph is None when any problem was found.
@@ -116,11 +208,14 @@ def lower(
     known: dict[str, tuple[Shape, str] | None] = {INPUT: (tuple(input_shape), input_dtype)}
     nodes: list[Node] = []
     previous = INPUT
-    later = {layer.name for layer in layers}
+    names = list(paths) if paths is not None else [layer.name for layer in layers]
+    later = set(names)
     for index, layer in enumerate(layers):
-        name = layer.name
+        name = names[index]
         refs = _refs(layer, previous)
-        node = _infer_node(index, layer, refs, known, later, problems, lines[index])
+        node = _infer_node(index, layer, name, refs, known, later, problems, lines[index])
+        if node is not None and scopes is not None:
+            node.scope = scopes[index]
         if name in known:
             problems.append((index, "name", f"duplicate layer name '{name}'"))
         known[name] = (node.shape, node.inferred.dtype) if node else None
@@ -139,8 +234,8 @@ def _refs(layer: Layer, previous: str) -> list[str]:
     return [layer.inputs] if isinstance(layer.inputs, str) else list(layer.inputs)
 
 
-def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_names: set[str],
-                problems: list[Problem], line: int) -> Node | None:
+def _infer_node(index: int, layer: Layer, name: str, refs: list[str], known: dict,
+                all_names: set[str], problems: list[Problem], line: int) -> Node | None:
     """Check a layer's inputs and infer its output; None (and a problem) when it cannot."""
     low, high = layer.arity
     if not low <= len(refs) <= (high if high is not None else len(refs)):
@@ -149,7 +244,7 @@ def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_name
         return None
     for i, ref in enumerate(refs):
         if ref not in known:
-            where = "itself" if ref == layer.name else "a later layer"
+            where = "itself" if ref == name else "a later layer"
             detail = f"'{ref}' is {where}" if ref in all_names else f"there is no layer '{ref}'"
             key = ("inputs", i) if isinstance(layer.inputs, list) else "inputs"
             problems.append((index, key, f"unknown input '{ref}': {detail}; only 'input' "
@@ -164,7 +259,7 @@ def _infer_node(index: int, layer: Layer, refs: list[str], known: dict, all_name
     except ShapeError as exc:
         problems.append((index, None, str(exc)))
         return None
-    return Node(layer.name, layer, refs, inferred, index, line)
+    return Node(name, layer, refs, inferred, index, line)
 
 
 def infer_layer(layer: Layer, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:

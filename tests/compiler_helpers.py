@@ -66,10 +66,12 @@ def _root_name(func: ast.expr) -> str | None:
 
 
 def check_generated_ast(source: str, class_name: str) -> ast.Module:
-    """Assert the generated file only imports torch, only calls torch/nn/self/a few
-    builtins/the model class/methods of its own tensor variables, and names nothing
-    dangerous."""
+    """Assert the generated file only imports torch (and collections.OrderedDict), only
+    calls torch/nn/self/a few builtins/its own classes, and names nothing dangerous; the
+    model class comes last, after one nn.Module class per block."""
     tree = ast.parse(source)
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    own = {c.name for c in classes}
     # tensors held in forward's own variables (x, h, a layer's name) may have methods called
     # (``h.permute(0, 2, 1)``); they are only ever assigned from the calls checked here
     local = {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)} | {
@@ -78,16 +80,18 @@ def check_generated_ast(source: str, class_name: str) -> ast.Module:
         if isinstance(node, ast.Import):
             assert [a.name for a in node.names] == ["torch"], ast.dump(node)
         elif isinstance(node, ast.ImportFrom):
-            assert node.module == "torch" and [a.name for a in node.names] == ["nn"]
+            assert (node.module, [a.name for a in node.names]) in (
+                ("torch", ["nn"]), ("collections", ["OrderedDict"])), ast.dump(node)
         elif isinstance(node, ast.Call):
             root = _root_name(node.func)
-            assert root in ALLOWED_CALL_ROOTS | {class_name} | local, ast.unparse(node)
+            assert root in ALLOWED_CALL_ROOTS | own | {"OrderedDict"} | local, ast.unparse(node)
         elif isinstance(node, ast.Name):
             assert node.id not in FORBIDDEN_NAMES, node.id
         elif isinstance(node, ast.Attribute):
             assert node.attr == "__init__" or not node.attr.startswith("__"), ast.unparse(node)
-    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    assert [c.name for c in classes] == [class_name]
+    assert classes and classes[-1].name == class_name
+    for cls in classes:
+        assert [ast.unparse(b) for b in cls.bases] == ["nn.Module"], cls.name
     return tree
 
 

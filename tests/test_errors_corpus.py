@@ -37,6 +37,8 @@ BLOCKS = ("version: 1", "name: t", "model:", "  input: {shape: [4]}", "  blocks:
           "    mlp:", "      params: {width: null}",
           "      layers: [{type: linear, out_features: $width}, relu]", "  layers:")
 
+HEAD_BLOCKS = ("version: 1", "name: t", "model:", "  input: {shape: [4]}", "  blocks:")
+
 CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
     # --- loading ------------------------------------------------------------------------
     "yaml_syntax_flow": (
@@ -274,6 +276,62 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str]]]] = {
              "        - {type: relu, bad: 1}", "  layers:",
              "    - {type: block, block: mlp, repeat: 3}"),
         [(9, 24, "unknown argument 'bad'")]),
+    # --- the block language: expressions, nesting, sequential, when, first ----------------
+    "block_param_typo_names_the_parameters": (
+        spec(*HEAD_BLOCKS, "    mlp:", "      params: {width: null}",
+             "      layers: [{type: linear, out_features: $widht}]", "  layers:",
+             "    - {type: block, block: mlp, args: {width: 3}}"),
+        [(8, 31, "'$widht' names no parameter of block 'mlp' (did you mean 'width'?) "
+                 "(its parameters: width)")]),
+    "block_expression_bad_token": (
+        spec(*HEAD_BLOCKS, "    mlp:", "      params: {width: null}",
+             "      layers: [{type: linear, out_features: $width * * 2}]", "  layers:",
+             "    - {type: block, block: mlp, args: {width: 3}}"),
+        [(8, 31, "unexpected '*' in '$width * * 2'")]),
+    "blocks_using_each_other": (
+        spec(*HEAD_BLOCKS, "    a:", "      layers: [{type: block, block: b}]", "    b:",
+             "      layers: [{type: block, block: a}]", "  layers:",
+             "    - {type: block, block: a}"),
+        [(9, 30, "block 'a' uses itself: a -> b -> a")]),
+    "uses_with_one_name_clash_at_the_use": (
+        spec(*HEAD_BLOCKS, "    mlp:", "      layers: [{type: linear, out_features: 3}]",
+             "  layers:", "    - {type: block, block: mlp, name: m}",
+             "    - {type: block, block: mlp, name: m}"),
+        [(10, 33, "duplicate layer name 'm': the layer or use on line 9 has it too")]),
+    "first_names_no_parameter": (
+        spec(*HEAD_BLOCKS, "    mlp:", "      params: {width: null}",
+             "      layers: [{type: linear, out_features: $width}]", "  layers:",
+             "    - {type: block, block: mlp, args: {width: 3}, repeat: 2, first: {widht: 2}}"),
+        [(10, 70, "block 'mlp' has no parameter 'widht' (did you mean 'width'?)")]),
+    "when_outside_a_block": (
+        layers("4", "    - {type: relu, when: true}"),
+        [(6, 20, "'when' is allowed only on layers inside a block")]),
+    "when_not_a_condition": (
+        spec(*HEAD_BLOCKS, "    mlp:", "      params: {width: null}",
+             "      layers: [{type: linear, out_features: 3, when: $width + 1}]", "  layers:",
+             "    - {type: block, block: mlp, args: {width: 3}}"),
+        [(8, 48, "the condition '$width + 1' gives 4, not true or false")]),
+    "inputs_inside_a_sequential": (
+        layers("4",
+               "    - {type: sequential, name: s, layers: [relu, {type: relu, inputs: input}]}"),
+        [(6, 63, "'inputs' is not allowed inside a sequential")]),
+    "error_in_nested_block_names_the_chain": (
+        spec(*HEAD_BLOCKS, "    inner:",
+             "      layers: [{type: conv2d, out_channels: 3, kernel_size: 3}]",
+             "    outer:", "      layers: [{type: block, block: inner, name: a}]", "  layers:",
+             "    - {type: block, block: outer, name: o}"),
+        [(7, 16, "conv2d 'o.a.conv2d_1': conv2d ([channels, height, width]) needs a 3-D input "
+                 "per sample, got [4] (in block 'inner' at o.a (line 9), in block 'outer' at o "
+                 "(line 11))")]),
+    "copy_names_without_a_number": (
+        spec(*HEAD_BLOCKS, "    mlp:", "      layers: [{type: linear, out_features: 3}]",
+             "  layers:", "    - {type: block, block: mlp, repeat: 2, copy_names: layer}"),
+        [(9, 44, "copy_names must be a name with {n}")]),
+    "block_layer_reads_outside_the_block": (
+        spec(*HEAD_BLOCKS, "    mlp:",
+             "      layers: [{type: linear, out_features: 3, inputs: nothere}]",
+             "  layers:", "    - {type: block, block: mlp}"),
+        [(7, 48, "unknown input 'nothere': a layer in block 'mlp' reads only 'input'")]),
     # --- several errors at once ---------------------------------------------------------
     "three_independent_errors": (
         layers("4", "    - {type: linear, out_feature: 3}", "    - {type: dropout, p: 2}",

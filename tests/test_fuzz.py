@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS = [*sorted((ROOT / "specs").glob("*.yaml")), ROOT / "specs/zoo/text_cnn.yaml",
          ROOT / "tests/specs/modern_ops.yaml"]
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}
+# the block language's forms, nested: expressions, defaults over params, first, when,
+# sequential (positional and named), copy_names, a block inside a block inside a sequential
+NESTED = Path(__file__).resolve().parent / "specs" / "nested.yaml"
+TEXTS[NESTED.name] = NESTED.read_text(encoding="utf-8")
 DATA = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
 
 # SPECC_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py fuzzes harder than the default run.
@@ -35,7 +39,9 @@ WORDS = sorted({*LAYER_TYPES, "block", "input", "name", "inputs", "type", "layer
                 "shape", "version", "outputs", "blocks", "params", "args", "repeat", "loss",
                 "optimizer", "data", "train", "export", "source", "out_features", "kernel_size",
                 "hidden_size", "output", "last", "sequence", "dim", "$width", "lr", "epochs",
-                "cross_entropy", "adam", "csv", "mnist", "split", "val", "forward", "x"})
+                "cross_entropy", "adam", "csv", "mnist", "split", "val", "forward", "x",
+                "sequential", "when", "first", "copy_names", "$c * 2", "($c + 1) // 0",
+                "$s != 1 or", "not $n", "u{n}", "$nope", "unit", "stage"})
 TOKENS = [*WORDS, ": ", ":", "- ", "\n", "\n  ", "\n    ", "{", "}", "[", "]", ", ", "'", '"',
           "#", "&a ", "*a", "!!python/name:os.system ", "!!str ", "<<: ", "? ", "|", ">", "%",
           "@", "\t", "1", "0", "-1", "1e9", ".nan", "null", "true", "~", "é", "\x00", "\ufeff"]
@@ -49,7 +55,8 @@ def assert_contract(text: str) -> None:
     if spec is not None:
         assert isinstance(spec, Spec) and errors == [] and spec.graph is not None
         names = [node.name for node in spec.graph.nodes]
-        assert all(isinstance(n, str) and n.isidentifier() for n in names), names
+        assert all(isinstance(n, str) and all(p.isidentifier() or p.isdigit()
+                                              for p in n.split(".")) for n in names), names
         assert len(set(names)) == len(names)
         return
     assert errors, "an invalid spec must say why"

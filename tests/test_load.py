@@ -128,12 +128,12 @@ model:
     spec, errors = check_text(text, "t.yaml")
     assert errors == []
     nodes = {n.name: n for n in spec.graph.nodes}
-    assert list(nodes) == ["body_1_fc", "body_1_act", "body_2_fc", "body_2_act",
-                           "block_2_fc", "block_2_act"]  # k counts named layers too
-    assert nodes["body_2_fc"].inputs == ["body_1_act"]
-    assert nodes["block_2_fc"].inputs == ["body_2_act"]
-    assert nodes["block_2_act"].kind == "tanh" and nodes["block_2_fc"].shape == (2,)
-    assert nodes["body_2_fc"].line == 9 and nodes["block_2_act"].line == 10
+    assert list(nodes) == ["body.0.fc", "body.0.act", "body.1.fc", "body.1.act",
+                           "block_2.fc", "block_2.act"]  # k counts named layers too
+    assert nodes["body.1.fc"].inputs == ["body.0.act"]
+    assert nodes["block_2.fc"].inputs == ["body.1.act"]
+    assert nodes["block_2.act"].kind == "tanh" and nodes["block_2.fc"].shape == (2,)
+    assert nodes["body.1.fc"].line == 9 and nodes["block_2.act"].line == 10
 
 
 def test_null_name_means_an_automatic_name():

@@ -17,7 +17,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 # README heading -> (names that must be documented there, how to wrap an example in a spec)
 BASE = "version: 1\nname: t\nmodel: {input: {shape: [4]}, layers: [relu]}\n"
 TABLES = {
-    "### Layer types": ({*LAYER_TYPES, "block"}, None),
+    "### Layer types": ({*LAYER_TYPES, "block", "sequential"}, None),
     "### `loss`": (sections.LOSSES, "loss: {}"),
     "### `optimizer`": (sections.OPTIMIZERS, "optimizer: {}"),
     "### `scheduler`": (sections.SCHEDULERS, "scheduler: {}"),

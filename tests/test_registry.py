@@ -43,7 +43,7 @@ def _discriminators() -> set[str]:
 
 
 def test_registry_equals_schema_discriminators():
-    assert _discriminators() - {"block"} == set(LAYER_TYPES)
+    assert _discriminators() - {"block", "sequential"} == set(LAYER_TYPES)
     assert "block" in _discriminators()
 
 

@@ -81,10 +81,11 @@ def test_rnn_reads_mnist_rows():
 def test_resnet_uses_a_repeated_block_with_add():
     spec = _load("resnet")
     names = [n.name for n in spec.graph.nodes]
-    assert "res_1_add" in names and "res_2_add" in names
-    add = spec.graph.node("res_2_add")
-    assert add.inputs == ["res_2_bn2", "res_1_out"]
-    assert spec.graph.node("res_1_conv1").inputs == ["relu_1"]
+    assert "res.0.add" in names and "res.1.add" in names
+    add = spec.graph.node("res.1.add")
+    assert add.inputs == ["res.1.bn2", "res.0.out"]
+    assert spec.graph.node("res.0.conv1").inputs == ["relu_1"]
+    assert [s.path for s in spec.graph.scopes()] == ["res", "res.0", "res.1"]
 
 
 def test_titanic_input_width_is_the_one_hot_width():
@@ -141,7 +142,7 @@ def _layer_item_schema() -> dict:
 def test_schema_has_one_variant_per_layer_type():
     item = _layer_item_schema()
     union = next(s for s in item["anyOf"] if "discriminator" in s)
-    assert set(union["discriminator"]["mapping"]) == {*LAYER_TYPES, "block"}
+    assert set(union["discriminator"]["mapping"]) == {*LAYER_TYPES, "block", "sequential"}
 
 
 def test_schema_lets_editors_complete_bare_layer_names():

@@ -81,7 +81,7 @@ def _print_human(spec, summary, explain: bool) -> None:
     table = Table(title=title, title_justify="left")
     for column, justify in (("layer", "left"), ("type", "left"), ("output shape", "left"),
                             ("params", "right"), ("line", "right")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, overflow="fold")  # long names never cut
     table.add_row("input", "", Text(str(summary.input_shape)), "", "")
     for row in summary.layers:
         table.add_row(Text(row.name), Text(row.type), Text(str(row.output_shape)),

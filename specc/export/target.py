@@ -99,8 +99,11 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
     torch.manual_seed(spec.seed)
     model = specc.build_model(spec)
     if checkpoint is not None:
+        from specc.backends.keys import upgrade_keys
+
+        state = upgrade_keys(spec.graph, checkpoint["model"], set(model.state_dict()))
         try:
-            model.load_state_dict(checkpoint["model"], strict=True)
+            model.load_state_dict(state, strict=True)
         except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
             detail = " ".join(str(exc).split())[:300]
             raise RunError(f"the checkpoint does not fit spec '{spec.name}': {detail}") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -69,6 +70,7 @@ class Loaded:
     positions: Positions
     source: str
     path: str
+    layout: Any = None  # specc.spec.blocks.Layout, set when blocks are expanded
 
 
 def _pos(mark: yaml.Mark) -> Pos:

@@ -37,17 +37,36 @@ def _spec_name(value: Any) -> Any:
 
 
 class BlockUse(Strict):
-    """Use of a reusable block: ``{type: block, block: residual, args: {...}, repeat: 2}``."""
+    """Use of a reusable block: ``{type: block, block: residual, args: {...}, repeat: 2}``.
+
+    ``first`` overrides arguments of copy 0; ``copy_names`` (``denselayer{n}``) names the
+    copies instead of ``0, 1, ...``; ``when`` (inside a block) makes the use conditional.
+    """
 
     type: Literal["block"]
     block: str
     args: dict[str, Any] = {}  # noqa: RUF012 - pydantic copies mutable defaults
-    repeat: PosInt = 1
+    first: dict[str, Any] = {}  # noqa: RUF012
+    repeat: PosInt | str = 1
+    copy_names: str | None = None
     name: str | None = None
-    inputs: str | list[str] | None = None
+    inputs: str | None = None
+    when: bool | str | None = None
 
 
-_Layers = Annotated[Union[(*LAYER_TYPES.values(), BlockUse)], Field(discriminator="type")]
+class SequentialLayer(Strict):
+    """``{type: sequential, name: features, layers: [...]}``: a chain of layers held in one
+    ``nn.Sequential``, keyed by position (``features.0``) or by a member's own ``name``."""
+
+    type: Literal["sequential"]
+    name: str
+    layers: list[Any] = Field(min_length=1)
+    inputs: str | None = None
+    when: bool | str | None = None
+
+
+_Layers = Annotated[Union[(*LAYER_TYPES.values(), BlockUse, SequentialLayer)],
+                    Field(discriminator="type")]
 AnyLayer = Annotated[
     _Layers,
     BeforeValidator(bare_name, json_schema_input_type=with_bare(
@@ -65,8 +84,10 @@ class InputSpec(Strict):
 class BlockDef(Strict):
     """A reusable, parameterised stack of layers.
 
-    ``params`` maps parameter names to defaults (``null``: required); layers refer to a
-    parameter as ``$name``; inside a block, ``input`` is the block's input.
+    ``params`` maps parameter names to defaults (``null``: required; a default may be an
+    expression over other parameters, ``$out * 4``); layers refer to a parameter as
+    ``$name`` or in integer arithmetic (``$in * $t``); inside a block, ``input`` is the
+    block's input, and a layer with ``when: COND`` exists only when COND holds.
     """
 
     params: dict[str, Any] = {}  # noqa: RUF012 - pydantic copies mutable defaults

@@ -73,8 +73,9 @@ def _unique(errors: list[SpecError]) -> list[SpecError]:
     """Errors in source order, each once (a block used twice reports its mistake once)."""
     seen: dict[tuple, SpecError] = {}
     for error in errors:
-        # the same mistake inside a repeated block differs only in the layer label
-        seen.setdefault((error.line, error.col, error.message.split("': ", 1)[-1]), error)
+        # the same mistake inside a repeated block differs only in the layer label and chain
+        core = error.message.split("': ", 1)[-1].split(" (in block '", 1)[0]
+        seen.setdefault((error.line, error.col, core), error)
     return sorted(seen.values(), key=lambda e: (e.line, e.col))
 
 
@@ -83,14 +84,17 @@ def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     positions = loaded.positions
     too_many = layer_budget(loaded.data)
     if too_many:  # refused before the expansion would build them all
-        return None, [_at(loaded, path, message) for path, message in too_many]
-    errors = [_at(loaded, path, message) for path, message in
-              normalize_layers(loaded.data, positions)]
+        return None, [_located(loaded, path, message, at_key=True) for path, message in too_many]
+    problems, layout = normalize_layers(loaded.data, positions)
+    loaded.layout = layout
+    errors = [SpecError(loaded.path, line, col, message, tuple(path))
+              for path, message, (line, col) in problems]
     try:
         spec = Spec.model_validate(loaded.data)
     except ValidationError as exc:
         errors += [_located(loaded, path, message, at_key)
-                   for path, message, at_key in translate(exc, loaded.data)]
+                   for path, message, at_key in translate(exc, loaded.data)
+                   if not (problems and tuple(path) == ("model", "layers"))]  # all failed
         return None, errors + _model_errors_alone(loaded, errors)
     if errors:
         return None, errors
@@ -122,7 +126,12 @@ def _uses_block(layer: Any) -> bool:
 
 def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
     """How many layers ``layer`` stands for once its block (and blocks inside) expand."""
-    if not _uses_block(layer) or depth > 8:
+    if depth > 8:
+        return 1
+    if isinstance(layer, dict) and layer.get("type") == "sequential":
+        members = layer.get("layers") if isinstance(layer.get("layers"), list) else []
+        return sum(_expanded_size(m, blocks, depth + 1) for m in members) or 1
+    if not _uses_block(layer):
         return 1
     repeat = layer.get("repeat", 1)
     repeat = repeat if type(repeat) is int and repeat >= 1 else 1
@@ -170,7 +179,9 @@ def _model_errors_alone(loaded: Loaded, errors: list[SpecError]) -> list[SpecErr
 def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
     layers = model.layers
     lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
-    graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines)
+    layout = loaded.layout
+    graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines,
+                            layout.paths, layout.scopes)
     if graph is not None:
         problems = wiring_problems(graph)
     return graph, [_layer_error(loaded, layers, index, key, message)
@@ -205,11 +216,11 @@ def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | tup
         return _located(loaded, ("model", *suffix), message, at_key=False)
     layer = layers[index]
     path = ("model", "layers", index, *suffix)
-    return _located(loaded, path, f"{layer.kind} '{layer.name}': {message}", at_key=False)
-
-
-def _at(loaded: Loaded, path: tuple, message: str) -> SpecError:
-    return _located(loaded, path, message, at_key=True)
+    name = loaded.layout.paths[index]
+    scope = loaded.layout.scopes[index]
+    chain = scope.chain() if scope is not None else ""
+    where = f" (in {chain})" if chain else ""
+    return _located(loaded, path, f"{layer.kind} '{name}': {message}{where}", at_key=False)
 
 
 def _located(loaded: Loaded, path: tuple, message: str, at_key: bool) -> SpecError:

@@ -9,16 +9,28 @@ import torch
 from torch import nn
 
 
+class Res(nn.Module):
+    """Block 'res': res.0 and 1 more."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, kernel_size=3, padding=1)  # residual.yaml:12
+        self.act = nn.ReLU()  # residual.yaml:13
+
+    def forward(self, x):
+        h = self.conv(x)
+        h = self.act(h)
+        h = h + x
+        return h
+
+
 class ResidualTwoHeads(nn.Module):
     """residual-two-heads: 12 layers."""
 
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(3, 4, kernel_size=1)  # residual.yaml:16
-        self.res_1_conv = nn.Conv2d(4, 4, kernel_size=3, padding=1)  # residual.yaml:12
-        self.res_1_act = nn.ReLU()  # residual.yaml:13
-        self.res_2_conv = nn.Conv2d(4, 4, kernel_size=3, padding=1)  # residual.yaml:12
-        self.res_2_act = nn.ReLU()  # residual.yaml:13
+        self.res = nn.Sequential(Res(), Res())  # residual.yaml:17
         self.adaptiveavgpool2d_1 = nn.AdaptiveAvgPool2d(1)  # residual.yaml:19
         self.features = nn.Flatten()  # residual.yaml:20
         self.classes = nn.Linear(8, 5)  # residual.yaml:21
@@ -36,12 +48,7 @@ class ResidualTwoHeads(nn.Module):
             score: (B, 1).
         """
         stem = self.stem(x)  # (B, 4, 8, 8)  residual.yaml:16
-        x = self.res_1_conv(stem)  # (B, 4, 8, 8)  residual.yaml:12
-        x = self.res_1_act(x)  # (B, 4, 8, 8)  residual.yaml:13
-        res_1_sum = x + stem  # (B, 4, 8, 8)  residual.yaml:14
-        x = self.res_2_conv(res_1_sum)  # (B, 4, 8, 8)  residual.yaml:12
-        x = self.res_2_act(x)  # (B, 4, 8, 8)  residual.yaml:13
-        x = x + res_1_sum  # (B, 4, 8, 8)  residual.yaml:14
+        x = self.res(stem)  # (B, 4, 8, 8)  residual.yaml:17
         x = torch.cat([stem, x], dim=1)  # (B, 8, 8, 8)  residual.yaml:18
         x = self.adaptiveavgpool2d_1(x)  # (B, 8, 1, 1)  residual.yaml:19
         features = self.features(x)  # (B, 8)  residual.yaml:20
