@@ -271,7 +271,23 @@ class TorchvisionSource(Strict):
     download: bool = False
 
 
-SOURCES = (InlineSource, CSVSource, SklearnSource, MNISTSource, NPZSource, TorchvisionSource)
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp")
+
+
+class ImageFolderSource(Strict):
+    """Images in ``path/<class name>/<file>``, decoded lazily (see specc.data.images)."""
+
+    type: Literal["image_folder"]
+    path: str
+    val_path: str | None = None
+    test_path: str | None = None
+    extensions: list[Annotated[str, Field(pattern=r"^\.?[A-Za-z0-9]+$")]] = Field(
+        default=list(IMAGE_EXTENSIONS), min_length=1)
+    on_bad_file: Literal["error", "skip"] = "error"
+
+
+SOURCES = (InlineSource, CSVSource, SklearnSource, MNISTSource, NPZSource, TorchvisionSource,
+           ImageFolderSource)
 Source = tagged(*SOURCES)
 
 Columns = list[str] | None
@@ -341,7 +357,39 @@ class RandomHorizontalFlip(Strict):
     p: Probability = 0.5
 
 
-TRANSFORMS = (Normalize, Pad, Resize, RandomCrop, RandomHorizontalFlip)
+Range = NonNegFloat | tuple[NonNegFloat, NonNegFloat]
+AreaFraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class RandomResizedCrop(Strict):
+    """torchvision's RandomResizedCrop: a random area ``scale`` and aspect ``ratio``."""
+
+    type: Literal["random_resized_crop"]
+    size: PosInt | tuple[PosInt, PosInt]
+    scale: tuple[AreaFraction, AreaFraction] = (0.08, 1.0)
+    ratio: tuple[PositiveFloat, PositiveFloat] = (3 / 4, 4 / 3)
+
+
+class RandomRotation(Strict):
+    """A uniform angle in ``[-degrees, degrees]`` (or ``[min, max]``); corners get ``fill``."""
+
+    type: Literal["random_rotation"]
+    degrees: NonNegFloat | tuple[float, float]
+    fill: Number = 0.0
+
+
+class ColorJitter(Strict):
+    """Brightness, contrast, saturation factors uniform in ``[max(0, 1 - v), 1 + v]``
+    (or ``[min, max]``), applied in that order to pixels in [0, 1]."""
+
+    type: Literal["color_jitter"]
+    brightness: Range = 0.0
+    contrast: Range = 0.0
+    saturation: Range = 0.0
+
+
+TRANSFORMS = (Normalize, Pad, Resize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
+              RandomRotation, ColorJitter)
 Transform = tagged(*TRANSFORMS)
 
 
@@ -359,7 +407,7 @@ class DataSpec(Strict):
     split: Split = Split()
     batch_size: PosInt = 32
     shuffle: bool = True
-    num_workers: NonNegInt = 0
+    num_workers: NonNegInt | None = None  # None: 0, or up to 4 for image_folder
 
 
 # --- train and export ---------------------------------------------------------------------
