@@ -1,0 +1,301 @@
+"""The ``image_folder`` source: listing, integrity checks, located errors, lazy decoding in
+DataLoader workers (reproducible, resumable), augmentation, and ``specc predict`` on folders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from export_helpers import cli_in_process
+from PIL import Image
+from train_helpers import assert_same_weights, one_thread, summary, weights
+
+from specc.commands.common import RunError
+from specc.data import prepare_data
+from specc.data.images import Recipe, check_file, decode, list_folder
+from specc.errors import SpecErrors
+from specc.spec.validate import load_spec
+from specc.train import train
+
+CLASSES = ("bird", "cat", "dog")
+
+SPEC = """\
+version: 1
+name: folders
+seed: 5
+model:
+  input: {shape: [3, 12, 12]}
+  layers:
+    - {type: conv2d, out_channels: 4, kernel_size: 3}
+    - relu
+    - {type: adaptiveavgpool2d, output_size: 1}
+    - flatten
+    - {type: linear, out_features: 3}
+loss: cross_entropy
+optimizer: {type: adam, lr: 0.05}
+data:
+  source: {type: image_folder, path: pics%(source)s}
+  transforms:%(augment)s
+    - {type: normalize, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
+  split: {val: 0.25, stratify: true}
+  batch_size: 8
+  num_workers: %(workers)s
+train: {epochs: 3, device: cpu, metrics: [accuracy]}
+export:
+  onnx: {opset: 18}
+"""
+
+AUGMENT = """
+    - {type: random_resized_crop, size: 12, scale: [0.6, 1.0]}
+    - {type: random_rotation, degrees: 15}
+    - {type: color_jitter, brightness: 0.3, contrast: 0.3, saturation: 0.3}
+    - {type: random_horizontal_flip}"""
+
+
+def write_images(root, per_class: int = 12, seed: int = 0) -> None:
+    """Class k: one colour channel bright, noisy, of varying size; PNG and JPEG mixed."""
+    rng = np.random.default_rng(seed)
+    for k, name in enumerate(CLASSES):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, (14 + i % 5, 16 + i % 3, 3), dtype=np.uint8)
+            pixels[..., k] += 150
+            Image.fromarray(pixels).save(root / name / f"{i:03d}.{'png' if i % 2 else 'jpg'}")
+
+
+def write_spec(folder, *, augment: bool = True, workers: int = 2, source: str = "") -> object:
+    text = SPEC % {"augment": AUGMENT if augment else "", "workers": workers, "source": source}
+    (folder / "spec.yaml").write_text(text)
+    return folder / "spec.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    write_images(root / "pics")
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(folder):
+    with one_thread():  # module fixtures start before the autouse one
+        return train(load_spec(write_spec(folder)), out_dir=folder / "two", quiet=True)
+
+
+# --- listing, checks, decoding ---------------------------------------------------------------
+
+
+def test_listing_is_sorted_and_keeps_only_the_extensions(tmp_path):
+    for name in ("b", "a", ".hidden"):
+        (tmp_path / name).mkdir()
+    for name in ("a/2.png", "a/1.PNG", "a/notes.txt", "b/x.jpg", ".hidden/y.png"):
+        (tmp_path / name).write_bytes(b"")
+    found = list_folder(tmp_path, ["png", ".jpg"])
+    assert found.classes == ["a", "b"]
+    assert found.paths.tolist() == [b"a/1.PNG", b"a/2.png", b"b/x.jpg"]
+    assert found.labels.tolist() == [0, 0, 1]
+    assert list_folder(tmp_path, ["jpg"]).empty == ["a"]
+
+
+def test_check_file_finds_non_images_and_truncated_files(tmp_path):
+    Image.new("RGB", (9, 7), (10, 20, 30)).save(tmp_path / "ok.png")
+    Image.new("RGB", (40, 40), (10, 20, 30)).save(tmp_path / "ok.jpg", quality=90)
+    (tmp_path / "text.png").write_text("not an image")
+    whole = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(whole[: len(whole) - 20])
+    jpeg = (tmp_path / "ok.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    assert check_file(str(tmp_path / "ok.png")) is None
+    assert check_file(str(tmp_path / "ok.jpg")) is None
+    assert "not an image" in check_file(str(tmp_path / "text.png"))
+    assert "truncated" in check_file(str(tmp_path / "cut.png"))
+    assert "truncated" in check_file(str(tmp_path / "cut.jpg")).lower()
+
+
+def test_default_decoding_is_resize_to_cover_then_centre_crop(tmp_path):
+    """A 40x20 image whose middle 28 columns are white: the 10x10 centre crop of the 20x10 resize
+    sees only the white part; a resize to exactly 10x10 keeps the dark sides."""
+    pixels = np.zeros((20, 40), dtype=np.uint8)
+    pixels[:, 6:34] = 255
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    cover = decode(str(tmp_path / "wide.png"), Recipe("L", (10, 10)))
+    exact = decode(str(tmp_path / "wide.png"), Recipe("RGB", (10, 10), "exact"))
+    assert cover.shape == (1, 10, 10) and cover.dtype == np.uint8
+    assert cover.min() >= 250
+    assert exact.shape == (3, 10, 10) and exact[:, :, 0].max() < 10
+
+
+def test_jpeg_draft_decoding_matches_a_full_decode(tmp_path):
+    """Reduced-size JPEG decoding (draft mode) gives nearly the pixels of a full decode."""
+    y, x = np.mgrid[0:512, 0:512]
+    pixels = np.stack([x % 256, y % 256, (x + y) % 256], -1).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "big.jpg", quality=95)
+    fast = decode(str(tmp_path / "big.jpg"), Recipe("RGB", (32, 32))).astype(np.float64)
+    with Image.open(tmp_path / "big.jpg") as image:
+        full = np.asarray(image.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR))
+    assert np.abs(fast - full.transpose(2, 0, 1)).mean() < 6
+
+
+# --- located errors ------------------------------------------------------------------------
+
+
+def _errors(folder) -> SpecErrors:
+    with pytest.raises(SpecErrors) as caught:
+        prepare_data(load_spec(write_spec(folder, augment=False)))
+    return caught.value
+
+
+@pytest.mark.parametrize(("layout", "message"), [
+    ({}, "has no class folders"),
+    ({"cat": 2, "dog": 0}, "class folder 'dog'"),
+    ({"cat": 3}, "one class folder"),
+])
+def test_bad_layouts_are_errors_at_the_source_line(tmp_path, layout, message):
+    (tmp_path / "pics").mkdir()
+    for name, count in layout.items():
+        (tmp_path / "pics" / name).mkdir()
+        for i in range(count):
+            Image.new("RGB", (4, 4)).save(tmp_path / "pics" / name / f"{i}.png")
+    errors = _errors(tmp_path)
+    assert message in str(errors)
+    assert errors.errors[0].line == 15 and errors.errors[0].key_path[:2] == ("data", "source")
+
+
+def test_a_validation_class_unknown_to_training_is_located(tmp_path):
+    write_images(tmp_path / "pics", per_class=2)
+    write_images(tmp_path / "val", per_class=1)
+    (tmp_path / "val" / "cow").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "val" / "cow" / "0.png")
+    text = (SPEC % {"augment": "", "workers": 0, "source": ", val_path: val"}).replace(
+        "  split: {val: 0.25, stratify: true}\n", "")
+    (tmp_path / "spec.yaml").write_text(text)
+    with pytest.raises(SpecErrors) as caught:
+        prepare_data(load_spec(tmp_path / "spec.yaml"))
+    assert "'cow'" in str(caught.value)
+    assert caught.value.errors[0].key_path == ("data", "source", "val_path")
+
+
+def test_bad_files_are_named_before_training_or_skipped_and_counted(tmp_path):
+    write_images(tmp_path / "pics", per_class=6)
+    (tmp_path / "pics" / "cat" / "broken.png").write_text("junk")
+    whole = (tmp_path / "pics" / "dog" / "001.png").read_bytes()
+    (tmp_path / "pics" / "dog" / "cut.png").write_bytes(whole[:-30])
+    with pytest.raises(RunError) as caught:
+        prepare_data(load_spec(write_spec(tmp_path, augment=False)))
+    text = str(caught.value)
+    assert "2 bad image files" in text and "broken.png" in text and "cut.png" in text
+    assert "on_bad_file: skip" in text
+    spec = load_spec(write_spec(tmp_path, augment=False, workers=0,
+                                source=", on_bad_file: skip"))
+    result = train(spec, out_dir=tmp_path / "run", quiet=True, overrides=["train.epochs=1"])
+    assert result.summary["data"]["skipped_files"] == 2
+    assert sum(result.summary["data"]["images"].values()) == 18
+
+
+def test_a_file_that_fails_to_decode_later_stops_with_its_path(tmp_path):
+    write_images(tmp_path / "pics", per_class=4)
+    spec = load_spec(write_spec(tmp_path, augment=False, workers=0))
+    data = prepare_data(spec)
+    victim = data.train.listing.path(0)
+    with open(victim, "r+b") as handle:  # header intact, pixels garbled: passes the check
+        handle.seek(60)
+        handle.write(b"\x00" * 200)
+    with pytest.raises(RunError, match="cannot decode image"):
+        list(data.train.chunks(4, torch.device("cpu")))
+
+
+def test_color_jitter_on_in_memory_data_is_located(tmp_path):
+    text = """\
+version: 1
+name: jitter
+model:
+  input: {shape: [1, 8, 8]}
+  layers: [flatten, {type: linear, out_features: 10}]
+loss: cross_entropy
+optimizer: sgd
+data:
+  source: {type: sklearn, name: digits}
+  transforms: [{type: color_jitter, brightness: 0.2}]
+"""
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(SpecErrors) as caught:
+        prepare_data(load_spec(tmp_path / "s.yaml"))
+    assert caught.value.errors[0].key_path == ("data", "transforms", 0)
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def test_training_learns_and_records_the_class_names(run):
+    s = run.summary
+    assert s["class_labels"] == list(CLASSES)
+    assert s["data"] == {"images": {"train": 27, "val": 9}, "skipped_files": 0,
+                         "decode_failures": 0}
+    assert s["final"]["val_accuracy"] >= 0.6  # three colours: easy once learned
+
+
+def test_workers_and_seed_give_identical_weights(folder, run):
+    """0 workers (decoding in the trainer) and 2 workers: the same batches, augmentation and
+    weights; the order and the augmentation come from the seeded generators only."""
+    zero = train(load_spec(write_spec(folder, workers=0)), out_dir=folder / "zero", quiet=True)
+    assert_same_weights(weights(run.run_dir), weights(zero.run_dir))
+
+
+def test_resume_is_exact(folder, run):
+    write_spec(folder)
+    train(load_spec(folder / "spec.yaml"), out_dir=folder / "cut", quiet=True,
+          overrides=["train.epochs=1"])
+    resumed = train(resume=folder / "cut", overrides=["train.epochs=3"], quiet=True)
+    assert resumed.summary["epochs_run"] == 3
+    assert_same_weights(weights(folder / "cut"), weights(run.run_dir))
+
+
+def test_memory_holds_paths_not_pixels(folder):
+    data = prepare_data(load_spec(write_spec(folder)))
+    assert data.train.listing.paths.dtype.kind == "S"
+    assert not hasattr(data.train, "x")
+
+
+def test_predict_on_a_folder_gives_a_row_per_file_with_class_names(folder, run, capsys):
+    """onnxruntime on a folder of files equals the trained torch model on the validation
+    decoding of the same files."""
+    import io
+
+    import pandas as pd
+
+    from specc.train import load_run
+
+    code, out, err = cli_in_process(capsys, "predict", run.run_dir / "model.onnx",
+                                    folder / "pics", "--top-k", "2")
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == ["file", "class_1", "label_1", "probability_1", "class_2",
+                                   "label_2", "probability_2"]
+    assert len(table) == 36 and table["file"].iloc[0] == "bird/000.jpg"
+    assert set(table["label_1"]) <= set(CLASSES)
+    import specc
+
+    spec, checkpoint = load_run(run.run_dir)
+    model = specc.build_model(spec)
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    split = prepare_data(load_spec(write_spec(folder))).val
+    files = [f.decode() for f in split.listing.paths.tolist()]
+    x = torch.cat([chunk for chunk, _ in split.chunks(64, torch.device("cpu"))])
+    probs = torch.softmax(model(x), 1).detach().numpy()
+    rows = table.set_index("file").loc[files]
+    np.testing.assert_allclose(rows["probability_1"], probs.max(1), atol=1e-5)
+    np.testing.assert_array_equal(rows["class_1"], probs.argmax(1))
+
+
+def test_train_py_refuses_at_the_source_line(folder, capsys):
+    code, _, err = cli_in_process(capsys, "build", write_spec(folder, augment=False),
+                                  "--emit", folder / "emitted")
+    assert code == 2
+    assert "spec.yaml:15:" in err and "image_folder" in err
