@@ -8,7 +8,7 @@ import pytest
 import torch
 from export_helpers import cli_in_process
 from PIL import Image
-from train_helpers import assert_same_weights, one_thread, summary, weights
+from train_helpers import assert_same_weights, one_thread, weights
 
 from specc.commands.common import RunError
 from specc.data import prepare_data
@@ -299,3 +299,48 @@ def test_train_py_refuses_at_the_source_line(folder, capsys):
                                   "--emit", folder / "emitted")
     assert code == 2
     assert "spec.yaml:15:" in err and "image_folder" in err
+
+
+# --- augmentation ---------------------------------------------------------------------------
+
+
+def _step(text: str):
+    import yaml
+    from pydantic import TypeAdapter
+
+    from specc.spec.sections import Transform
+
+    return TypeAdapter(Transform).validate_python(yaml.safe_load(text))
+
+
+def _apply(text: str, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    from specc.data.transforms import _AUGMENT
+
+    step = _step(text)
+    return _AUGMENT[step.type](step, torch.Generator().manual_seed(seed))(x)
+
+
+def test_augmentations_are_identities_at_their_neutral_settings():
+    x = torch.rand(4, 3, 10, 10)
+    same = _apply("{type: random_resized_crop, size: 10, scale: [1, 1], ratio: [1, 1]}", x)
+    torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
+    torch.testing.assert_close(_apply("{type: random_rotation, degrees: 0}", x), x,
+                               atol=1e-5, rtol=0)
+    assert torch.equal(_apply("{type: color_jitter}", x), x)
+
+
+def test_rotation_by_180_degrees_flips_both_axes_and_jitter_scales_brightness():
+    x = torch.rand(2, 1, 8, 6)
+    turned = _apply("{type: random_rotation, degrees: [180, 180]}", x)
+    torch.testing.assert_close(turned, x.flip(-1).flip(-2), atol=1e-5, rtol=0)
+    brighter = _apply("{type: color_jitter, brightness: [2, 2]}", x)
+    torch.testing.assert_close(brighter, (2 * x).clamp(0, 1))
+
+
+def test_random_resized_crop_draws_boxes_from_the_generator():
+    """Same seed, same crops; another seed, other crops; output at the asked size."""
+    x = torch.rand(6, 3, 16, 16)
+    step = "{type: random_resized_crop, size: [8, 12], scale: [0.2, 0.6]}"
+    a, b, c = _apply(step, x, 1), _apply(step, x, 1), _apply(step, x, 2)
+    assert a.shape == (6, 3, 8, 12)
+    assert torch.equal(a, b) and not torch.equal(a, c)
