@@ -391,3 +391,52 @@ def test_two_processes_train_as_one(folder, run):
     assert len(set(two["distributed"]["weights_sha256"])) == 1
     assert two["final"]["train_loss"] == pytest.approx(run.summary["final"]["train_loss"],
                                                        abs=1e-4)
+
+
+# --- fuzzing the new forms -------------------------------------------------------------------
+
+STEPS = ["{type: resize, size: %(n)d}", "{type: pad, padding: %(p)d}",
+         "{type: random_crop, size: %(n)d, padding: %(p)d}",
+         "{type: random_resized_crop, size: [%(n)d, %(m)d], scale: [0.%(p)d, 1]}",
+         "{type: random_rotation, degrees: [-%(n)d, %(m)d], fill: 0.%(p)d}",
+         "{type: color_jitter, brightness: 0.%(p)d, saturation: [%(p)d, %(n)d]}",
+         "{type: normalize, mean: %(list)s, std: %(list)s}", "random_horizontal_flip"]
+
+
+def test_fuzzed_image_specs_prepare_or_give_located_errors(folder):
+    """Random shapes, steps and source arguments over a real folder: the data is prepared
+    (and decodes to the input shape) or the error is located / one line, never a crash."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    part = st.fixed_dictionaries({"n": st.integers(0, 20), "m": st.integers(1, 20),
+                                  "p": st.integers(0, 9),
+                                  "list": st.sampled_from(["[0.5]", "[0.5, 0.5, 0.5]",
+                                                           "[0.1, 0.2]"])})
+    step = st.tuples(st.sampled_from(STEPS), part).map(lambda t: t[0] % t[1])
+    source = st.sampled_from(["", ", on_bad_file: skip", ", extensions: [gif]",
+                              ", extensions: [PNG, .jpg]", ", val_path: nowhere",
+                              ", test_path: pics"])
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.integers(1, 4), st.integers(1, 16), st.lists(step, max_size=4), source)
+    def check(channels, size, steps, extra):
+        text = (SPEC % {"augment": "", "workers": 0, "source": extra}).replace(
+            "[3, 12, 12]", f"[{channels}, {size}, {size}]").replace(
+            "  transforms:\n    - {type: normalize, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, "
+            "0.25]}\n", "  transforms: [" + ", ".join(steps) + "]\n")
+        path = folder / "fuzz.yaml"
+        path.write_text(text)
+        try:
+            spec = load_spec(path)
+            data = prepare_data(spec)
+        except SpecErrors as exc:
+            assert all(e.line >= 1 for e in exc.errors), exc
+            return
+        except RunError as exc:
+            assert "\n" not in str(exc)
+            return
+        x, _ = next(data.val.chunks(4, torch.device("cpu")))
+        assert list(x.shape[1:]) == list(spec.model.input.shape)
+
+    check()

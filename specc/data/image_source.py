@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specc.data.checks import check_agreement
+from specc.data.checks import check_agreement, transform_problems
 from specc.data.images import Listing, Recipe, check_file, list_folder
 from specc.data.problems import listing, raise_all, raise_io, raise_located, where
 from specc.data.sources import RawData
@@ -169,6 +169,7 @@ def prepare_images(spec, spec_dir: Path):
     from specc.data.pipeline import PreparedData, plain_dict
 
     recipe = recipe_of(spec)
+    raise_all(spec, transform_problems(spec, recipe.shape))  # e.g. normalize's channel count
     parts, skipped = _parts(spec, spec_dir)
     target = _target(spec, parts)
     sample = transformed_shape([t.model_dump() for t in spec.data.transforms
