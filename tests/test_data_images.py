@@ -440,3 +440,16 @@ def test_fuzzed_image_specs_prepare_or_give_located_errors(folder):
         assert list(x.shape[1:]) == list(spec.model.input.shape)
 
     check()
+
+
+def test_the_parallel_check_finds_what_the_serial_one_finds(tmp_path, monkeypatch):
+    from specc.data import image_source
+
+    write_images(tmp_path / "pics", per_class=3)
+    (tmp_path / "pics" / "cat" / "junk.png").write_text("junk")
+    paths = [str(p) for p in sorted((tmp_path / "pics").rglob("*.*"))]
+    serial = image_source._inspect_all(paths)
+    monkeypatch.setattr(image_source, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(image_source, "PROCESSES", 2)
+    assert image_source._inspect_all(paths) == serial
+    assert sum(reason is not None for reason, _ in serial) == 1

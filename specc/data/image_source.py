@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from specc.data.checks import check_agreement, transform_problems
-from specc.data.images import Listing, Recipe, check_file, list_folder
+from specc.data.images import Listing, Recipe, inspect, list_folder
 from specc.data.problems import listing, raise_all, raise_io, raise_located, where
 from specc.data.sources import RawData
 from specc.data.split import split_indices
@@ -33,6 +32,8 @@ __all__ = ["decode_size", "prepare_images", "recipe_of"]
 SOURCE = ("data", "source")
 INPUT_SHAPE = ("model", "input", "shape")
 SHOWN = 5  # bad files named in a message
+PARALLEL_FROM = 20_000  # files: from this many, checked in worker processes
+PROCESSES = 4
 
 
 def decode_size(spec) -> tuple[int, int]:
@@ -95,45 +96,62 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
     return found
 
 
-def _checked(spec, found: Listing, key: str) -> tuple[Listing, int]:
-    """The listing without bad files (or a one-line error naming them); the skipped count."""
+def _inspect_all(paths: list[str]) -> list[tuple[str | None, int]]:
+    """:func:`~specc.data.images.inspect` of every path (why bad or None, size); in forked
+    worker processes for many files."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(PROCESSES, cpus or 1)
+    if len(paths) < PARALLEL_FROM or workers < 2:
+        return [inspect(p) for p in paths]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(inspect, paths, chunksize=2000)
+
+
+def _checked(spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
+    """The listing without bad files (or a one-line error naming them), the skipped count and
+    the kept files' sizes."""
     paths = [found.path(i) for i in range(len(found))]
-    workers = min(8, (os.cpu_count() or 1) * 2)
-    with ThreadPoolExecutor(workers) as pool:  # the check is mostly waiting on file reads
-        reasons = list(pool.map(check_file, paths, chunksize=256))
+    results = _inspect_all(paths)
+    reasons = [r for r, _ in results]
+    sizes = np.array([size for _, size in results], dtype=np.int64)
     bad = [i for i, r in enumerate(reasons) if r is not None]
     if not bad:
-        return found, 0
+        return found, 0, sizes
     if spec.data.source.on_bad_file == "error":
         named = "; ".join(f"{paths[i]}: {reasons[i]}" for i in bad[:SHOWN])
         more = f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
         raise_io(f"{len(bad)} bad image file{'s' if len(bad) > 1 else ''} under "
                  f"{found.root}: {named}{more}; set on_bad_file: skip in "
                  f"{where(spec, (*SOURCE, key))} to leave them out")
-    kept = found.keep(np.setdiff1d(np.arange(len(found)), bad))
+    keep = np.setdiff1d(np.arange(len(found)), bad)
+    kept = found.keep(keep)
     empty = sorted(set(range(len(found.classes))) - set(kept.labels.tolist()))
     if empty:
         raise_located(spec, (*SOURCE, key), f"every file in class folder "
                       f"'{found.classes[empty[0]]}' of {found.root} is a bad image")
-    return kept, len(bad)
+    return kept, len(bad), sizes[keep]
 
 
-def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int]:
-    """The listing of each split's files, checked, and the count of skipped files."""
+def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
+    """The listing of each split's files, checked; the count of skipped files; the digest."""
     source, split = spec.data.source, spec.data.split
-    main, skipped = _checked(spec, _listed(spec, spec_dir, "path", None), "path")
-    given = {}
+    main, skipped, sizes = _checked(spec, _listed(spec, spec_dir, "path", None), "path")
+    given, given_sizes = {}, {}
     for name, key in (("val", "val_path"), ("test", "test_path")):
         if getattr(source, key) is None:
             continue
         if getattr(split, name):
             raise_located(spec, ("data", "split", name), f"data.source.{key} gives the "
                           f"{name} images; remove split.{name}")
-        listed, more = _checked(spec, _listed(spec, spec_dir, key, main.classes), key)
+        listed, more, given_sizes[name] = _checked(
+            spec, _listed(spec, spec_dir, key, main.classes), key)
         given[name], skipped = listed, skipped + more
     index = split_indices(spec, len(main), main.labels, has_own_test="test" in given)
     parts = {name: main.keep(rows) for name, rows in index.items() if rows is not None}
-    return parts | given, skipped
+    all_sizes = {name: sizes[rows] for name, rows in index.items() if rows is not None}
+    return parts | given, skipped, _digest(parts | given, all_sizes | given_sizes)
 
 
 def _target(spec, parts: dict[str, Listing]):
@@ -149,15 +167,14 @@ def _target(spec, parts: dict[str, Listing]):
     return encode_target(spec, raw, task)
 
 
-def _digest(parts: dict[str, Listing]) -> str:
+def _digest(parts: dict[str, Listing], sizes: dict[str, np.ndarray]) -> str:
     """sha256 over each split's relative paths, file sizes and labels (no pixels read)."""
     digest = hashlib.sha256()
     for name in ("train", "val", "test"):
         if name in parts:
             part = parts[name]
-            sizes = np.array([os.stat(part.path(i)).st_size for i in range(len(part))],
-                             dtype=np.int64)
-            for chunk in (name.encode(), b"\0".join(part.paths.tolist()), sizes, part.labels):
+            for chunk in (name.encode(), b"\0".join(part.paths.tolist()), sizes[name],
+                          part.labels):
                 digest.update(chunk)
     return digest.hexdigest()
 
@@ -170,7 +187,7 @@ def prepare_images(spec, spec_dir: Path):
 
     recipe = recipe_of(spec)
     raise_all(spec, transform_problems(spec, recipe.shape))  # e.g. normalize's channel count
-    parts, skipped = _parts(spec, spec_dir)
+    parts, skipped, digest = _parts(spec, spec_dir)
     target = _target(spec, parts)
     sample = transformed_shape([t.model_dump() for t in spec.data.transforms
                                 if t.type == "pad"], recipe.shape)
@@ -191,5 +208,5 @@ def prepare_images(spec, spec_dir: Path):
             offset += n
     notes = {"images": {name: len(parts[name]) for name in parts}, "skipped_files": skipped}
     return PreparedData(splits["train"], splits.get("val"), splits.get("test"), target.task,
-                        target.num_classes, target.class_labels, None, state, _digest(parts),
+                        target.num_classes, target.class_labels, None, state, digest,
                         notes)

@@ -6,9 +6,11 @@ with Pillow and numpy alone.
 - :func:`list_folder` lists ``DIR/<class>/<file>`` (classes and files in sorted order, only
   the configured extensions); paths are kept as one numpy bytes array (no per-path Python
   object, so DataLoader workers forked from the trainer do not copy it page by page).
-- :func:`check_file` opens the file's header with Pillow (format, size) and checks that a PNG
-  ends with its ``IEND`` chunk and a JPEG with its end-of-image marker, so a truncated file is
-  found before training, not in epoch 7.
+- :func:`check_file` recognises the file from its first bytes (PNG, JPEG, BMP, WebP; anything
+  else must open with Pillow) and checks that a PNG ends with its ``IEND`` chunk and a JPEG
+  with its end-of-image marker, so a non-image or truncated file is found before training,
+  not in epoch 7. (A file whose compressed pixels are garbled inside an intact frame is only
+  found when decoded; :mod:`specc.data.image_split` then names it.)
 - :class:`Recipe` / :func:`decode`: one file -> uint8 pixels (C, H, W). The default brings an
   image to H x W like torchvision's ``Resize`` + ``CenterCrop``: scaled (aspect kept,
   bilinear with Pillow's antialiasing) to the smallest size that covers H x W, then the
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Listing", "Recipe", "check_file", "decode", "list_folder"]
+__all__ = ["Listing", "Recipe", "check_file", "decode", "inspect", "list_folder"]
 
 _TAIL = {"PNG": (b"IEND\xaeB`\x82", 12), "JPEG": (b"\xff\xd9", 64)}
 
@@ -88,26 +90,63 @@ def list_folder(root: Path, extensions: list[str], classes: list[str] | None = N
                    np.array(labels, dtype=np.int64), found, empty)
 
 
+def _sniff(head: bytes) -> tuple[str, int, int] | None:
+    """(format, width, height) from a file's first 32 bytes for PNG, JPEG, BMP and WebP
+    (width/height -1 where the header does not hold them up front), else None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return "PNG", int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG", -1, -1  # the size sits in a SOF segment somewhere after the tables
+    if head.startswith(b"BM") and len(head) >= 26:
+        return "BMP", int.from_bytes(head[18:22], "little", signed=True), abs(
+            int.from_bytes(head[22:26], "little", signed=True))
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP", -1, -1
+    return None
+
+
 def check_file(path: str) -> str | None:
-    """Why ``path`` is not a readable image (None when it looks whole)."""
+    """Why ``path`` is not a readable image (None when it looks whole); see :func:`inspect`."""
+    return inspect(path)[0]
+
+
+def inspect(path: str) -> tuple[str | None, int]:
+    """``(why the file is not a readable image or None, its size in bytes or -1)``.
+
+    PNG, JPEG, BMP and WebP are recognised from their first bytes (PNG and BMP sizes read
+    from the header) and PNG / JPEG must end with their end marker; any other file must open
+    with Pillow (which reads its header). One open, no pixel decoded.
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            known = _sniff(handle.read(32))
+            if known is None:
+                return _pillow_check(path), size
+            kind, width, height = known
+            if kind in _TAIL:
+                marker, span = _TAIL[kind]
+                handle.seek(max(0, size - span))
+                if marker not in handle.read():
+                    return f"truncated (the {kind} end marker is missing)", size
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})", -1
+    if width == 0 or height == 0:
+        return f"has size {width}x{height}", size
+    return None, size
+
+
+def _pillow_check(path: str) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            kind, (width, height) = image.format, image.size
+            width, height = image.size
     except UnidentifiedImageError:
         return "not an image Pillow can read"
     except (OSError, ValueError, SyntaxError) as exc:  # SyntaxError: Pillow's parse errors
         return f"unreadable ({exc})"
-    if width < 1 or height < 1:
-        return f"has size {width}x{height}"
-    if kind in _TAIL:
-        marker, span = _TAIL[kind]
-        with open(path, "rb") as handle:
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - span))
-            if marker not in handle.read():
-                return f"truncated (the {kind} end marker is missing)"
-    return None
+    return None if width > 0 and height > 0 else f"has size {width}x{height}"
 
 
 @dataclass(frozen=True)
