@@ -453,3 +453,14 @@ def test_the_parallel_check_finds_what_the_serial_one_finds(tmp_path, monkeypatc
     monkeypatch.setattr(image_source, "PROCESSES", 2)
     assert image_source._inspect_all(paths) == serial
     assert sum(reason is not None for reason, _ in serial) == 1
+
+
+def test_reversed_ranges_are_located(tmp_path):
+    text = SPEC % {"augment": "\n    - {type: color_jitter, contrast: [1.5, 0.5]}\n"
+                              "    - {type: random_rotation, degrees: [10, -10]}",
+                   "workers": 0, "source": ""}
+    (tmp_path / "spec.yaml").write_text(text)
+    with pytest.raises(SpecErrors) as caught:
+        load_spec(tmp_path / "spec.yaml")
+    assert [e.line for e in caught.value.errors] == [17, 18]
+    assert all("min <= max" in e.message for e in caught.value.errors)

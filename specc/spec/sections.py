@@ -10,7 +10,7 @@ import typing
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from specc.ops.base import NonNegInt, Number, PosInt, PositiveFloat, Probability
 
@@ -357,7 +357,14 @@ class RandomHorizontalFlip(Strict):
     p: Probability = 0.5
 
 
-Range = NonNegFloat | tuple[NonNegFloat, NonNegFloat]
+def _ordered(value: Any) -> Any:
+    if isinstance(value, tuple) and value[0] > value[1]:
+        raise ValueError(f"a [min, max] range needs min <= max, not {list(value)}")
+    return value
+
+
+Range = Annotated[NonNegFloat | tuple[NonNegFloat, NonNegFloat], AfterValidator(_ordered)]
+Degrees = Annotated[NonNegFloat | tuple[float, float], AfterValidator(_ordered)]
 AreaFraction = Annotated[float, Field(gt=0, le=1)]
 
 
@@ -366,15 +373,16 @@ class RandomResizedCrop(Strict):
 
     type: Literal["random_resized_crop"]
     size: PosInt | tuple[PosInt, PosInt]
-    scale: tuple[AreaFraction, AreaFraction] = (0.08, 1.0)
-    ratio: tuple[PositiveFloat, PositiveFloat] = (3 / 4, 4 / 3)
+    scale: Annotated[tuple[AreaFraction, AreaFraction], AfterValidator(_ordered)] = (0.08, 1.0)
+    ratio: Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_ordered)] = (3 / 4,
+                                                                                       4 / 3)
 
 
 class RandomRotation(Strict):
     """A uniform angle in ``[-degrees, degrees]`` (or ``[min, max]``); corners get ``fill``."""
 
     type: Literal["random_rotation"]
-    degrees: NonNegFloat | tuple[float, float]
+    degrees: Degrees
     fill: Number = 0.0
 
 
