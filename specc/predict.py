@@ -11,8 +11,11 @@ Inputs (:func:`read_inputs`):
   error); the saved imputing, encoding and scaling are applied.
 - ``.npy`` / ``.npz`` (key ``x``, or its only array): raw samples as the data source gives them
   (for MNIST, pixels 0..255 of shape (N, 28, 28)); without saved preprocessing, model input.
-- ``.png`` / ``.jpg`` / ``.jpeg`` files, or a folder of them: read with Pillow, converted to
-  grayscale or RGB and resized to the training sample shape, then preprocessed as in training.
+- PNG / JPEG / BMP / WebP files, or a folder of them (searched recursively; one row per file,
+  named in a first ``file`` column): decoded with Pillow as validation decoded them
+  (:mod:`specc.data.images`: for an ``image_folder`` model its saved resize + centre crop;
+  otherwise converted to grey or RGB and resized to the training sample shape), then
+  preprocessed as in training.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import numpy as np
 
 from specc.export.metadata import ModelInfo, read_metadata
 
-__all__ = ["PredictError", "Predictions", "predict", "read_inputs", "to_predictions"]
+__all__ = ["PredictError", "Predictions", "image_files", "predict", "read_inputs",
+           "to_predictions"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 CHUNK = 4096
 
 
@@ -91,17 +95,41 @@ def _line(exc: BaseException) -> str:
 
 
 def predict(model_path: Path, input_path: Path, *, top_k: int = 1) -> Predictions:
-    """Predictions of the model at ``model_path`` for the inputs in ``input_path``."""
+    """Predictions of the model at ``model_path`` for the inputs in ``input_path``.
+
+    Image inputs (a file, or a folder searched recursively) give one row per file, named in a
+    first ``file`` column (relative to the folder), decoded in chunks of :data:`CHUNK`.
+    """
     session, info = open_model(model_path)
-    x = read_inputs(Path(input_path), info)
+    input_path = Path(input_path)
+    if input_path.is_dir() or input_path.suffix.lower() in IMAGE_SUFFIXES:
+        return _predict_images(session, info, input_path, top_k)
+    x = read_inputs(input_path, info)
+    return to_predictions(_run(session, info, x), info, top_k=top_k)
+
+
+def _run(session, info: ModelInfo, x: np.ndarray) -> np.ndarray:
+    """The first output of the model for x (N, ...), CHUNK rows at a time."""
     outputs = []
     for start in range(0, len(x), CHUNK):
         try:
             outputs.append(session.run(None, {info.input_name: x[start:start + CHUNK]})[0])
         except Exception as exc:
             raise PredictError(f"onnxruntime failed on the inputs: {_line(exc)}", 2) from None
-    out = np.concatenate(outputs) if outputs else np.zeros((0, *info.output_shapes[0]))
-    return to_predictions(out, info, top_k=top_k)
+    return np.concatenate(outputs) if outputs else np.zeros((0, *info.output_shapes[0]))
+
+
+def _predict_images(session, info: ModelInfo, path: Path, top_k: int) -> Predictions:
+    files = image_files(path)
+    table = None
+    for start in range(0, len(files), CHUNK):
+        chunk = files[start:start + CHUNK]
+        x = _check_shape(_preprocess(info, _read_images(chunk, info)), info)
+        part = to_predictions(_run(session, info, x), info, top_k=top_k)
+        names = [str(f.relative_to(path)) if path.is_dir() else f.name for f in chunk]
+        rows = [[name, *row] for name, row in zip(names, part.rows, strict=True)]
+        table = Predictions(["file", *part.header], (table.rows if table else []) + rows)
+    return table
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -113,7 +141,7 @@ def read_inputs(path: Path, info: ModelInfo) -> np.ndarray:
         raise PredictError(f"no input file at {path}")
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in IMAGE_SUFFIXES:
-        x = _preprocess(info, _read_images(path, info))
+        x = _preprocess(info, _read_images(image_files(path), info))
     elif suffix == ".csv":
         x = _from_table(_read_csv(path), info)
     elif suffix in (".npy", ".npz"):
@@ -229,30 +257,43 @@ def _check_shape(x: np.ndarray, info: ModelInfo) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _read_images(path: Path, info: ModelInfo) -> np.ndarray:
-    """Images -> uint8 array (N, *sample_shape) of raw pixels."""
+def image_files(path: Path) -> list[Path]:
+    """The image files at ``path``: the file itself, or every image under the folder (sorted
+    by relative path)."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                   and p.is_file())
+    if not files:
+        raise PredictError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})", 2)
+    return files
+
+
+def _read_images(files: list[Path], info: ModelInfo) -> np.ndarray:
+    """Images -> uint8 array (N, *sample_shape) of raw pixels.
+
+    A model trained on an ``image_folder`` source decodes them as validation did (its saved
+    :class:`~specc.data.images.Recipe`: resize + centre crop, or the spec's resize); other
+    models' images are converted to grey or RGB and resized to the training sample shape.
+    """
     try:
-        from PIL import Image
+        import PIL  # noqa: F401 - Pillow decodes the images
     except ImportError:
         raise PredictError("reading images needs Pillow (pip install pillow)") from None
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-        if path.is_dir() else [path]
-    if not files:
-        raise PredictError(f"{path} holds no PNG or JPEG images", 2)
+    from specc.data.images import Recipe, decode
+
     state = info.preprocessing or {}
     shape = list(state.get("sample_shape") or info.input_shape)
     channels = shape[0] if len(shape) == 3 else 1
-    height, width = shape[-2], shape[-1]
     mode = "L" if channels == 1 else "RGB"
-    arrays = []
-    for file in files:
+    recipe = Recipe.from_state(state["image"]) if state.get("image") else \
+        Recipe(mode, (shape[-2], shape[-1]), "exact")
+    x = np.zeros((len(files), *recipe.shape), dtype=np.uint8)
+    for j, file in enumerate(files):
         try:
-            with Image.open(file) as image:
-                pixels = np.asarray(image.convert(mode).resize((width, height)))
+            x[j] = decode(str(file), recipe)
         except Exception as exc:
             raise PredictError(f"cannot read image {file}: {_line(exc)}") from None
-        arrays.append(pixels.transpose(2, 0, 1) if mode == "RGB" else pixels)
-    x = np.stack(arrays)
     return x.reshape(len(x), *shape)
 
 

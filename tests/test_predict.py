@@ -196,6 +196,8 @@ def test_lenet_npy_and_png_inputs_match_torch(lenet_run, tmp_path, capsys):
                                         "--top-k", "3")
         assert code == 0, err
         pred = pd.read_csv(__import__("io").StringIO(out))
+        if source == folder:  # one row per file, named first
+            assert pred.pop("file").tolist() == [f"{k}.png" for k in range(len(images))]
         assert list(pred.columns)[:3] == ["class_1", "label_1", "probability_1"]
         np.testing.assert_array_equal(pred[["class_1", "class_2", "class_3"]].to_numpy(), top)
         np.testing.assert_allclose(pred["probability_1"], probs.max(axis=1), atol=1e-5)

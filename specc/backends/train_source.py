@@ -62,6 +62,10 @@ def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
         problems.append((("model", "outputs"), "training needs a model with one output"))
     if data.source.type == "torchvision":
         problems.append((("data", "source", "type"), "the torchvision source"))
+    if data.source.type == "image_folder":
+        problems.append((("data", "source", "type"), "the image_folder source (its files are "
+                         "decoded lazily by specc's DataLoader workers; train it with specc "
+                         "train)"))
     for i, step in enumerate(data.transforms):
         if step.type in AUGMENTATIONS:
             problems.append((("data", "transforms", i), f"{step.type} augmentation"))

@@ -11,7 +11,8 @@ import typer
 def predict(
     model: Path = typer.Argument(..., help="An ONNX file written by `specc export`."),  # noqa: B008
     inputs: Path = typer.Argument(  # noqa: B008
-        ..., help="A CSV of raw feature columns, a .npy/.npz array, or PNG/JPEG image(s)."),
+        ..., help="A CSV of raw feature columns, a .npy/.npz array, or images (a file, or "
+        "a folder: one row per file)."),
     output: str | None = typer.Option(
         None, "-o", "--output", help="Write the predictions CSV here (default: stdout)."),
     top_k: int = typer.Option(1, "--top-k", min=1, help="Report the k most likely classes."),

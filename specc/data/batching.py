@@ -32,6 +32,16 @@ class TensorSplit:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def part(self, rows: slice) -> TensorSplit:
+        """The rows ``rows`` (a slice) as a split of their own (views, no copy)."""
+        return TensorSplit(self.x[rows], self.y[rows])
+
+    def chunks(self, size: int, device=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """x (b, ...), y (b, ...) in order, ``size`` rows at a time, where they are (the
+        ``device`` of the call is where they already are)."""
+        for start in range(0, len(self), size):
+            yield self.x[start:start + size], self.y[start:start + size]
+
 
 def iter_batches(split: TensorSplit, batch_size: int, *, generator=None,
                  augment: Callable | None = None, drop_last: bool = False

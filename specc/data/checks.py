@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from specc.data.problems import located
-from specc.data.transforms import _size, transformed_shape
+from specc.data.transforms import AUGMENTATIONS, _size, transformed_shape
 from specc.errors import SpecError
 
 __all__ = ["check_agreement", "reshape_ok", "transform_problems"]
@@ -62,19 +62,34 @@ def _augment_problems(spec) -> list[SpecError]:
     errors = []
     wanted = list(spec.model.input.shape)
     for i, step in enumerate(spec.data.transforms):
-        if step.type not in ("random_crop", "random_horizontal_flip"):
+        if step.type not in AUGMENTATIONS:
             continue
         if len(wanted) != 3:
             errors.append(located(spec, ("data", "transforms", i), f"{step.type} needs "
                                   f"images [C, H, W], but model.input.shape is {wanted}"))
-        elif step.type == "random_crop":
-            size = list(_size(step.size))
-            if size != wanted[1:]:
-                errors.append(located(spec, ("data", "transforms", i, "size"), f"random_crop "
-                                      f"size {size} must equal the image size {wanted[1:]} "
+        elif step.type == "color_jitter" and spec.data.source.type != "image_folder":
+            errors.append(located(spec, ("data", "transforms", i), "color_jitter needs pixels "
+                                  "in [0, 1] before normalize: it is offered for the "
+                                  "image_folder source only"))
+        elif step.type in ("random_crop", "random_resized_crop"):
+            size, image = list(_size(step.size)), _augmented_size(spec)
+            if size != image:
+                errors.append(located(spec, ("data", "transforms", i, "size"), f"{step.type} "
+                                      f"size {size} must equal the image size {image} "
                                       "(validation and test images are not cropped)",
-                                      hint="pad with the crop's padding argument instead"))
+                                      hint="pad with the crop's padding argument instead"
+                                      if step.type == "random_crop" else None))
     return errors
+
+
+def _augmented_size(spec) -> list[int]:
+    """[H, W] of the images augmentation sees: the input's, or for image_folder (augmented
+    before padding) the decoded size."""
+    if spec.data.source.type == "image_folder":
+        from specc.data.image_source import decode_size
+
+        return list(decode_size(spec))
+    return list(spec.model.input.shape)[1:]
 
 
 def _output_problems(spec, target) -> list[SpecError]:

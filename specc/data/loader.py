@@ -29,7 +29,22 @@ import torch
 from specc.data.shares import share_bounds
 
 __all__ = ["GlobalBatchSampler", "Loaded", "Share", "SplitDataset", "augment_share",
-           "loaded_batches", "make_loader"]
+           "loaded_batches", "make_loader", "resolve_workers"]
+
+IMAGE_WORKERS = 4  # the most workers image_folder takes by default
+
+
+def resolve_workers(spec) -> int:
+    """``data.num_workers``, or its default: 0 (in-memory data), or for the lazily decoded
+    image_folder source up to :data:`IMAGE_WORKERS` (at most the CPU count, less one)."""
+    if spec.data.num_workers is not None:
+        return spec.data.num_workers
+    if spec.data.source.type != "image_folder":
+        return 0
+    import os
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(IMAGE_WORKERS, (cpus or 1) - 1))
 
 
 class Share(NamedTuple):
@@ -43,13 +58,15 @@ class Share(NamedTuple):
 
 class Loaded(NamedTuple):
     """A loaded share: x (hi-lo, ...), y (hi-lo, ...), ``batch_y`` the global batch's targets
-    (B, ...) or None when the share is the whole batch, and the share's bounds."""
+    (B, ...) or None when the share is the whole batch, the share's bounds, and ``bad``: the
+    files of an image share that failed to decode (``"path: reason"``)."""
 
     x: torch.Tensor
     y: torch.Tensor
     batch_y: torch.Tensor | None
     lo: int
     hi: int
+    bad: tuple = ()
 
 
 class GlobalBatchSampler:
@@ -103,7 +120,8 @@ def _as_is(batch: Loaded) -> Loaded:
 
 def make_loader(split, batch_size: int, *, num_workers: int, generator=None, world: int = 1,
                 rank: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
-    """A DataLoader over ``split`` (CPU tensors) with persistent ``num_workers`` workers.
+    """A DataLoader over ``split`` (CPU tensors, or an image split's files) with persistent
+    ``num_workers`` workers.
 
     Args:
         generator: the shuffle generator (None: the stored order).
@@ -111,8 +129,9 @@ def make_loader(split, batch_size: int, *, num_workers: int, generator=None, wor
         pin_memory: page-locked batches for faster copies to CUDA.
     """
     sampler = GlobalBatchSampler(len(split), batch_size, generator, world, rank)
+    dataset = split.dataset() if hasattr(split, "dataset") else SplitDataset(split)
     return torch.utils.data.DataLoader(
-        SplitDataset(split), batch_sampler=sampler, num_workers=num_workers,
+        dataset, batch_sampler=sampler, num_workers=num_workers,
         collate_fn=_as_is, pin_memory=pin_memory, persistent_workers=num_workers > 0,
         generator=torch.Generator())  # workers' base seed: never drawn from the global RNG
 

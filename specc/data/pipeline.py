@@ -36,7 +36,9 @@ class PreparedData:
         class_labels: class names in index order, when known.
         feature_names: the raw input columns of tabular data, else None.
         preprocessing: fitted preprocessing and transforms, plain JSON-able data.
-        data_hash: sha256 of the prepared tensors (all splits).
+        data_hash: sha256 of the prepared tensors (all splits), or for image files of their
+            paths, sizes and labels.
+        notes: what the source reports for summary.json (image counts, skipped files).
     """
 
     train: TensorSplit
@@ -48,6 +50,7 @@ class PreparedData:
     feature_names: list[str] | None
     preprocessing: dict
     data_hash: str
+    notes: dict | None = None
 
 
 def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
@@ -67,6 +70,10 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
     if spec.data is None:
         raise_located(spec, ("data",), "the spec has no data section to train on")
     spec_dir = Path(spec_dir) if spec_dir is not None else Path(spec.source_path).parent
+    if spec.data.source.type == "image_folder":  # lazy: files, decoded while training
+        from specc.data.image_source import prepare_images
+
+        return prepare_images(spec, spec_dir)
     raw = load_source(spec, spec_dir)
     target, n_main = _targets(spec, raw)
     labels = None if target.task == "regression" else target.y.reshape(len(target.y), -1)[:, 0]

@@ -8,8 +8,9 @@ feature of a table); ``pad`` and ``resize`` work on the last two dimensions of i
 top/bottom, four pad left, top, right, bottom. ``resize`` is bilinear (``align_corners=False``,
 no antialiasing, as ``torch.nn.functional.interpolate``); a single size means a square.
 
-Augmentation (``random_crop``, ``random_horizontal_flip``) runs on training batches only, drawn
-from the trainer's seeded ``torch.Generator`` (see :func:`make_augment`).
+Augmentation (``random_crop``, ``random_horizontal_flip``, and in :mod:`specc.data.augment`
+``random_resized_crop``, ``random_rotation``, ``color_jitter``) runs on training batches only,
+drawn from the trainer's seeded ``torch.Generator`` (see :func:`make_augment`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 
 __all__ = ["AUGMENTATIONS", "apply_transforms", "make_augment", "transformed_shape"]
 
-AUGMENTATIONS = ("random_crop", "random_horizontal_flip")
+AUGMENTATIONS = ("random_crop", "random_horizontal_flip", "random_resized_crop",
+                 "random_rotation", "color_jitter")
 
 
 def _pads(padding) -> tuple[int, int, int, int]:
@@ -155,4 +157,14 @@ def _random_flip(step, generator) -> Callable:
     return flip
 
 
-_AUGMENT = {"random_crop": _random_crop, "random_horizontal_flip": _random_flip}
+def _from_augment(name: str) -> Callable:
+    def make(step, generator) -> Callable:
+        from specc.data import augment
+
+        return getattr(augment, name)(step, generator)
+
+    return make
+
+
+_AUGMENT = {"random_crop": _random_crop, "random_horizontal_flip": _random_flip,
+            **{name: _from_augment(name) for name in AUGMENTATIONS[2:]}}

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from specc.ops.base import NonNegInt, Number, PosInt, PositiveFloat, Probability
 
@@ -433,7 +433,23 @@ class TorchvisionSource(Strict):
     download: bool = False
 
 
-SOURCES = (InlineSource, CSVSource, SklearnSource, MNISTSource, NPZSource, TorchvisionSource)
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp")
+
+
+class ImageFolderSource(Strict):
+    """Images in ``path/<class name>/<file>``, decoded lazily (see specc.data.images)."""
+
+    type: Literal["image_folder"]
+    path: str
+    val_path: str | None = None
+    test_path: str | None = None
+    extensions: list[Annotated[str, Field(pattern=r"^\.?[A-Za-z0-9]+$")]] = Field(
+        default=list(IMAGE_EXTENSIONS), min_length=1)
+    on_bad_file: Literal["error", "skip"] = "error"
+
+
+SOURCES = (InlineSource, CSVSource, SklearnSource, MNISTSource, NPZSource, TorchvisionSource,
+           ImageFolderSource)
 Source = tagged(*SOURCES)
 
 Columns = list[str] | None
@@ -503,7 +519,47 @@ class RandomHorizontalFlip(Strict):
     p: Probability = 0.5
 
 
-TRANSFORMS = (Normalize, Pad, Resize, RandomCrop, RandomHorizontalFlip)
+def _ordered(value: Any) -> Any:
+    if isinstance(value, tuple) and value[0] > value[1]:
+        raise ValueError(f"a [min, max] range needs min <= max, not {list(value)}")
+    return value
+
+
+Range = Annotated[NonNegFloat | tuple[NonNegFloat, NonNegFloat], AfterValidator(_ordered)]
+Degrees = Annotated[NonNegFloat | tuple[float, float], AfterValidator(_ordered)]
+AreaFraction = Annotated[float, Field(gt=0, le=1)]
+
+
+class RandomResizedCrop(Strict):
+    """torchvision's RandomResizedCrop: a random area ``scale`` and aspect ``ratio``."""
+
+    type: Literal["random_resized_crop"]
+    size: PosInt | tuple[PosInt, PosInt]
+    scale: Annotated[tuple[AreaFraction, AreaFraction], AfterValidator(_ordered)] = (0.08, 1.0)
+    ratio: Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_ordered)] = (3 / 4,
+                                                                                       4 / 3)
+
+
+class RandomRotation(Strict):
+    """A uniform angle in ``[-degrees, degrees]`` (or ``[min, max]``); corners get ``fill``."""
+
+    type: Literal["random_rotation"]
+    degrees: Degrees
+    fill: Number = 0.0
+
+
+class ColorJitter(Strict):
+    """Brightness, contrast, saturation factors uniform in ``[max(0, 1 - v), 1 + v]``
+    (or ``[min, max]``), applied in that order to pixels in [0, 1]."""
+
+    type: Literal["color_jitter"]
+    brightness: Range = 0.0
+    contrast: Range = 0.0
+    saturation: Range = 0.0
+
+
+TRANSFORMS = (Normalize, Pad, Resize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
+              RandomRotation, ColorJitter)
 Transform = tagged(*TRANSFORMS)
 
 
@@ -521,7 +577,7 @@ class DataSpec(Strict):
     split: Split = Split()
     batch_size: PosInt = 32
     shuffle: bool = True
-    num_workers: NonNegInt = 0
+    num_workers: NonNegInt | None = None  # None: 0, or up to 4 for image_folder
 
 
 # --- train and export ---------------------------------------------------------------------

@@ -279,7 +279,7 @@ class Distributed:
             return evaluate(step, split, batch_size, device)
         lo, hi = share_bounds(chunks, self.world, self.rank)
         rows = slice(lo * size, hi * size)
-        part = evaluate(step, type(split)(split.x[rows], split.y[rows]), batch_size, device)
+        part = evaluate(step, split.part(rows), batch_size, device)
         return self._reduce(part, part.loss_sum)
 
     def _reduce(self, result: Pass, loss_sum: torch.Tensor) -> Pass:

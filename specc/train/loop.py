@@ -105,15 +105,15 @@ def evaluate(step: Step, split, batch_size: int, device: torch.device) -> Pass:
     """Loss and reduced predictions of the model on a whole split, in order, in eval mode.
 
     Args:
-        split: a TensorSplit whose ``x`` (N, ...) and ``y`` (N, ...) are on ``device``.
+        split: a TensorSplit whose ``x`` (N, ...) and ``y`` (N, ...) are on ``device``, or an
+            :class:`~specc.data.image_split.ImageSplit` (decoded in chunks onto ``device``).
     """
     model = step.model
     model.eval()
     result = Pass(torch.zeros((), device=device))
     size = max(batch_size, EVAL_BATCH)
     weight = step.per_sample_weight
-    for start in range(0, split.x.shape[0], size):
-        x, y = split.x[start:start + size], split.y[start:start + size]
+    for x, y in split.chunks(size, device):
         with step.precision.autocast():
             out = model(x)
             loss = step.loss_fn(out, y)

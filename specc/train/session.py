@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from specc.data.loader import resolve_workers
 from specc.errors import RunError
 from specc.train import checkpoint as ckpt
 from specc.train.device import resolve_device, resolve_precision
@@ -66,9 +67,12 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def _on_device(split, device):
+def _on_device(split, device, workers: int):
     if split is None:
         return None
+    if getattr(split, "lazy", False):  # image files: decoded in chunks by `workers` workers
+        split.workers = workers
+        return split
     return type(split)(split.x.to(device), split.y.to(device))
 
 
@@ -89,12 +93,14 @@ class Session:
         self.precision = resolve_precision(train.precision, self.device)
         self.data = prepare_data(spec, spec_dir=spec_dir)
         self.plan = make_plan(spec, self.data.task, self.data.val is not None)
-        self.batches = math.ceil(self.data.train.x.shape[0] / spec.data.batch_size)  # per epoch
+        self.batches = math.ceil(len(self.data.train) / spec.data.batch_size)  # per epoch
         torch.manual_seed(spec.seed)
         model = build_model(spec).to(self.device)
-        workers = spec.data.num_workers  # > 0: training batches come from a DataLoader
+        self.workers = resolve_workers(spec)  # > 0, or image files: batches from a DataLoader
+        self.lazy = getattr(self.data.train, "lazy", False)  # image files, decoded by workers
+        workers = self.workers or self.lazy
         self.splits = {name: getattr(self.data, name) if name == "train" and workers else
-                       _on_device(getattr(self.data, name), self.device)
+                       _on_device(getattr(self.data, name), self.device, self.workers)
                        for name in ("train", "val", "test")}
         self.step = self._make_step(model)
         self.train_step = self.dist.wrap(self.step)  # DDP + the sharded loss, or self.step
@@ -131,16 +137,22 @@ class Session:
                     spec.loss.reduction == "mean")
 
     def _augment(self):
+        """The training augmentation; for image files also / 255 and the stateless steps."""
         from specc.data import make_augment
 
-        return make_augment(self.spec, self.generators["augment"])
+        augment = make_augment(self.spec, self.generators["augment"])
+        if self.lazy:
+            from specc.data.image_split import finisher
+
+            return finisher(self.splits["train"].steps, augment)
+        return augment
 
     def _loader(self):
         """The DataLoader of the training split (CPU tensors), in the in-memory path's order."""
         from specc.data.loader import make_loader
 
         data = self.spec.data
-        return make_loader(self.splits["train"], data.batch_size, num_workers=data.num_workers,
+        return make_loader(self.splits["train"], data.batch_size, num_workers=self.workers,
                            generator=self.generators["shuffle"] if data.shuffle else None,
                            world=self.dist.world, rank=self.dist.rank,
                            pin_memory=self.device.type == "cuda")
@@ -151,7 +163,10 @@ class Session:
         from specc.data.loader import loaded_batches
 
         if self.loader is not None:
-            return self.dist.take_shares(loaded_batches(self.loader, self.device, self.augment))
+            loaded = loaded_batches(self.loader, self.device, self.augment)
+            if self.lazy:
+                loaded = self.splits["train"].watch(loaded)
+            return self.dist.take_shares(loaded)
         data = self.spec.data
         return self.dist.shard(iter_batches(
             self.splits["train"], data.batch_size, augment=self.augment,
@@ -320,6 +335,9 @@ class Session:
             "best": dict(best) if best else None, "final": dict(history[-1]) if history else None,
             "test": test, "confusion_matrix": matrices, "spec_dir": str(self.spec_dir),
         }
+        if self.data.notes is not None:  # image counts, skipped and undecodable files
+            failed = sum(getattr(s, "failures", 0) for s in self.splits.values() if s)
+            summary["data"] = {**self.data.notes, "decode_failures": failed}
         if self.distributed is not None:  # world size, backend, per-rank weight hashes
             summary["distributed"] = self.distributed
         if getattr(self, "forced", None):  # --resume --force: what differed from last.pt

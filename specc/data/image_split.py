@@ -1,0 +1,159 @@
+"""Lazy image splits: a list of files, decoded with Pillow in DataLoader workers.
+
+Memory stays flat in the number of images: a split holds its relative paths (one bytes
+array), its targets and the decoding :class:`~specc.data.images.Recipe`; pixels exist only for
+the batches in flight.
+
+- Training: :func:`specc.data.loader.make_loader` draws the same seeded permutation of the
+  split as for in-memory data and cuts it into global batches; each rank's workers decode only
+  that rank's share of each global batch (:class:`ImageDataset`, uint8 (b, C, H, W)). The
+  trainer then makes the batch float on its device: pixels / 255, the augmentation steps (in
+  the order written, drawn from the trainer's augmentation generator as part of the global
+  batch), then the stateless ``pad`` / ``normalize`` steps in the order written.
+- Validation and test (:meth:`ImageSplit.chunks`): the files in order, pixels / 255, the
+  stateless steps; no augmentation. ``specc predict`` does the same with numpy
+  (:func:`specc.data.replay.apply_preprocessing`).
+
+A file that passed the check before training but still fails to decode stops the run with its
+path (``on_bad_file: error``), or is fed as a black image and counted in ``summary.json``
+(``on_bad_file: skip``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from specc.data.images import Listing, Recipe, decode
+from specc.data.loader import Loaded, Share
+from specc.data.transforms import AUGMENTATIONS, _pads
+
+__all__ = ["ImageDataset", "ImageSplit", "finisher"]
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Decodes shares of a split's files: x uint8 (b, C, H, W), y (b, ...)."""
+
+    def __init__(self, listing: Listing, y: torch.Tensor, recipe: Recipe) -> None:
+        self.listing, self.y, self.recipe = listing, y, recipe
+
+    def __len__(self) -> int:
+        return len(self.listing)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(decode(self.listing.path(index), self.recipe)), self.y[index]
+
+    def __getitems__(self, share: Share) -> Loaded:
+        """Decode the share's files (what DataLoader calls for a batch)."""
+        mine = share.rows[share.lo:share.hi]
+        x = np.zeros((len(mine), *self.recipe.shape), dtype=np.uint8)
+        bad = []
+        for j, row in enumerate(mine.tolist()):
+            path = self.listing.path(row)
+            try:
+                x[j] = decode(path, self.recipe)
+            except Exception as exc:  # any decoder failure: reported with the path
+                bad.append(f"{path}: {exc}")
+        whole = share.lo == 0 and share.hi == share.rows.shape[0]
+        return Loaded(torch.from_numpy(x), self.y.index_select(0, mine),
+                      None if whole else self.y.index_select(0, share.rows), share.lo,
+                      share.hi, tuple(bad))
+
+
+def _stateless(steps: list[dict]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The ``pad`` and ``normalize`` steps in order, on float batches (B, C, H, W)."""
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            if step["type"] == "pad":
+                left, top, right, bottom = _pads(step["padding"])
+                x = F.pad(x, (left, right, top, bottom), value=float(step.get("value", 0.0)))
+            elif step["type"] == "normalize":
+                shape = (1, -1, 1, 1)
+                mean = torch.tensor(step["mean"], dtype=x.dtype, device=x.device).view(shape)
+                std = torch.tensor(step["std"], dtype=x.dtype, device=x.device).view(shape)
+                x = (x - mean) / std
+        return x
+
+    return apply
+
+
+def finisher(steps: list[dict], augment: Callable | None = None) -> Callable:
+    """uint8 x (B, C, H, W) -> float32 model input: / 255, ``augment``, the stateless steps."""
+    stateless = _stateless([s for s in steps if s["type"] not in AUGMENTATIONS])
+
+    def finish(x: torch.Tensor) -> torch.Tensor:
+        x = x.float().div_(255)
+        if augment is not None:
+            x = augment(x)
+        return stateless(x)
+
+    return finish
+
+
+class ImageSplit:
+    """One split of image files (lazy: nothing decoded until batches are drawn).
+
+    Attributes:
+        listing: the files (relative paths, labels, classes).
+        y: targets, int64 (N,) or float32 (N, 1) for a binary loss.
+        recipe: how a file becomes uint8 (C, H, W).
+        steps: the stateless and augmentation transforms (plain dicts; no ``resize``).
+        workers: DataLoader workers used by :meth:`chunks` (set by the trainer).
+        skip: feed files that fail to decode as black images (``on_bad_file: skip``).
+        failures: files that failed to decode in this process so far (skip mode).
+    """
+
+    lazy = True
+
+    def __init__(self, listing: Listing, y: np.ndarray, recipe: Recipe, steps: list[dict],
+                 skip: bool = False) -> None:
+        self.listing, self.recipe, self.steps, self.skip = listing, recipe, steps, skip
+        self.y = torch.from_numpy(np.ascontiguousarray(y))
+        self.workers, self.failures = 0, 0
+
+    def __len__(self) -> int:
+        return len(self.listing)
+
+    def part(self, rows: slice) -> ImageSplit:
+        """The files at ``rows`` (a slice) as a split of their own."""
+        index = np.arange(len(self))[rows]
+        split = ImageSplit(self.listing.keep(index), self.y.numpy()[index], self.recipe,
+                           self.steps, self.skip)
+        split.workers = self.workers
+        return split
+
+    def dataset(self) -> ImageDataset:
+        """The map-style dataset that DataLoader workers decode from."""
+        return ImageDataset(self.listing, self.y, self.recipe)
+
+    def watch(self, loaded: Iterator[Loaded]) -> Iterator[Loaded]:
+        """Pass ``loaded`` on; a file that failed to decode stops the run or is counted."""
+        from specc.errors import RunError
+
+        for item in loaded:
+            if item.bad and not self.skip:
+                raise RunError(f"cannot decode image {item.bad[0]} (set data.source."
+                               "on_bad_file: skip to feed such files as black images)")
+            self.failures += len(item.bad)
+            yield item
+
+    def chunks(self, size: int, device: torch.device) -> Iterator[tuple[torch.Tensor,
+                                                                         torch.Tensor]]:
+        """The split in order, in chunks of ``size``: x (b, C, H, W) float on ``device``
+        (/ 255 and the stateless steps), y (b, ...) on ``device``."""
+        rows = torch.arange(len(self))
+        shares = [Share(rows[s:s + size], 0, min(size, len(self) - s))
+                  for s in range(0, len(self), size)]
+        loader = torch.utils.data.DataLoader(
+            self.dataset(), batch_sampler=shares, num_workers=min(self.workers, len(shares)),
+            collate_fn=_as_is, generator=torch.Generator())
+        finish = finisher(self.steps)
+        for item in self.watch(iter(loader)):
+            yield finish(item.x.to(device)), item.y.to(device)
+
+
+def _as_is(batch: Loaded) -> Loaded:
+    return batch
