@@ -67,7 +67,8 @@ def _load(path: Path) -> dict:
         raise RunError(f"cannot read the checkpoint {path}: {exc}") from None
 
 
-def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False):
+def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False,
+          callbacks=()):
     """Train a validated spec (or resume a run) and return its :class:`RunResult`.
 
     Args:
@@ -76,6 +77,9 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
         overrides: ``key.path=value`` strings, validated like the spec.
         resume: a run folder to continue from its ``last.pt`` with its stored spec.
         quiet: print nothing.
+        callbacks: objects with ``epoch(row)`` called after each epoch's checkpoint and
+            metrics row (rank 0 only), e.g. a tuner's pruner; one may raise to stop the run.
+            The spec's ``train.log`` trackers (:mod:`specc.track`) are added to them.
 
     Raises:
         SpecErrors: the spec lacks a section training needs, an override or the data is
@@ -96,12 +100,19 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
             check_out_dir(out_dir)
     spec, text = apply_overrides(spec, list(overrides))
     require_sections(spec)
-    run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
-                                             state)
-    if is_main and spec.export is not None and spec.export.onnx is not None:
-        from specc.export import export_run  # writes run_dir/model.onnx, verified
+    from specc.track import Trackers
 
-        export_run(run_dir, quiet=quiet)
+    trackers = Trackers.for_spec(spec, text)  # train.log: a clear error when an extra is missing
+    try:
+        run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
+                                                 state, [*trackers.callbacks, *callbacks])
+        if is_main and spec.export is not None and spec.export.onnx is not None:
+            from specc.export import export_run  # writes run_dir/model.onnx, verified
+
+            export_run(run_dir, quiet=quiet)
+        trackers.finish(summary)
+    finally:
+        trackers.close()
     return RunResult(run_dir, summary)
 
 
@@ -115,7 +126,8 @@ def _resumed(run_dir: Path):
     return _validate_text(text, str(spec_file)), Path(state["spec_dir"]), state
 
 
-def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, state):
+def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, state,
+                 callbacks):
     """Set up and run the :class:`~specc.train.session.Session` (under torchrun: this rank's;
     rank 0 alone writes files) into ``run_dir`` (resumed from ``state``) or a new folder.
 
@@ -131,12 +143,14 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
-        session = Session(spec, text, spec_dir, quiet, dist)
+        session = Session(spec, text, spec_dir, quiet, dist, callbacks)
         if state is None:  # rank 0 names the folder; every rank uses that one
             run_dir = dist.share(create_run_dir(spec.name, out_dir) if dist.is_main else None)
         if dist.is_main:
             write_text(run_dir / "spec.yaml", text)
         session.attach(run_dir)
+        for callback in session.callbacks:  # rank 0's trackers learn the folder
+            getattr(callback, "attach", lambda _: None)(run_dir)
         if state is not None:
             session.restore(state)
         summary = session.run()
