@@ -15,16 +15,21 @@ from specc.commands.common import RunError
 
 __all__ = ["Trackers", "hyperparameters", "require_extra"]
 
-# tracker name -> (the module that must import, the pip extra that provides it)
-_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
+# feature -> (the module that must import, the pip extra that provides it)
+_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow"),
+           "tune": ("optuna", "tune")}
 
 
-def require_extra(name: str) -> None:
-    """RunError (exit 2) naming the extra when the package behind ``name`` is missing."""
+def require_extra(name: str, what: str | None = None) -> None:
+    """RunError (exit 2) naming the extra when the package behind ``name`` is missing.
+
+    Args:
+        what: the feature as the message names it (default ``train.log: NAME``).
+    """
     module, extra = _EXTRAS[name]
     if importlib.util.find_spec(module) is None:
-        raise RunError(f"train.log: {name} needs the '{module}' package; install it with "
-                       f"pip install 'specc[{extra}]'", exit_code=2)
+        raise RunError(f"{what or f'train.log: {name}'} needs the '{module}' package; "
+                       f"install it with pip install 'specc[{extra}]'", exit_code=2)
 
 
 def hyperparameters(data, prefix: str = "") -> dict:

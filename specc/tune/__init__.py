@@ -114,6 +114,9 @@ def tune(config: TuneConfig, quiet: bool = False) -> TuneResult:
         SpecErrors: the spec, a --search key or value is invalid (located, exit 2).
         RunError: a malformed option, or a trial failed for another reason than its values.
     """
+    from specc.track import require_extra
+
+    require_extra("tune", "specc tune")
     from specc.tune.outputs import write_outputs
     from specc.tune.progress import TrialReporter
     from specc.tune.study import count, run_worker

@@ -8,8 +8,6 @@ import sys
 
 from optuna.trial import TrialState
 
-from specc.tune.space import set_text
-
 __all__ = ["TrialReporter", "trial_line"]
 
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -17,7 +15,8 @@ _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 def trial_line(trial, finished: int, total: int, monitor: str, best) -> str:
     """``trial 3 [4/20] complete  val_loss 0.4512  optimizer.lr=0.0031  best 0.4401 (#1)``."""
-    params = " ".join(set_text(k, v) for k, v in trial.params.items())
+    params = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in trial.params.items())
     state = trial.state.name.lower()
     value = f"  {monitor} {trial.value:.4f}" if trial.value is not None else ""
     reason = trial.user_attrs.get("reason")
@@ -32,13 +31,14 @@ class TrialReporter:
     def __init__(self, study, total: int, monitor: str, quiet: bool = False) -> None:
         self.total, self.monitor, self.quiet = total, monitor, quiet
         self.seen = {t.number for t in study.get_trials(deepcopy=False, states=_DONE)}
+        self.finished = self._finished(study)  # finished trials printed so far (or before)
         self.bar = None
         if not quiet and sys.stdout.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self.bar = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
                                 transient=True)
-            self.task = self.bar.add_task("trials", total=total, completed=self._finished(study))
+            self.task = self.bar.add_task("trials", total=total, completed=self.finished)
             self.bar.start()
 
     @staticmethod
@@ -56,12 +56,13 @@ class TrialReporter:
                if t.number not in self.seen]
         if not new:
             return
-        finished, best = self._finished(study), self._best(study)
+        best = self._best(study)
         for trial in sorted(new, key=lambda t: t.number):
             self.seen.add(trial.number)
-            self.message(trial_line(trial, finished, self.total, self.monitor, best))
+            self.finished += trial.state != TrialState.FAIL
+            self.message(trial_line(trial, self.finished, self.total, self.monitor, best))
         if self.bar is not None:
-            self.bar.update(self.task, completed=finished)
+            self.bar.update(self.task, completed=self.finished)
 
     def message(self, text: str) -> None:
         if self.quiet:

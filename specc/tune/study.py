@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import threading
 import time
+import warnings
 
 import optuna
 from optuna.trial import TrialState
@@ -34,13 +35,17 @@ _POLL_S = 1.0
 
 
 def _storage(config: TuneConfig):
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna import storages
 
     kwargs = {"connect_args": {"timeout": 60}} if config.storage_url.startswith("sqlite") \
         else {}
-    return RDBStorage(config.storage_url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
-                      grace_period=GRACE_S,
-                      heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=3))
+    with warnings.catch_warnings():  # the heartbeat arguments are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or \
+            storages.RetryFailedTrialCallback  # the name before Optuna 4.9
+        return storages.RDBStorage(config.storage_url, engine_kwargs=kwargs,
+                                   heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                   heartbeat_stale_trial_callback=retry(max_retry=3))
 
 
 def open_study(config: TuneConfig, spec, monitor: str, worker: int = 0) -> optuna.Study:
@@ -94,8 +99,12 @@ def _next_trial(study, config: TuneConfig, distributions: dict, deadline: float 
     while True:
         if deadline is not None and time.time() >= deadline:
             return None
-        optuna.storages.fail_stale_trials(study)  # dead workers' trials: FAIL, queued again
-        with _ask_lock(config):
+        with _ask_lock(config), warnings.catch_warnings():
+            # Optuna calls fail_stale_trials experimental, and warns that its heartbeat is
+            # meant for Study.optimize: here the worker loop records the heartbeat itself
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+            optuna.storages.fail_stale_trials(study)  # dead workers' trials: FAIL, requeued
             finished = count(study)
             if finished >= config.trials:
                 return None
