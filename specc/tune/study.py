@@ -10,7 +10,8 @@
   that workers and continued tunes do not draw the same points). Pruner: the median rule on
   the spec's monitor, reported after every epoch.
 - Workers ask for a trial only while fewer than N trials are finished or running (under a
-  file lock in DIR, so local workers never overshoot), and wait for running ones (here or on
+  file lock in DIR, so local workers never overshoot; a trial asked at the same moment on
+  another machine, beyond the N, is failed unrun), and wait for running ones (here or on
   other machines) before they stop: the study ends with exactly N finished trials.
 """
 
@@ -109,8 +110,22 @@ def _next_trial(study, config: TuneConfig, distributions: dict, deadline: float 
             if finished >= config.trials:
                 return None
             if finished + count(study, (TrialState.RUNNING,)) < config.trials:
-                return study.ask(distributions)
+                trial = study.ask(distributions)
+                return None if _surplus(study, trial, config.trials) else trial
         time.sleep(_POLL_S)  # the last trials run elsewhere: wait for them (or their retry)
+
+
+def _surplus(study, trial, total: int) -> bool:
+    """A worker elsewhere (another --out on the same --storage) asked at the same moment and
+    the study already has ``total`` trials before this one: fail it unrun, and stop."""
+    earlier = [t for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+               if t.number < trial.number]
+    if len(earlier) < total:
+        return False
+    trial.set_user_attr("reason", f"not run: the study already had {total} trials "
+                        "(another worker asked at the same time)")
+    study.tell(trial, state=TrialState.FAIL)
+    return True
 
 
 class _Heartbeat:

@@ -2,8 +2,8 @@
 normal training run in ``DIR/trials/trial-NNNN/`` with a median-rule pruner per epoch.
 
 Outcomes (``study.tell``): COMPLETE with the best value of the monitor (the epoch best.pt
-holds); PRUNED when the pruner stops it, when the sampled combination makes the spec invalid
-or when training diverges (its ``reason`` user attribute says which). Any other failure is
+holds); PRUNED when the pruner stops it, when the sampled combination makes the spec (or its
+data: a split that leaves no training rows) invalid, or when training diverges (its ``reason`` user attribute says which). Any other failure is
 FAIL and stops the worker with its error.
 """
 
@@ -60,12 +60,11 @@ def run_trial(study, trial, config, spec, monitor: str) -> None:
     trial.set_user_attr("run_dir", str(run_dir))
     try:
         apply_overrides(spec, sets)  # an invalid combination never starts training
-    except SpecErrors as errors:
-        return _prune(study, trial, "invalid spec: " + "; ".join(
-            e.message for e in errors.errors))
-    try:
         result = train(spec, out_dir=run_dir, overrides=sets, quiet=True,
                        callbacks=[Pruner(trial, monitor)])
+    except SpecErrors as errors:  # the spec, or its data (a split leaving no rows...)
+        return _prune(study, trial, "invalid spec: " + "; ".join(
+            e.message for e in errors.errors))
     except optuna.TrialPruned as exc:
         return _prune(study, trial, str(exc))
     except RunError as exc:
