@@ -20,6 +20,7 @@ from specc.train import train
 from specc.train.session import KILL_HOOK_ENV
 from specc.tune import TuneConfig, tune
 from specc.tune.config import monitor_of
+from specc.tune.space import parse_search
 from specc.tune.study import open_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +79,7 @@ def test_an_invalid_combination_is_a_pruned_trial_with_its_reason(tmp_path) -> N
     assert second["state"] == "COMPLETE" and float(second["value"]) > 0
 
 
+@pytest.mark.slow
 def test_workers_share_the_study_and_stop_at_n(tmp_path) -> None:
     result = tune(_config(tmp_path, trials=4, epochs=1, workers=2), quiet=True)
     rows = trials_csv(result.out_dir)
@@ -93,6 +95,22 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                                                     **(env or {})}, timeout=300)
 
 
+def test_a_trial_left_running_is_failed_and_its_values_run_again(tmp_path) -> None:
+    """What a killed tune leaves in its study (a RUNNING trial), continued in-process."""
+    config = _config(tmp_path, trials=2, epochs=1)
+    spec = load_spec(config.spec_path)
+    Path(config.out).mkdir()
+    study = open_study(config, spec, monitor_of(spec))
+    orphan = study.ask({s.partition("=")[0]: d.optuna() for s, d in (
+        (LR, parse_search(LR).dist), (WIDTH, parse_search(WIDTH).dist))})
+    tune(config, quiet=True)
+    rows = trials_csv(config.out_dir)
+    assert rows[0]["state"] == "FAIL" and rows[0]["reason"].startswith("interrupted")
+    assert sum(r["state"] in FINISHED for r in rows) == 2 and len(rows) == 3
+    assert float(rows[1]["optimizer.lr"]) == orphan.params["optimizer.lr"]
+
+
+@pytest.mark.slow
 def test_a_killed_tune_continues_to_exactly_n_trials(tmp_path) -> None:
     spec, out = write_tiny(tmp_path), tmp_path / "tune"
     args = [str(spec), "--trials", "3", "--epochs", "3", "--search", LR, "--out", str(out)]

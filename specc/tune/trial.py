@@ -3,8 +3,9 @@ normal training run in ``DIR/trials/trial-NNNN/`` with a median-rule pruner per 
 
 Outcomes (``study.tell``): COMPLETE with the best value of the monitor (the epoch best.pt
 holds); PRUNED when the pruner stops it, when the sampled combination makes the spec (or its
-data: a split that leaves no training rows) invalid, or when training diverges (its ``reason`` user attribute says which). Any other failure is
-FAIL and stops the worker with its error.
+data: a split that leaves no training rows) invalid, or when training diverges (its
+``reason`` user attribute says which). Any other failure is FAIL and stops the worker with
+its error.
 """
 
 from __future__ import annotations
