@@ -65,4 +65,4 @@ def _config(spec, trials, search, out, storage, epochs, resume, default_out):
         from specc.commands.common import load_or_exit
 
         out = default_out(load_or_exit(spec).name)
-    return TuneConfig(str(Path(spec).resolve()), list(search), trials, str(out), storage, epochs)
+    return TuneConfig(str(spec), list(search), trials, str(out), storage, epochs)

@@ -47,8 +47,10 @@ class TuneConfig:
     def save(self) -> None:
         from specc.train.rundir import write_json
 
-        write_json(self.out_dir / CONFIG_FILE, {k: v for k, v in asdict(self).items()
-                                                if k not in ("workers", "timeout", "started")})
+        stored = {k: v for k, v in asdict(self).items()
+                  if k not in ("workers", "timeout", "started")}
+        stored["spec_path"] = str(Path(self.spec_path).resolve())  # --resume from anywhere
+        write_json(self.out_dir / CONFIG_FILE, stored)
 
     @classmethod
     def load(cls, out_dir: Path, **changes) -> TuneConfig:
