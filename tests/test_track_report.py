@@ -158,6 +158,7 @@ def _hparams(run: Path) -> dict:
     return {}
 
 
+@pytest.mark.slow  # about 11 s on an idle machine: MLflow creates its SQLite store
 def test_mlflow_logs_params_metrics_and_artifacts(tmp_path, monkeypatch) -> None:
     from mlflow.tracking import MlflowClient
 
