@@ -112,6 +112,8 @@ def main() -> None:
             if not args.skip_workers:
                 results["workers"].append(workers_round(spec, Path(tmp), args.trials,
                                                         args.epochs))
+        print("round:", {k: [f"{s:.2f}" for s in v[-1]] for k, v in results.items() if v},
+              flush=True)
     print(f"{args.spec}: {args.trials} trials x {args.epochs} epochs, "
           f"median of {args.rounds} round(s), {os.cpu_count()} CPUs")
     _report("tune vs K x specc train", results["cli"], ("tune", "train"))
