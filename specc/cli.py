@@ -22,14 +22,16 @@ def make_app() -> typer.Typer:
         build_cmd,
         export_cmd,
         predict_cmd,
+        report_cmd,
         schema_cmd,
         train_cmd,
+        tune_cmd,
         validate_cmd,
     )
 
     app = typer.Typer(
         name="specc",
-        help="Declarative model specs for PyTorch: validate, build, train, export.",
+        help="Declarative model specs for PyTorch: validate, build, train, tune, export, report.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -40,6 +42,8 @@ def make_app() -> typer.Typer:
     app.command("train")(train_cmd.train)
     app.command("export")(export_cmd.export)
     app.command("predict")(predict_cmd.predict)
+    app.command("tune")(tune_cmd.tune)
+    app.command("report")(report_cmd.report)
     return app
 
 

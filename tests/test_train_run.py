@@ -68,7 +68,8 @@ def iris_run(tmp_path_factory):
 def test_run_directory_holds_everything(iris_run):
     run = iris_run.run_dir
     assert {p.name for p in run.iterdir()} == {"spec.yaml", "metrics.csv", "summary.json",
-                                               "best.pt", "last.pt", "curves.png"}
+                                               "best.pt", "last.pt", "curves.png",
+                                               "confusion_matrix.png"}  # a classifier
     lines = (run / "metrics.csv").read_text().splitlines()
     assert lines[0] == ("epoch,train_loss,train_accuracy,train_f1,val_loss,val_accuracy,val_f1,"
                         "lr,seconds")

@@ -125,6 +125,10 @@ class ImageSplit:
         split.workers = self.workers
         return split
 
+    def images(self) -> LazyImages:
+        """The split's images, decoded one at a time on demand (``x[i]``: (C, H, W))."""
+        return LazyImages(self)
+
     def dataset(self) -> ImageDataset:
         """The map-style dataset that DataLoader workers decode from."""
         return ImageDataset(self.listing, self.y, self.recipe)
@@ -153,6 +157,23 @@ class ImageSplit:
         finish = finisher(self.steps)
         for item in self.watch(iter(loader)):
             yield finish(item.x.to(device)), item.y.to(device)
+
+
+class LazyImages:
+    """``x[i]`` of an image split without decoding the others: what a figure of a few
+    misclassified images needs (``dim()`` is 4, as for an (N, C, H, W) tensor)."""
+
+    def __init__(self, split: ImageSplit) -> None:
+        self.split = split
+
+    def dim(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        one = self.split.part(slice(int(index), int(index) + 1))
+        one.workers = 0  # one file: decode it here
+        x, _ = next(one.chunks(1, torch.device("cpu")))
+        return x[0]
 
 
 def _as_is(batch: Loaded) -> Loaded:

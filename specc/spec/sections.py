@@ -617,6 +617,7 @@ class TrainSpec(Strict):
     early_stopping: EarlyStopping | None = None
     monitor: str = "val_loss"
     grad_clip: PositiveFloat | None = None
+    log: list[Literal["tensorboard", "mlflow"]] = []
 
 
 class OnnxSpec(Strict):

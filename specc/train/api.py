@@ -92,7 +92,7 @@ def checkpoint_failure(exc: BaseException) -> str:
 
 
 def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False,
-          force: bool = False):
+          force: bool = False, callbacks=()):
     """Train a validated spec (or resume a run) and return its :class:`RunResult`.
 
     Args:
@@ -103,6 +103,9 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
         quiet: print nothing.
         force: with ``resume``, continue although the spec or the data differ from the
             checkpoint's (the differences are recorded in ``summary.json``).
+        callbacks: objects with ``epoch(row)`` called after each epoch's checkpoint and
+            metrics row (rank 0 only), e.g. a tuner's pruner; one may raise to stop the run.
+            The spec's ``train.log`` trackers (:mod:`specc.track`) are added to them.
 
     Raises:
         SpecErrors: the spec lacks a section training needs, an override or the data is
@@ -126,12 +129,19 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
     require_sections(spec)
     check_model_memory(spec, 4, "training")  # weights, gradients and optimizer state
     resume_plan = _ResumePlan(state, text, force) if state is not None else None
-    run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
-                                             resume_plan)
-    if is_main and spec.export is not None and spec.export.onnx is not None:
-        from specc.export import export_run  # writes run_dir/model.onnx, verified
+    from specc.track import Trackers
 
-        export_run(run_dir, quiet=quiet)
+    trackers = Trackers.for_spec(spec, text)  # train.log: a clear error when an extra is missing
+    try:
+        run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
+                                                 resume_plan, [*trackers.callbacks, *callbacks])
+        if is_main and spec.export is not None and spec.export.onnx is not None:
+            from specc.export import export_run  # writes run_dir/model.onnx, verified
+
+            export_run(run_dir, quiet=quiet)
+        trackers.finish(summary)
+    finally:
+        trackers.close()
     return RunResult(run_dir, summary)
 
 
@@ -202,7 +212,8 @@ def _restore(session, state: dict) -> None:
                        f"({type(exc).__name__}: {detail}); nothing was changed") from None
 
 
-def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, plan):
+def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, plan,
+                 callbacks):
     """Set up and run the :class:`~specc.train.session.Session` (under torchrun: this rank's;
     rank 0 alone writes files) into ``run_dir`` (resumed from ``state``) or a new folder.
 
@@ -217,7 +228,7 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
-        session = Session(spec, text, spec_dir, quiet, dist)
+        session = Session(spec, text, spec_dir, quiet, dist, callbacks)
         if plan is None:  # rank 0 names the folder; every rank uses that one
             run_dir = dist.share(_new_run_dir(spec, out_dir) if dist.is_main else None)
         else:
@@ -249,6 +260,8 @@ def _locked_run(session, run_dir: Path, text: str, plan, is_main: bool) -> dict:
     lock = lock_run_dir(run_dir) if is_main else None
     try:
         session.attach(run_dir)
+        for callback in session.callbacks:  # rank 0's trackers learn the folder
+            getattr(callback, "attach", lambda _: None)(run_dir)
         if plan is not None:
             _restore(session, plan.state)
             session.forced = plan.differences

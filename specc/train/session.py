@@ -80,7 +80,7 @@ class Session:
     """One training run (new or resumed) over a validated spec with the needed sections."""
 
     def __init__(self, spec, text: str, spec_dir: Path, quiet: bool,
-                 dist: Distributed | None = None) -> None:
+                 dist: Distributed | None = None, callbacks=()) -> None:
         from specc import build_model
         from specc.data import prepare_data
 
@@ -113,6 +113,8 @@ class Session:
         self.stopper = Tracker(self.plan.stop_monitor, self.plan.stop_mode, stop.min_delta,
                                stop.patience) if stop else None
         self.history: list[dict] = []
+        # per-epoch observers (loggers, a tuner's pruner): .epoch(row) on rank 0 only
+        self.callbacks = list(callbacks) if self.dist.is_main else []
         self.distributed: dict | None = None
         self.train_seconds = 0.0
         self.first_epoch = 1
@@ -266,6 +268,8 @@ class Session:
             self.stopper is not None and self.stopper.should_stop)
         self.writer.epoch(lambda: self._checkpoint(row["epoch"]), improved, final)
         self.log.append(row)
+        for callback in self.callbacks:
+            callback.epoch(row)
         if os.environ.get(KILL_HOOK_ENV) == str(row["epoch"]):
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -299,25 +303,42 @@ class Session:
 
     def finish(self, status: str) -> dict:
         """Final confusion matrices, test metrics, ``summary.json`` and ``curves.png``."""
-        matrices, test = {}, None
+        matrices, test, passes = {}, None, {}
         for name in ("val", "test"):
             if self.splits[name] is None:
                 continue
-            scores, cm = self._scores(name, self.dist.evaluate(
-                self.step, self.splits[name], self.spec.data.batch_size, self.device))
+            passes[name] = self.dist.evaluate(self.step, self.splits[name],
+                                              self.spec.data.batch_size, self.device)
+            scores, cm = self._scores(name, passes[name])
             if cm is not None:
                 matrices[name] = cm
             if name == "test":
                 test = scores
         self.distributed = self.dist.check_in_sync(self.step.model)
-        summary = self._write_summary(status, test, matrices)
+        per_class = self._class_report(passes) if self.dist.is_main else None
+        summary = self._write_summary(status, test, matrices, per_class)
         if self.history and self.dist.is_main:
             from specc.train.plots import plot_curves
 
             plot_curves(self.history, list(self.plan.metrics), self.run_dir / "curves.png")
         return summary
 
-    def _write_summary(self, status: str, test: dict | None, matrices: dict) -> dict:
+    def _class_report(self, passes: dict) -> dict | None:
+        """Classifiers: ``confusion_matrix.png``, ``errors.png`` (image data) and the
+        per-class scores of the validation split (the test split without one)."""
+        name = "val" if "val" in passes else "test" if "test" in passes else None
+        if name is None or self.data.task not in ("binary", "multiclass"):
+            return None
+        from specc.report.classes import write_class_report
+
+        result, split = passes[name], self.splits[name]
+        pred = self.step.predictor.finish(result.preds)
+        x = split.images() if hasattr(split, "images") else split.x  # image_folder: lazily
+        return {name: write_class_report(self.run_dir, pred, torch.cat(result.targets), x,
+                                         self.data.num_classes or 2, self.data.class_labels)}
+
+    def _write_summary(self, status: str, test: dict | None, matrices: dict,
+                       per_class: dict | None = None) -> dict:
         import specc
 
         history = self.history
@@ -338,6 +359,8 @@ class Session:
         if self.data.notes is not None:  # image counts, skipped and undecodable files
             failed = sum(getattr(s, "failures", 0) for s in self.splits.values() if s)
             summary["data"] = {**self.data.notes, "decode_failures": failed}
+        if per_class:  # {split: {class: {precision, recall, f1, support}}}
+            summary["per_class"] = per_class
         if self.distributed is not None:  # world size, backend, per-rank weight hashes
             summary["distributed"] = self.distributed
         if getattr(self, "forced", None):  # --resume --force: what differed from last.pt
