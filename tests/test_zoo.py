@@ -25,6 +25,7 @@ PUBLISHED = {
     "vgg11_bn": 132_868_840,
     "squeezenet1_1": 1_235_496,
     "densenet121": 7_978_856,
+    "mobilenet_v2": 3_504_872,
 }
 
 
