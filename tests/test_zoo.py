@@ -26,6 +26,7 @@ PUBLISHED = {
     "squeezenet1_1": 1_235_496,
     "densenet121": 7_978_856,
     "mobilenet_v2": 3_504_872,
+    "mobilenet_v3_small": 2_542_856,
 }
 
 
