@@ -27,6 +27,7 @@ PUBLISHED = {
     "densenet121": 7_978_856,
     "mobilenet_v2": 3_504_872,
     "mobilenet_v3_small": 2_542_856,
+    "efficientnet_b0": 5_288_548,
 }
 
 
