@@ -6,7 +6,11 @@
    in the torchvision 0.29.1 wheel, over the model definitions only (no weight enums or
    builders): resnet.py lines 40-287 (``conv3x3`` ... ``class ResNet``), vgg.py 35-97
    (``class VGG``, ``make_layers``, ``cfgs``), squeezenet.py 18-99 (``Fire``,
-   ``SqueezeNet``), densenet.py 31-220 (``_DenseLayer`` ... ``DenseNet``).
+   ``SqueezeNet``), densenet.py 31-220 (``_DenseLayer`` ... ``DenseNet``), mobilenetv2.py
+   19-176 (``InvertedResidual``, ``MobileNetV2``), mobilenetv3.py 25-272
+   (``InvertedResidualConfig`` ... ``_mobilenet_v3_conf``), efficientnet.py 48-87, 105-171,
+   233-346 and 366-420 (the MBConv configs, ``MBConv``, ``EfficientNet``,
+   ``_efficientnet_conf``; without the V2-only ``FusedMBConv``).
 2. Build: ``specc.build_model`` (render, compile, construct) of resnet18 and vgg11_bn
    against constructing the same model written by hand in PyTorch (target <= 1.5x),
    alternating, medians of several runs in this one process.
@@ -27,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 TORCHVISION_LINES = {"resnet18": 198, "resnet50": 198, "vgg11_bn": 56, "squeezenet1_1": 70,
-                     "densenet121": 151}
+                     "densenet121": 151, "mobilenet_v2": 124, "mobilenet_v3_small": 206,
+                     "efficientnet_b0": 225}
 LINES_TARGET = 1.3
 BUILD_TARGET = 1.5
 
