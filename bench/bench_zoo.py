@@ -81,17 +81,17 @@ def main() -> int:
     from specc.spec.validate import load_spec
 
     ok = True
-    print(f"{'model':<15}{'specc lines':>12}{'torchvision':>12}{'ratio':>8}")
+    print(f"{'model':<20}{'specc lines':>12}{'torchvision':>12}{'ratio':>8}")
     for name, theirs in TORCHVISION_LINES.items():
         ours = code_lines(render_model_source(load_spec(ROOT / "specs/zoo" / f"{name}.yaml")))
         ok &= ours / theirs <= LINES_TARGET
-        print(f"{name:<15}{ours:>12}{theirs:>12}{ours / theirs:>8.2f}")
-    print(f"\n{'model':<15}{'specc build s':>14}{'by hand s':>11}{'ratio':>8}")
+        print(f"{name:<20}{ours:>12}{theirs:>12}{ours / theirs:>8.2f}")
+    print(f"\n{'model':<20}{'specc build s':>14}{'by hand s':>11}{'ratio':>8}")
     for name, by_hand in (("resnet18", _ResNet18), ("vgg11_bn", _vgg11_bn)):
         spec = load_spec(ROOT / "specs/zoo" / f"{name}.yaml")
         ours, theirs = _median_pair(lambda s=spec: build_model(s), by_hand, args.runs)
         ok &= ours / theirs <= BUILD_TARGET
-        print(f"{name:<15}{ours:>14.3f}{theirs:>11.3f}{ours / theirs:>8.2f}")
+        print(f"{name:<20}{ours:>14.3f}{theirs:>11.3f}{ours / theirs:>8.2f}")
     return 0 if ok else 1
 
 
