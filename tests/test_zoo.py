@@ -25,6 +25,9 @@ PUBLISHED = {
     "vgg11_bn": 132_868_840,
     "squeezenet1_1": 1_235_496,
     "densenet121": 7_978_856,
+    "mobilenet_v2": 3_504_872,
+    "mobilenet_v3_small": 2_542_856,
+    "efficientnet_b0": 5_288_548,
 }
 
 
