@@ -119,6 +119,8 @@ def main() -> None:
           f"{spec.graph.params:,} parameters")
     for name, values in times.items():
         print(f"  {name:5}: median {statistics.median(values) * 1e3:.1f} ms per forward")
+    pairs = zip(times["specc"], times["hand"], strict=True)
+    print("  per repeat, specc/hand s: " + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in pairs))
     medians = statistics.median(times["specc"]) / statistics.median(times["hand"])
     print(f"  specc / hand: {statistics.median(ratios):.3f}x median of {args.repeats} per-repeat "
           f"ratios, {medians:.3f}x ratio of the medians (target <= 1.05x)")
