@@ -56,6 +56,14 @@ def test_zoo_generated_code_has_one_class_per_block_variant() -> None:
     assert "layer3_1" not in source  # no flat, unrolled attributes
 
 
+
+def test_zoo_vit_encoder_layers_share_one_class() -> None:
+    source = render_model_source(load_spec(ZOO / "vit_b_16.yaml"))
+    # the 12 encoder layers are equal, so one EncoderBlock class, built 12 times by name
+    assert source.count("class EncoderBlock(nn.Module):") == 1
+    assert source.count("EncoderBlock()),") == 12 and '("encoder_layer_11", ' in source
+    assert "self.class_token = nn.Parameter(torch.zeros(1, 1, 768))" in source
+
 class _BasicBlock(nn.Module):
     """torchvision's BasicBlock, written out by hand."""
 
