@@ -4,6 +4,7 @@ fixtures (tests/specs/attention.yaml, sampling.yaml) pass ONNX parity in the fas
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,17 @@ def _export(path: Path, tmp_path: Path):
     return report
 
 
-@pytest.mark.slow  # about 12 s each on an idle 2-core machine
-@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
+#: the three largest zoo models (86-133 M parameters) take minutes each to export and check
+#: on 2 cores; every layer type they use is exported by the smaller ones, so they run only
+#: when asked: SPECC_BIG_EXPORTS=1 pytest -m '' tests/test_zoo_run.py
+BIG = {"resnet50", "vgg11_bn", "vit_b_16"}
+_BIG_SKIP = pytest.mark.skipif(not os.environ.get("SPECC_BIG_EXPORTS"),
+                               reason="a big zoo export: set SPECC_BIG_EXPORTS=1")
+EXPORTED = [pytest.param(p, marks=_BIG_SKIP) if p.stem in BIG else p for p in ZOO]
+
+
+@pytest.mark.slow  # 10-60 s each on a 2-core machine
+@pytest.mark.parametrize("path", EXPORTED, ids=lambda p: p.stem)
 def test_zoo_spec_exports_with_onnxruntime_parity(path: Path, tmp_path: Path):
     _export(path, tmp_path)
 
