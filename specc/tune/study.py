@@ -36,6 +36,21 @@ _POLL_S = 1.0
 
 
 def _storage(config: TuneConfig):
+    """The study storage; two processes creating a new database at once race to create its
+    tables, and the loser sees "table ... already exists": it retries, then finds them."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            return _rdb_storage(config)
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _rdb_storage(config: TuneConfig):
     from optuna import storages
 
     kwargs = {"connect_args": {"timeout": 60}} if config.storage_url.startswith("sqlite") \
