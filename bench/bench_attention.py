@@ -44,9 +44,16 @@ class HandWritten(nn.Module):
 
     def __init__(self, d: int, heads: int, ff: int, layers: int) -> None:
         super().__init__()
-        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=ff, dropout=0.0,
-                                           activation="gelu", layer_norm_eps=1e-6,
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d,
+            heads,
+            dim_feedforward=ff,
+            dropout=0.0,
+            activation="gelu",
+            layer_norm_eps=1e-6,
+            batch_first=True,
+            norm_first=True,
+        )
         self.encoder = nn.TransformerEncoder(layer, num_layers=layers, enable_nested_tensor=False)
         self.ln = nn.LayerNorm(d, eps=1e-6)
 
@@ -91,8 +98,10 @@ def main() -> None:
     for name, values in times.items():
         print(f"  {name:5}: median {statistics.median(values) * 1e3:.1f} ms per forward")
     medians = statistics.median(times["specc"]) / statistics.median(times["hand"])
-    print(f"  specc / hand: {statistics.median(ratios):.3f}x median of {args.repeats} per-repeat "
-          f"ratios, {medians:.3f}x ratio of the medians (target <= 1.05x)")
+    print(
+        f"  specc / hand: {statistics.median(ratios):.3f}x median of {args.repeats} per-repeat "
+        f"ratios, {medians:.3f}x ratio of the medians (target <= 1.05x)"
+    )
 
 
 if __name__ == "__main__":

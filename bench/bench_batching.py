@@ -82,18 +82,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, "
-          f"median of {args.epochs} epochs")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, "
+        f"median of {args.epochs} epochs"
+    )
     print(f"{'dataset':28} {'train N':>8} {'DataLoader':>12} {'iter_batches':>13} {'speed-up':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, body in SPECS.items():
             path = Path(tmp) / "bench.yaml"
-            path.write_text("version: 1\nname: bench\nseed: 0\n"
-                            + body.replace("DATA", str(ROOT / "specs" / "data")))
+            path.write_text(
+                "version: 1\nname: bench\nseed: 0\n"
+                + body.replace("DATA", str(ROOT / "specs" / "data"))
+            )
             train = prepare_data(load_spec(path)).train
             course, ours = measure(train, args.epochs)
-            print(f"{name:28} {len(train):>8} {course * 1e3:>10.2f}ms {ours * 1e3:>11.3f}ms "
-                  f"{course / ours:>8.1f}x")
+            print(
+                f"{name:28} {len(train):>8} {course * 1e3:>10.2f}ms {ours * 1e3:>11.3f}ms "
+                f"{course / ours:>8.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -113,8 +113,9 @@ class HandWrittenImageFolder:
 
     def __init__(self, root: Path, size: int) -> None:
         classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-        self.samples = [(str(f), k) for k, c in enumerate(classes)
-                        for f in sorted((root / c).iterdir())]
+        self.samples = [
+            (str(f), k) for k, c in enumerate(classes) for f in sorted((root / c).iterdir())
+        ]
         self.size = size
 
     def __len__(self) -> int:
@@ -147,9 +148,13 @@ def baseline_epochs(root: Path, spec, workers: int, epochs: int) -> list[float]:
     model = build_model(spec)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
     loss_fn = torch.nn.CrossEntropyLoss()
-    loader = torch.utils.data.DataLoader(HandWrittenImageFolder(root, 64), batch_size=64,
-                                         shuffle=True, num_workers=workers,
-                                         persistent_workers=workers > 0)
+    loader = torch.utils.data.DataLoader(
+        HandWrittenImageFolder(root, 64),
+        batch_size=64,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
     times = []
     for _ in range(epochs):
         began = time.perf_counter()
@@ -182,21 +187,32 @@ def throughput(count: int, epochs: int, rounds: int) -> None:
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.yaml"
-        text = SPEC % {"shape": "3, 64, 64", "classes": CLASSES, "path": root, "epochs": epochs,
-                       "workers": 0}
+        text = SPEC % {
+            "shape": "3, 64, 64",
+            "classes": CLASSES,
+            "path": root,
+            "epochs": epochs,
+            "workers": 0,
+        }
         workers = resolve_workers(load_spec_text(text.replace("  num_workers: 0\n", ""), path))
         path.write_text(text.replace("num_workers: 0", f"num_workers: {workers}"))
         spec = load_spec(path)
-        print(f"1. throughput, {count} JPEGs 256x192 -> 3x64x64, {workers} workers, "
-              f"median of epochs 2..{epochs}, {rounds} alternating rounds")
+        print(
+            f"1. throughput, {count} JPEGs 256x192 -> 3x64x64, {workers} workers, "
+            f"median of epochs 2..{epochs}, {rounds} alternating rounds"
+        )
         for r in range(rounds):  # alternating, so a change in the machine's load hits both
             ours = statistics.median(specc_epochs(spec, Path(tmp) / f"run{r}")[1:])
             theirs = statistics.median(baseline_epochs(root, spec, workers, epochs)[1:])
             ratios.append(theirs / ours)
-            print(f"   round {r + 1}: hand-written {count / theirs:6.0f} images/s, specc "
-                  f"{count / ours:6.0f} images/s, ratio {theirs / ours:.2f}x")
-    print(f"   median ratio specc / hand-written: {statistics.median(ratios):.2f}x "
-          "(target >= 1.0x, goal 1.3x)")
+            print(
+                f"   round {r + 1}: hand-written {count / theirs:6.0f} images/s, specc "
+                f"{count / ours:6.0f} images/s, ratio {theirs / ours:.2f}x"
+            )
+    print(
+        f"   median ratio specc / hand-written: {statistics.median(ratios):.2f}x "
+        "(target >= 1.0x, goal 1.3x)"
+    )
 
 
 def load_spec_text(text: str, path: Path):
@@ -233,12 +249,19 @@ def _tree_rss(root_pid: int) -> int:
 def peak_rss(root: Path, tmp: Path, name: str) -> tuple[int, float]:
     """Peak summed RSS and seconds of ``specc train`` for one epoch over ``root``."""
     spec = tmp / f"{name}.yaml"
-    text = SPEC % {"shape": "3, 16, 16", "classes": CLASSES, "path": root, "epochs": 1,
-                   "workers": 0}
+    text = SPEC % {
+        "shape": "3, 16, 16",
+        "classes": CLASSES,
+        "path": root,
+        "epochs": 1,
+        "workers": 0,
+    }
     spec.write_text(text.replace("  num_workers: 0\n", ""))  # the source's default workers
     began = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "specc", "train", str(spec), "--out",
-                             str(tmp / name), "--quiet"], cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "specc", "train", str(spec), "--out", str(tmp / name), "--quiet"],
+        cwd=ROOT,
+    )
     peak = 0
     while proc.poll() is None:
         peak = max(peak, _tree_rss(proc.pid))
@@ -251,8 +274,10 @@ def peak_rss(root: Path, tmp: Path, name: str) -> tuple[int, float]:
 def startup(root: Path, tmp: Path) -> float:
     from specc.data import prepare_data
 
-    spec = load_spec_text(SPEC % {"shape": "3, 16, 16", "classes": CLASSES, "path": root,
-                                  "epochs": 1, "workers": 0}, tmp / "startup.yaml")
+    spec = load_spec_text(
+        SPEC % {"shape": "3, 16, 16", "classes": CLASSES, "path": root, "epochs": 1, "workers": 0},
+        tmp / "startup.yaml",
+    )
     began = time.perf_counter()
     prepare_data(spec)
     return time.perf_counter() - began

@@ -63,10 +63,16 @@ def bench_one(spec_name: str, folder: Path, iters: int, threads: int) -> dict:
 
     torch_p50, torch_p90 = _time(torch_call, iters)
     ort_p50, ort_p90 = _time(lambda: session.run(None, feed), iters)
-    return {"spec": spec_name, "params": spec.graph.params,
-            "parity_max_abs_diff": report.parity.max_abs_diff,
-            "torch_p50_us": torch_p50, "torch_p90_us": torch_p90,
-            "ort_p50_us": ort_p50, "ort_p90_us": ort_p90, "speedup_p50": torch_p50 / ort_p50}
+    return {
+        "spec": spec_name,
+        "params": spec.graph.params,
+        "parity_max_abs_diff": report.parity.max_abs_diff,
+        "torch_p50_us": torch_p50,
+        "torch_p90_us": torch_p90,
+        "ort_p50_us": ort_p50,
+        "ort_p90_us": ort_p90,
+        "speedup_p50": torch_p50 / ort_p50,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,14 +90,20 @@ def main(argv: list[str] | None = None) -> int:
         for label, name in MODELS.items():
             row = bench_one(name, Path(tmp), args.iters, args.threads)
             rows.append({"model": label, **row})
-    print(f"batch 1, {args.iters} calls, {args.threads} thread(s); torch {torch.__version__}, "
-          f"onnxruntime {ort.__version__}")
-    print(f"{'model':<18}{'params':>10}{'torch p50':>12}{'ort p50':>10}{'speed-up':>10}"
-          f"{'torch p90':>12}{'ort p90':>10}")
+    print(
+        f"batch 1, {args.iters} calls, {args.threads} thread(s); torch {torch.__version__}, "
+        f"onnxruntime {ort.__version__}"
+    )
+    print(
+        f"{'model':<18}{'params':>10}{'torch p50':>12}{'ort p50':>10}{'speed-up':>10}"
+        f"{'torch p90':>12}{'ort p90':>10}"
+    )
     for r in rows:
-        print(f"{r['model']:<18}{r['params']:>10,}{r['torch_p50_us']:>10.1f}us"
-              f"{r['ort_p50_us']:>8.1f}us{r['speedup_p50']:>9.1f}x"
-              f"{r['torch_p90_us']:>10.1f}us{r['ort_p90_us']:>8.1f}us")
+        print(
+            f"{r['model']:<18}{r['params']:>10,}{r['torch_p50_us']:>10.1f}us"
+            f"{r['ort_p50_us']:>8.1f}us{r['speedup_p50']:>9.1f}x"
+            f"{r['torch_p90_us']:>10.1f}us{r['ort_p90_us']:>8.1f}us"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

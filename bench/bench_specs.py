@@ -63,8 +63,14 @@ def bench(path: Path) -> tuple:
             target, ok = "(none)", True
     seconds = summary["seconds"]
     passed = ok and seconds <= TIME_LIMIT
-    return (path.stem, summary["epochs_run"], f"{seconds:.1f}", metric, target,
-            "pass" if passed else ("FAIL (time)" if ok else "FAIL"))
+    return (
+        path.stem,
+        summary["epochs_run"],
+        f"{seconds:.1f}",
+        metric,
+        target,
+        "pass" if passed else ("FAIL (time)" if ok else "FAIL"),
+    )
 
 
 def main() -> int:
@@ -75,7 +81,8 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     paths = [ROOT / "specs" / f"{n}.yaml" for n in args.names] or sorted(
-        (ROOT / "specs").glob("*.yaml"))
+        (ROOT / "specs").glob("*.yaml")
+    )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     rows = [("spec", "epochs", "seconds", "metric (final epoch)", "target", "result")]
     for path in paths:

@@ -44,7 +44,7 @@ def hand_loop(spec, data, epochs: int) -> float:
         order = torch.randperm(n)
         total = 0.0
         for start in range(0, n, bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             xb, yb = x[idx], y[idx]
             loss = loss_fn(model(xb), yb)
             opt.zero_grad()
@@ -64,8 +64,12 @@ def hand_loop(spec, data, epochs: int) -> float:
 def specc_loop(spec, epochs: int) -> float:
     """Seconds per epoch of ``specc train`` (its summary's train_seconds / epochs_run)."""
     with tempfile.TemporaryDirectory() as folder:
-        result = train(spec, out_dir=Path(folder) / "run", quiet=True,
-                       overrides=[f"train.epochs={epochs}", "train.device=cpu", "export=null"])
+        result = train(
+            spec,
+            out_dir=Path(folder) / "run",
+            quiet=True,
+            overrides=[f"train.epochs={epochs}", "train.device=cpu", "export=null"],
+        )
     return result.summary["train_seconds"] / result.summary["epochs_run"]
 
 
@@ -77,8 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.epochs} epochs x {args.rounds} rounds, median seconds per epoch")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{args.epochs} epochs x {args.rounds} rounds, median seconds per epoch"
+    )
     print(f"{'spec':<20} {'hand-written':>12} {'specc train':>12} {'ratio':>7}")
     for label, relative in SPECS.items():
         spec = specc.load_spec(ROOT / relative)

@@ -34,15 +34,32 @@ SEARCH = ["optimizer.lr=loguniform(1e-4,1e-1)", "model.layers.0.out_features=cho
 def _specc(*args: str) -> float:
     """Seconds of one ``python -m specc ...`` command (it must succeed)."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "specc", *args], check=True, cwd=ROOT,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "specc", *args],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - began
 
 
 def _tune_args(spec: str, out: Path, trials: int, epochs: int, workers: int) -> list[str]:
     searches = [item for s in SEARCH for item in ("--search", s)]
-    return ["tune", spec, "--trials", str(trials), "--epochs", str(epochs), *searches,
-            "--out", str(out), "--workers", str(workers), "--quiet"]
+    return [
+        "tune",
+        spec,
+        "--trials",
+        str(trials),
+        "--epochs",
+        str(epochs),
+        *searches,
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--quiet",
+    ]
 
 
 def _trial_sets(out: Path, epochs: int) -> list[list[str]]:
@@ -107,15 +124,18 @@ def main() -> None:
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             results["cli"].append(cli_round(spec, Path(tmp) / "cli", args.trials, args.epochs))
-            results["library"].append(library_round(spec, Path(tmp) / "lib", args.trials,
-                                                    args.epochs))
+            results["library"].append(
+                library_round(spec, Path(tmp) / "lib", args.trials, args.epochs)
+            )
             if not args.skip_workers:
-                results["workers"].append(workers_round(spec, Path(tmp), args.trials,
-                                                        args.epochs))
-        print("round:", {k: [f"{s:.2f}" for s in v[-1]] for k, v in results.items() if v},
-              flush=True)
-    print(f"{args.spec}: {args.trials} trials x {args.epochs} epochs, "
-          f"median of {args.rounds} round(s), {os.cpu_count()} CPUs")
+                results["workers"].append(workers_round(spec, Path(tmp), args.trials, args.epochs))
+        print(
+            "round:", {k: [f"{s:.2f}" for s in v[-1]] for k, v in results.items() if v}, flush=True
+        )
+    print(
+        f"{args.spec}: {args.trials} trials x {args.epochs} epochs, "
+        f"median of {args.rounds} round(s), {os.cpu_count()} CPUs"
+    )
     _report("tune vs K x specc train", results["cli"], ("tune", "train"))
     _report("tune() vs K x train()", results["library"], ("tune", "train"))
     if results["workers"]:

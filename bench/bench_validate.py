@@ -48,13 +48,16 @@ def main() -> int:
     v, t = (statistics.median(w for w, _ in runs) for runs in (v_runs, t_runs))
     v_cpu, t_cpu = (statistics.median(c for _, c in runs) for runs in (v_runs, t_runs))
     ratio = v / t
-    print(f"specc validate {args.spec}: median {v:.3f} s wall, {v_cpu:.3f} s CPU "
-          f"over {args.runs} runs")
-    print(f"python -c 'import torch':     median {t:.3f} s wall, {t_cpu:.3f} s CPU "
-          f"over {args.runs} runs")
+    print(
+        f"specc validate {args.spec}: median {v:.3f} s wall, {v_cpu:.3f} s CPU "
+        f"over {args.runs} runs"
+    )
+    print(
+        f"python -c 'import torch':     median {t:.3f} s wall, {t_cpu:.3f} s CPU "
+        f"over {args.runs} runs"
+    )
     verdict = "meets" if ratio <= TARGET else "misses"
-    print(f"ratio: {ratio:.2f}x wall ({verdict} the <= {TARGET}x target), "
-          f"{v_cpu / t_cpu:.2f}x CPU")
+    print(f"ratio: {ratio:.2f}x wall ({verdict} the <= {TARGET}x target), {v_cpu / t_cpu:.2f}x CPU")
     return 0 if ratio <= TARGET else 1
 
 

@@ -35,8 +35,9 @@ class EncoderBlock(nn.Module):
         self.ln_1 = nn.LayerNorm(d, eps=1e-6)
         self.self_attention = nn.MultiheadAttention(d, heads, batch_first=True)
         self.ln_2 = nn.LayerNorm(d, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(d, mlp), nn.GELU(), nn.Dropout(0.0),
-                                 nn.Linear(mlp, d), nn.Dropout(0.0))
+        self.mlp = nn.Sequential(
+            nn.Linear(d, mlp), nn.GELU(), nn.Dropout(0.0), nn.Linear(mlp, d), nn.Dropout(0.0)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.ln_1(x)
@@ -84,8 +85,9 @@ def _time(model: nn.Module, x: torch.Tensor, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def _interleaved(specc_model: nn.Module, hand: nn.Module, x: torch.Tensor,
-                 repeats: int, calls: int) -> tuple[list[float], dict[str, list[float]]]:
+def _interleaved(
+    specc_model: nn.Module, hand: nn.Module, x: torch.Tensor, repeats: int, calls: int
+) -> tuple[list[float], dict[str, list[float]]]:
     """Per-repeat specc/hand ratios and both models' times, alternating which runs first."""
     ratios, times = [], {"specc": [], "hand": []}
     for k in range(repeats):
@@ -115,15 +117,18 @@ def main() -> None:
     with torch.no_grad():
         torch.testing.assert_close(specc_model(x), hand(x))
         ratios, times = _interleaved(specc_model, hand, x, args.repeats, args.calls)
-    print(f"vit_b_16, batch {args.batch}, {args.threads} thread(s), "
-          f"{spec.graph.params:,} parameters")
+    print(
+        f"vit_b_16, batch {args.batch}, {args.threads} thread(s), {spec.graph.params:,} parameters"
+    )
     for name, values in times.items():
         print(f"  {name:5}: median {statistics.median(values) * 1e3:.1f} ms per forward")
     pairs = zip(times["specc"], times["hand"], strict=True)
     print("  per repeat, specc/hand s: " + ", ".join(f"{a:.3f}/{b:.3f}" for a, b in pairs))
     medians = statistics.median(times["specc"]) / statistics.median(times["hand"])
-    print(f"  specc / hand: {statistics.median(ratios):.3f}x median of {args.repeats} per-repeat "
-          f"ratios, {medians:.3f}x ratio of the medians (target <= 1.05x)")
+    print(
+        f"  specc / hand: {statistics.median(ratios):.3f}x median of {args.repeats} per-repeat "
+        f"ratios, {medians:.3f}x ratio of the medians (target <= 1.05x)"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import typer
 
+
 def make_app() -> typer.Typer:
     """The Typer app with every command registered."""
     import typer

@@ -103,7 +103,7 @@ def render_report(errors: Sequence[SpecError], source: str = "") -> str:
             gutter = f"{error.line:>5} | "
             out.append(gutter + _escaped(raw))
             if error.col >= 1:
-                indent = len(_escaped(raw[:error.col - 1]))
+                indent = len(_escaped(raw[: error.col - 1]))
                 out.append(" " * (len(gutter) - 2) + "| " + " " * indent + "^")
         if error.hint:
             out.append(f"      = hint: {error.hint}")

@@ -234,8 +234,16 @@ def _refs(layer: Layer, previous: str) -> list[str]:
     return [layer.inputs] if isinstance(layer.inputs, str) else list(layer.inputs)
 
 
-def _infer_node(index: int, layer: Layer, name: str, refs: list[str], known: dict,
-                all_names: set[str], problems: list[Problem], line: int) -> Node | None:
+def _infer_node(
+    index: int,
+    layer: Layer,
+    name: str,
+    refs: list[str],
+    known: dict,
+    all_names: set[str],
+    problems: list[Problem],
+    line: int,
+) -> Node | None:
     """Check a layer's inputs and infer its output; None (and a problem) when it cannot."""
     low, high = layer.arity
     if not low <= len(refs) <= (high if high is not None else len(refs)):
@@ -247,8 +255,14 @@ def _infer_node(index: int, layer: Layer, name: str, refs: list[str], known: dic
             where = "itself" if ref == name else "a later layer"
             detail = f"'{ref}' is {where}" if ref in all_names else f"there is no layer '{ref}'"
             key = ("inputs", i) if isinstance(layer.inputs, list) else "inputs"
-            problems.append((index, key, f"unknown input '{ref}': {detail}; only 'input' "
-                             f"and earlier layers can be inputs{_suggest(ref, known)}"))
+            problems.append(
+                (
+                    index,
+                    key,
+                    f"unknown input '{ref}': {detail}; only 'input' "
+                    f"and earlier layers can be inputs{_suggest(ref, known)}",
+                )
+            )
             return None
     if any(known[ref] is None for ref in refs):
         return None  # an input already failed; do not cascade errors
@@ -271,9 +285,11 @@ def infer_layer(layer: Layer, shapes: Sequence[Shape], dtypes: Sequence[str]) ->
         ShapeError: the first problem found.
     """
     if "int64" in dtypes and not layer.accepts_int:
-        raise ShapeError(f"{layer.kind} needs a float32 input, but its input is int64 (token "
-                         "ids); an embedding layer turns ids into vectors, or set "
-                         "model.input.dtype: float32")
+        raise ShapeError(
+            f"{layer.kind} needs a float32 input, but its input is int64 (token "
+            "ids); an embedding layer turns ids into vectors, or set "
+            "model.input.dtype: float32"
+        )
     inferred = layer.infer(shapes, dtypes)
     layer.check_written(inferred)
     if any(dim < 1 for dim in inferred.shape):
@@ -287,21 +303,30 @@ def _suggest(ref: str, known: dict) -> str:
     return did_you_mean(ref, [k for k in known if known[k] is not None])
 
 
-def _outputs(outputs: str | list[str] | None, last: str, known: dict,
-             problems: list[Problem]) -> list[str]:
+def _outputs(
+    outputs: str | list[str] | None, last: str, known: dict, problems: list[Problem]
+) -> list[str]:
     names = [last] if outputs is None else [outputs] if isinstance(outputs, str) else list(outputs)
     if not names:
-        problems.append((None, "outputs", "model.outputs is empty; name at least one layer "
-                         "(or leave it out: the last layer is the output)"))
+        problems.append(
+            (
+                None,
+                "outputs",
+                "model.outputs is empty; name at least one layer "
+                "(or leave it out: the last layer is the output)",
+            )
+        )
     for i, name in enumerate(names):
         if name == INPUT:
             where = ("outputs", i) if isinstance(outputs, list) else "outputs"
-            problems.append((None, where, f"model.outputs cannot be the model's '{INPUT}'; "
-                             "name a layer"))
+            problems.append(
+                (None, where, f"model.outputs cannot be the model's '{INPUT}'; name a layer")
+            )
         elif name not in known:
             where = ("outputs", i) if isinstance(outputs, list) else "outputs"
-            problems.append((None, where, f"model.outputs names unknown layer '{name}'"
-                             f"{_suggest(name, known)}"))
+            problems.append(
+                (None, where, f"model.outputs names unknown layer '{name}'{_suggest(name, known)}")
+            )
     if len(set(names)) != len(names):
         problems.append((None, "outputs", "model.outputs lists a layer twice"))
     return names

@@ -11,8 +11,14 @@ import os
 
 from specc.errors import RunError
 
-__all__ = ["MAX_DATA_BYTES", "available_memory", "check_data_size", "check_model_memory",
-           "data_limit", "gigabytes"]
+__all__ = [
+    "MAX_DATA_BYTES",
+    "available_memory",
+    "check_data_size",
+    "check_model_memory",
+    "data_limit",
+    "gigabytes",
+]
 
 MAX_DATA_BYTES = 16 * 2**30  # decompressed data of one file, whatever the memory
 
@@ -48,8 +54,10 @@ def check_data_size(nbytes: int, what: str) -> None:
     """RunError when ``what`` would decompress to more than :func:`data_limit` bytes."""
     limit = data_limit()
     if nbytes > limit:
-        raise RunError(f"{what} decompresses to more than {gigabytes(limit)} (at least "
-                       f"{gigabytes(nbytes)}); specc refuses it before reading it whole")
+        raise RunError(
+            f"{what} decompresses to more than {gigabytes(limit)} (at least "
+            f"{gigabytes(nbytes)}); specc refuses it before reading it whole"
+        )
 
 
 def check_model_memory(spec, copies: int, what: str) -> None:
@@ -64,6 +72,8 @@ def check_model_memory(spec, copies: int, what: str) -> None:
     need = params * 4 * copies
     free = available_memory()
     if free is not None and need > free:
-        raise RunError(f"{spec.source_path}: {what} '{spec.name}' needs about "
-                       f"{gigabytes(need)} for its {params:,} parameters, more than the "
-                       f"{gigabytes(free)} of memory available; refused before allocating")
+        raise RunError(
+            f"{spec.source_path}: {what} '{spec.name}' needs about "
+            f"{gigabytes(need)} for its {params:,} parameters, more than the "
+            f"{gigabytes(free)} of memory available; refused before allocating"
+        )

@@ -38,8 +38,9 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(path: Path | str, option: str, inputs: Iterable[Path | str] = (),
-                 make_parent: bool = False) -> Path:
+def check_output(
+    path: Path | str, option: str, inputs: Iterable[Path | str] = (), make_parent: bool = False
+) -> Path:
     """``path`` as a Path, once it is known to be a writable place for a new file.
 
     Args:
@@ -57,9 +58,11 @@ def check_output(path: Path | str, option: str, inputs: Iterable[Path | str] = (
     path = Path(path)
     for source in inputs:
         if same_file(path, Path(source)):
-            raise RunError(f"{option} {path} is an input of this command ({source}); "
-                           "writing there would destroy it. Choose another output",
-                           exit_code=2)
+            raise RunError(
+                f"{option} {path} is an input of this command ({source}); "
+                "writing there would destroy it. Choose another output",
+                exit_code=2,
+            )
     if path.is_dir():
         raise RunError(f"{option} {path} is a folder; give a file name", exit_code=2)
     parent = path.parent
@@ -81,8 +84,7 @@ def temp_beside(path: Path) -> Iterator[Path]:
     (removed when it fails); the file gets :func:`file_mode`."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp",
-                                   dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)

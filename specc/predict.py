@@ -27,8 +27,7 @@ import numpy as np
 
 from specc.export.metadata import ModelInfo, read_metadata
 
-__all__ = ["PredictError", "Predictions", "image_files", "predict", "read_inputs",
-           "to_predictions"]
+__all__ = ["PredictError", "Predictions", "image_files", "predict", "read_inputs", "to_predictions"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 CHUNK = 4096
@@ -113,7 +112,7 @@ def _run(session, info: ModelInfo, x: np.ndarray) -> np.ndarray:
     outputs = []
     for start in range(0, len(x), CHUNK):
         try:
-            outputs.append(session.run(None, {info.input_name: x[start:start + CHUNK]})[0])
+            outputs.append(session.run(None, {info.input_name: x[start : start + CHUNK]})[0])
         except Exception as exc:
             raise PredictError(f"onnxruntime failed on the inputs: {_line(exc)}", 2) from None
     return np.concatenate(outputs) if outputs else np.zeros((0, *info.output_shapes[0]))
@@ -123,7 +122,7 @@ def _predict_images(session, info: ModelInfo, path: Path, top_k: int) -> Predict
     files = image_files(path)
     table = None
     for start in range(0, len(files), CHUNK):
-        chunk = files[start:start + CHUNK]
+        chunk = files[start : start + CHUNK]
         x = _check_shape(_preprocess(info, _read_images(chunk, info)), info)
         part = to_predictions(_run(session, info, x), info, top_k=top_k)
         names = [str(f.relative_to(path)) if path.is_dir() else f.name for f in chunk]
@@ -147,8 +146,9 @@ def read_inputs(path: Path, info: ModelInfo) -> np.ndarray:
     elif suffix in (".npy", ".npz"):
         x = _preprocess(info, _read_array(path))
     else:
-        raise PredictError(f"{path}: unknown input type '{suffix}'; use .csv, .npy, .npz or "
-                           "PNG/JPEG images", 2)
+        raise PredictError(
+            f"{path}: unknown input type '{suffix}'; use .csv, .npy, .npz or PNG/JPEG images", 2
+        )
     return _check_shape(x, info)
 
 
@@ -166,8 +166,11 @@ def _read_csv(path: Path):
         values = frame[column]
         if pd.api.types.is_float_dtype(values.dtype) and np.isinf(values.to_numpy()).any():
             row = int(np.flatnonzero(np.isinf(values.to_numpy()))[0]) + 2
-            raise PredictError(f"{path}: column '{column}' has an infinite value (first at "
-                               f"line {row}); specc predicts only finite numbers", 2)
+            raise PredictError(
+                f"{path}: column '{column}' has an infinite value (first at "
+                f"line {row}); specc predicts only finite numbers",
+                2,
+            )
     return frame
 
 
@@ -196,8 +199,9 @@ def _from_table(frame, info: ModelInfo) -> np.ndarray:
     if features:
         missing = [name for name in features if name not in frame.columns]
         if missing:
-            raise PredictError(f"the input lacks the feature column(s) {missing}; the model "
-                               f"takes {features}", 2)
+            raise PredictError(
+                f"the input lacks the feature column(s) {missing}; the model takes {features}", 2
+            )
         frame = frame[features]
     if _state(info) is not None and state.get("kind") == "tabular":
         return _apply(state, frame)
@@ -230,8 +234,11 @@ def _preprocess(info: ModelInfo, raw: np.ndarray) -> np.ndarray:
         if tuple(raw.shape[1:]) != sample and raw.size == len(raw) * int(np.prod(sample)):
             raw = raw.reshape(len(raw), *sample)
         if tuple(raw.shape[1:]) != sample:
-            raise PredictError(f"each input sample has shape {list(raw.shape[1:])}, but the "
-                               f"model was trained on raw samples of shape {list(sample)}", 2)
+            raise PredictError(
+                f"each input sample has shape {list(raw.shape[1:])}, but the "
+                f"model was trained on raw samples of shape {list(sample)}",
+                2,
+            )
     return _apply(state, raw)
 
 
@@ -241,19 +248,25 @@ def _check_shape(x: np.ndarray, info: ModelInfo) -> np.ndarray:
     fits = got == want or (info.dynamic_seq and len(got) == len(want) and got[1:] == want[1:])
     if not fits:
         width = "width" if len(want) == 1 else "shape"
-        raise PredictError(f"each input has {width} {got if len(got) > 1 else got[:1]}, but "
-                           f"the model takes {want}", 2)
+        raise PredictError(
+            f"each input has {width} {got if len(got) > 1 else got[:1]}, but "
+            f"the model takes {want}",
+            2,
+        )
     if info.input_dtype == "int64":
         if not np.all(np.mod(x, 1) == 0):
-            raise PredictError("the model takes integer token ids, but the input has "
-                               "fractional values", 2)
+            raise PredictError(
+                "the model takes integer token ids, but the input has fractional values", 2
+            )
         return x.astype(np.int64)
-    if np.issubdtype(x.dtype, np.floating) and np.isnan(x).any() \
-            and not info.includes_preprocessing:
+    if (
+        np.issubdtype(x.dtype, np.floating)
+        and np.isnan(x).any()
+        and not info.includes_preprocessing
+    ):
         raise PredictError("the input has missing values that no preprocessing step fills", 2)
     if np.issubdtype(x.dtype, np.floating) and np.isinf(x).any():
-        raise PredictError("the input has infinite values; specc predicts only finite "
-                           "numbers", 2)
+        raise PredictError("the input has infinite values; specc predicts only finite numbers", 2)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -262,8 +275,7 @@ def image_files(path: Path) -> list[Path]:
     by relative path)."""
     if not path.is_dir():
         return [path]
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                   and p.is_file())
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise PredictError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})", 2)
     return files
@@ -286,8 +298,11 @@ def _read_images(files: list[Path], info: ModelInfo) -> np.ndarray:
     shape = list(state.get("sample_shape") or info.input_shape)
     channels = shape[0] if len(shape) == 3 else 1
     mode = "L" if channels == 1 else "RGB"
-    recipe = Recipe.from_state(state["image"]) if state.get("image") else \
-        Recipe(mode, (shape[-2], shape[-1]), "exact")
+    recipe = (
+        Recipe.from_state(state["image"])
+        if state.get("image")
+        else Recipe(mode, (shape[-2], shape[-1]), "exact")
+    )
     x = np.zeros((len(files), *recipe.shape), dtype=np.uint8)
     for j, file in enumerate(files):
         try:
@@ -329,6 +344,8 @@ def to_predictions(out: np.ndarray, info: ModelInfo, *, top_k: int = 1) -> Predi
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     suffixes = [""] if k == 1 else [f"_{j + 1}" for j in range(k)]
     header = [f"{name}{s}" for s in suffixes for name in ("class", "label", "probability")]
-    rows = [[v for j in row for v in (int(j), labels[j], float(p[j]))]
-            for row, p in zip(order, probs, strict=True)]
+    rows = [
+        [v for j in row for v in (int(j), labels[j], float(p[j]))]
+        for row, p in zip(order, probs, strict=True)
+    ]
     return Predictions(header, rows)

@@ -66,8 +66,17 @@ def summarize(spec: Spec, model: torch.nn.Module | None = None) -> Summary:
     from specc.backends.source import class_name
 
     graph = spec.graph
-    rows = [LayerRow(n.name, n.kind, list(n.shape), n.inferred.params, n.line,
-                     list(dict.fromkeys(n.inferred.explain))) for n in graph.nodes]
+    rows = [
+        LayerRow(
+            n.name,
+            n.kind,
+            list(n.shape),
+            n.inferred.params,
+            n.line,
+            list(dict.fromkeys(n.inferred.explain)),
+        )
+        for n in graph.nodes
+    ]
     outputs = [list(s) for s in graph.output_shapes]
     params = trainable = graph.params
     size = graph.params * BYTES_PER_PARAM

@@ -34,8 +34,23 @@ for path in sys.argv[1:]:
 """
 
 ALLOWED_CALL_ROOTS = {"torch", "nn", "self", "super", "print", "tuple", "model"}
-FORBIDDEN_NAMES = {"eval", "exec", "compile", "open", "getattr", "setattr", "__import__",
-                   "globals", "locals", "vars", "input", "breakpoint", "os", "sys", "subprocess"}
+FORBIDDEN_NAMES = {
+    "eval",
+    "exec",
+    "compile",
+    "open",
+    "getattr",
+    "setattr",
+    "__import__",
+    "globals",
+    "locals",
+    "vars",
+    "input",
+    "breakpoint",
+    "os",
+    "sys",
+    "subprocess",
+}
 
 
 def spec_from_text(text: str, path: str = "test.yaml"):
@@ -55,8 +70,13 @@ def import_file(path: Path):
 
 def run_without_specc(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess:
     """Run each of ``paths`` as a script, in one subprocess in which ``import specc`` fails."""
-    return subprocess.run([sys.executable, "-I", "-c", _BLOCKED_RUNNER, *map(str, paths)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-I", "-c", _BLOCKED_RUNNER, *map(str, paths)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _root_name(func: ast.expr) -> str | None:
@@ -75,13 +95,16 @@ def check_generated_ast(source: str, class_name: str) -> ast.Module:
     # tensors held in forward's own variables (x, h, a layer's name) may have methods called
     # (``h.permute(0, 2, 1)``); they are only ever assigned from the calls checked here
     local = {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)} | {
-        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             assert [a.name for a in node.names] == ["torch"], ast.dump(node)
         elif isinstance(node, ast.ImportFrom):
             assert (node.module, [a.name for a in node.names]) in (
-                ("torch", ["nn"]), ("collections", ["OrderedDict"])), ast.dump(node)
+                ("torch", ["nn"]),
+                ("collections", ["OrderedDict"]),
+            ), ast.dump(node)
         elif isinstance(node, ast.Call):
             root = _root_name(node.func)
             assert root in ALLOWED_CALL_ROOTS | own | {"OrderedDict"} | local, ast.unparse(node)
@@ -97,5 +120,6 @@ def check_generated_ast(source: str, class_name: str) -> ast.Module:
 
 def ruff(*args: str) -> subprocess.CompletedProcess:
     """Run ruff with its default settings (``--isolated``)."""
-    return subprocess.run([str(RUFF), *args, "--isolated"], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [str(RUFF), *args, "--isolated"], capture_output=True, text=True, timeout=120
+    )

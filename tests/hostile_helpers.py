@@ -29,8 +29,9 @@ train: {epochs: 2, device: cpu}
 def write_csv(path: Path, rows: int = 32, labels: tuple = ("yes", "no")) -> Path:
     """A CSV of two numeric features ``a, b`` and a text target ``y``."""
     rng = random.Random(0)
-    lines = ["a,b,y"] + [f"{rng.random():.4f},{rng.random():.4f},{rng.choice(labels)}"
-                         for _ in range(rows)]
+    lines = ["a,b,y"] + [
+        f"{rng.random():.4f},{rng.random():.4f},{rng.choice(labels)}" for _ in range(rows)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -29,10 +29,13 @@ def _text_model(kind: str, masked: bool, extra: str = ""):
     return build_model(spec).eval()
 
 
-@pytest.mark.parametrize(("kind", "extra"), [
-    ("transformerencoderlayer", ""),
-    ("transformerencoder", "num_layers: 2, norm: true, norm_first: true, "),
-])
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("transformerencoderlayer", ""),
+        ("transformerencoder", "num_layers: 2, norm: true, norm_first: true, "),
+    ],
+)
 def test_outputs_at_real_positions_ignore_the_padding(kind, extra):
     """The same 7 tokens padded to 12, or not padded at all (the module takes any length):
     the outputs at the 7 real positions agree only when the mask is on."""
@@ -51,9 +54,10 @@ def test_outputs_at_real_positions_ignore_the_padding(kind, extra):
 def test_changing_what_padded_positions_hold_changes_nothing_at_real_positions():
     """Generated code of a masked multiheadattention: noise in the padded keys is invisible."""
     layer = LAYER_TYPES["multiheadattention"].model_validate(
-        {"type": "multiheadattention", "num_heads": 2, "padding_idx": 0})
+        {"type": "multiheadattention", "num_heads": 2, "padding_idx": 0}
+    )
     inferred = layer.infer([(6, 8), (6,)], ["float32", "int64"])
-    (code, _), = layer.forward_source("self.attn", ["h", "x"], "h", inferred)
+    ((code, _),) = layer.forward_source("self.attn", ["h", "x"], "h", inferred)
     assert code == "h, _ = self.attn(h, h, h, key_padding_mask=x == 0, need_weights=False)"
     torch.manual_seed(0)
     namespace = {"self": type("S", (), {"attn": eval(layer.init_source(inferred), {"nn": nn})})}
@@ -80,8 +84,9 @@ class EncoderBlock(nn.Module):
         self.ln_1 = nn.LayerNorm(hidden_dim, eps=1e-6)
         self.self_attention = nn.MultiheadAttention(hidden_dim, num_heads, batch_first=True)
         self.ln_2 = nn.LayerNorm(hidden_dim, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(hidden_dim, mlp_dim), nn.GELU(),
-                                 nn.Linear(mlp_dim, hidden_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden_dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, hidden_dim)
+        )
 
 
 def _params(module: nn.Module) -> int:
@@ -90,27 +95,42 @@ def _params(module: nn.Module) -> int:
 
 def test_vit_b_16_encoder_layer_count_equals_torchvisions_encoder_block():
     layer = LAYER_TYPES["transformerencoderlayer"].model_validate(
-        {"type": "transformerencoderlayer", "nhead": 12, "dim_feedforward": 3072,
-         "activation": "gelu", "norm_first": True, "layer_norm_eps": 1e-6})
+        {
+            "type": "transformerencoderlayer",
+            "nhead": 12,
+            "dim_feedforward": 3072,
+            "activation": "gelu",
+            "norm_first": True,
+            "layer_norm_eps": 1e-6,
+        }
+    )
     inferred = layer.infer([(197, 768)], ["float32"])
     # attention: 3*768*768 + 3*768 (in_proj) + 768*768 + 768 (out_proj) = 2,362,368
     # mlp: 768*3072 + 3072 + 3072*768 + 768 = 4,722,432; two norms: 2*2*768 = 3,072
     assert inferred.params == 2_362_368 + 4_722_432 + 3_072 == 7_087_872
     assert inferred.params == _params(EncoderBlock(12, 768, 3072))
     encoder = LAYER_TYPES["transformerencoder"].model_validate(
-        {"type": "transformerencoder", "num_layers": 12, "nhead": 12, "dim_feedforward": 3072,
-         "norm": True})
+        {
+            "type": "transformerencoder",
+            "num_layers": 12,
+            "nhead": 12,
+            "dim_feedforward": 3072,
+            "norm": True,
+        }
+    )
     assert encoder.infer([(197, 768)], ["float32"]).params == 12 * 7_087_872 + 2 * 768
 
 
 def test_separate_key_and_value_sizes_count_as_torch():
     layer = LAYER_TYPES["multiheadattention"].model_validate(
-        {"type": "multiheadattention", "num_heads": 2, "bias": False})
+        {"type": "multiheadattention", "num_heads": 2, "bias": False}
+    )
     inferred = layer.infer([(5, 8), (3, 6), (3, 4)], ["float32"] * 3)
     torch_module = nn.MultiheadAttention(8, 2, bias=False, kdim=6, vdim=4, batch_first=True)
     assert inferred.params == 8 * (8 + 6 + 4) + 8 * 8 == _params(torch_module)
     assert layer.init_source(inferred) == (
-        "nn.MultiheadAttention(8, 2, bias=False, kdim=6, vdim=4, batch_first=True)")
+        "nn.MultiheadAttention(8, 2, bias=False, kdim=6, vdim=4, batch_first=True)"
+    )
 
 
 SPEC = """version: 1
@@ -122,34 +142,79 @@ model:
 """
 
 BAD = [
-    ("[10, 30]", "float32", "{type: multiheadattention, num_heads: 4}",
-     "embed_dim 30 must be divisible by the number of heads (4)"),
-    ("[10, 30]", "float32", "{type: transformerencoder, num_layers: 2, nhead: 7}",
-     "d_model 30 must be divisible by the number of heads (7)"),
-    ("[10, 32]", "float32", "{type: transformerencoderlayer, nhead: 4, padding_idx: 0}",
-     "padding_idx needs the token ids as the last input"),
-    ("[10, 32]", "float32",
-     "{type: transformerencoderlayer, nhead: 4, padding_idx: 0, inputs: [input, input]}",
-     "the last input must be [seq] int64 token ids"),
-    ("[10, 32]", "float32", "{type: transformerencoderlayer, nhead: 4, activation: tanh}",
-     "activation"),
-    ("[3, 8, 8]", "float32", "{type: pixelshuffle, upscale_factor: 2}",
-     "channels divisible by 2*2 = 4, got 3"),
-    ("[3, 8, 8]", "float32",
-     "{type: convtranspose2d, out_channels: 4, kernel_size: 3, stride: 2, output_padding: 2}",
-     "output_padding 2 must be smaller than stride (2) or dilation (1)"),
-    ("[3, 8, 8]", "float32",
-     "{type: convtranspose2d, out_channels: 4, kernel_size: 1, padding: 4}",
-     "padding 4 removes more than the transposed convolution produces"),
-    ("[3, 8]", "float32", "{type: upsample, scale_factor: 2, mode: bilinear}",
-     "mode 'bilinear' needs a [channels, height, width] input"),
-    ("[3, 8, 8]", "float32", "{type: upsample, scale_factor: 2, size: 16}",
-     "exactly one of size or scale_factor"),
-    ("[3, 8, 8]", "float32", "{type: upsample, scale_factor: 2, align_corners: true}",
-     "align_corners only applies to mode 'bilinear'"),
+    (
+        "[10, 30]",
+        "float32",
+        "{type: multiheadattention, num_heads: 4}",
+        "embed_dim 30 must be divisible by the number of heads (4)",
+    ),
+    (
+        "[10, 30]",
+        "float32",
+        "{type: transformerencoder, num_layers: 2, nhead: 7}",
+        "d_model 30 must be divisible by the number of heads (7)",
+    ),
+    (
+        "[10, 32]",
+        "float32",
+        "{type: transformerencoderlayer, nhead: 4, padding_idx: 0}",
+        "padding_idx needs the token ids as the last input",
+    ),
+    (
+        "[10, 32]",
+        "float32",
+        "{type: transformerencoderlayer, nhead: 4, padding_idx: 0, inputs: [input, input]}",
+        "the last input must be [seq] int64 token ids",
+    ),
+    (
+        "[10, 32]",
+        "float32",
+        "{type: transformerencoderlayer, nhead: 4, activation: tanh}",
+        "activation",
+    ),
+    (
+        "[3, 8, 8]",
+        "float32",
+        "{type: pixelshuffle, upscale_factor: 2}",
+        "channels divisible by 2*2 = 4, got 3",
+    ),
+    (
+        "[3, 8, 8]",
+        "float32",
+        "{type: convtranspose2d, out_channels: 4, kernel_size: 3, stride: 2, output_padding: 2}",
+        "output_padding 2 must be smaller than stride (2) or dilation (1)",
+    ),
+    (
+        "[3, 8, 8]",
+        "float32",
+        "{type: convtranspose2d, out_channels: 4, kernel_size: 1, padding: 4}",
+        "padding 4 removes more than the transposed convolution produces",
+    ),
+    (
+        "[3, 8]",
+        "float32",
+        "{type: upsample, scale_factor: 2, mode: bilinear}",
+        "mode 'bilinear' needs a [channels, height, width] input",
+    ),
+    (
+        "[3, 8, 8]",
+        "float32",
+        "{type: upsample, scale_factor: 2, size: 16}",
+        "exactly one of size or scale_factor",
+    ),
+    (
+        "[3, 8, 8]",
+        "float32",
+        "{type: upsample, scale_factor: 2, align_corners: true}",
+        "align_corners only applies to mode 'bilinear'",
+    ),
     ("[3, 8, 8]", "float32", "{type: upsample, scale_factor: 0.1}", "leaves no output"),
-    ("[3, 2, 2]", "float32", "{type: maxpool2d, kernel_size: 3, stride: 2, dilation: 2, "
-     "ceil_mode: true}", "kernel_size 3 (dilated to 5) is larger than the input (2)"),
+    (
+        "[3, 2, 2]",
+        "float32",
+        "{type: maxpool2d, kernel_size: 3, stride: 2, dilation: 2, ceil_mode: true}",
+        "kernel_size 3 (dilated to 5) is larger than the input (2)",
+    ),
 ]
 
 
@@ -162,17 +227,25 @@ def test_impossible_configurations_are_located_errors(shape, dtype, layer, messa
 
 
 def test_pixelshuffle_twelve_channels_is_fine_for_factor_two():
-    layer = LAYER_TYPES["pixelshuffle"].model_validate({"type": "pixelshuffle",
-                                                        "upscale_factor": 2})
+    layer = LAYER_TYPES["pixelshuffle"].model_validate(
+        {"type": "pixelshuffle", "upscale_factor": 2}
+    )
     assert layer.infer([(12, 8, 8)], ["float32"]).shape == (3, 16, 16)
     with pytest.raises(ShapeError):
         layer.infer([(12, 8)], ["float32"])
 
 
 def test_a_written_model_width_must_match_the_input():
-    spec, errors = check_text(SPEC.format(
-        shape="[10, 32]", dtype="float32",
-        layer="{type: transformerencoderlayer, nhead: 4, d_model: 64}"), "bad.yaml")
+    spec, errors = check_text(
+        SPEC.format(
+            shape="[10, 32]",
+            dtype="float32",
+            layer="{type: transformerencoderlayer, nhead: 4, d_model: 64}",
+        ),
+        "bad.yaml",
+    )
     assert spec is None
-    assert "d_model is 64 but the input gives 32 (the size of the last dimension of the input)" \
+    assert (
+        "d_model is 64 but the input gives 32 (the size of the last dimension of the input)"
         in errors[0].message
+    )

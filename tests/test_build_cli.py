@@ -50,16 +50,30 @@ def test_json_object_has_the_documented_keys() -> None:
     result = _invoke(str(LENET), "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert {"name", "class_name", "params", "trainable_params", "macs", "input_shape",
-            "output_shape", "layers"} <= set(data)
+    assert {
+        "name",
+        "class_name",
+        "params",
+        "trainable_params",
+        "macs",
+        "input_shape",
+        "output_shape",
+        "layers",
+    } <= set(data)
     assert (data["name"], data["class_name"]) == ("lenet5", "Lenet5")
     assert (data["params"], data["trainable_params"]) == (61_706, 61_706)
     assert data["input_shape"] == [1, 28, 28] and data["output_shape"] == [10]
-    assert data["layers"][0] == {"name": "conv2d_1", "type": "conv2d",
-                                 "output_shape": [6, 28, 28], "params": 156, "line": 9}
+    assert data["layers"][0] == {
+        "name": "conv2d_1",
+        "type": "conv2d",
+        "output_shape": [6, 28, 28],
+        "params": 156,
+        "line": 9,
+    }
     assert sum(layer["params"] for layer in data["layers"]) == data["params"]
-    assert all(set(layer) == {"name", "type", "output_shape", "params", "line"}
-               for layer in data["layers"])
+    assert all(
+        set(layer) == {"name", "type", "output_shape", "params", "line"} for layer in data["layers"]
+    )
 
 
 def test_json_with_several_outputs_lists_their_shapes_in_order() -> None:
@@ -84,7 +98,8 @@ def test_emit_writes_a_standalone_model_file(tmp_path: Path) -> None:
     model_py = out_dir / "model.py"
     assert f"wrote {model_py}" in result.stdout
     assert model_py.read_text(encoding="utf-8") == (ROOT / "tests/golden/lenet_model.py").read_text(
-        encoding="utf-8").replace("tests/specs/lenet.yaml", str(LENET))
+        encoding="utf-8"
+    ).replace("tests/specs/lenet.yaml", str(LENET))
     assert ruff("check", str(model_py)).returncode == 0
     assert ruff("format", "--check", str(model_py)).returncode == 0
     # running generated files without specc: test_compiler runs every spec's file that way
@@ -95,8 +110,7 @@ def test_emit_json_lists_the_files(tmp_path: Path) -> None:
     assert data["files"] == [str(tmp_path / "model.py"), str(tmp_path / "train.py")]
 
 
-def test_emit_into_a_file_is_one_clear_line_and_exit_1(tmp_path: Path, capsys,
-                                                        monkeypatch) -> None:
+def test_emit_into_a_file_is_one_clear_line_and_exit_1(tmp_path: Path, capsys, monkeypatch) -> None:
     blocker = tmp_path / "taken"
     blocker.write_text("", encoding="utf-8")
     monkeypatch.setattr(sys, "argv", ["specc", "build", str(LENET), "--emit", str(blocker / "sub")])
@@ -110,10 +124,12 @@ def test_a_bad_spec_gets_exactly_the_validate_report_and_exit_2(tmp_path: Path) 
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD, encoding="utf-8")
     run = [sys.executable, "-m", "specc"]
-    validate = subprocess.run([*run, "validate", str(bad)], capture_output=True, text=True,
-                              timeout=120)
-    build = subprocess.run([*run, "build", str(bad), "--json"], capture_output=True, text=True,
-                           timeout=120)
+    validate = subprocess.run(
+        [*run, "validate", str(bad)], capture_output=True, text=True, timeout=120
+    )
+    build = subprocess.run(
+        [*run, "build", str(bad), "--json"], capture_output=True, text=True, timeout=120
+    )
     assert validate.returncode == build.returncode == 2
     assert build.stderr == validate.stderr
     assert "bad.yaml:6:" in build.stderr and "bad.yaml:7:" in build.stderr
@@ -132,19 +148,27 @@ def test_a_model_torch_cannot_allocate_is_one_clear_line_and_exit_1(tmp_path: Pa
     import resource
 
     huge = tmp_path / "huge.yaml"
-    huge.write_text("""version: 1
+    huge.write_text(
+        """version: 1
 name: huge
 model:
   input: {shape: [10000000]}
   layers:
     - {type: linear, out_features: 10000000}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
 
     def limit_memory() -> None:  # 400 TB of weights must fail to allocate, never swap
         resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30))
 
-    proc = subprocess.run([sys.executable, "-m", "specc", "build", str(huge)],
-                          capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
+    proc = subprocess.run(
+        [sys.executable, "-m", "specc", "build", str(huge)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_memory,
+    )
     assert proc.returncode == 1, proc.stderr
     # refused from the parameter count, before torch tries the allocation
     assert proc.stderr.startswith(f"error: {huge}: building 'huge' needs about")

@@ -33,8 +33,11 @@ from specc.backends.module import compile_model_class
 from specc.backends.naming import camel_case, plan_forward, safe_text, spec_label
 from specc.backends.source import class_name
 
-SPEC_FILES = (sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "specs/zoo").glob("*.yaml"))
-              + sorted((ROOT / "tests/specs").glob("*.yaml")))
+SPEC_FILES = (
+    sorted((ROOT / "specs").glob("*.yaml"))
+    + sorted((ROOT / "specs/zoo").glob("*.yaml"))
+    + sorted((ROOT / "tests/specs").glob("*.yaml"))
+)
 
 
 def _sample(spec, batch: int = 2) -> torch.Tensor:
@@ -128,9 +131,17 @@ def test_generated_files_pass_ruff_defaults_and_run_without_specc(tmp_path: Path
 
 def test_lenet_parameters_match_a_hand_written_torch_model() -> None:
     hand = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Conv2d(1, 6, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120),
+        torch.nn.ReLU(),
+        torch.nn.Linear(120, 84),
+        torch.nn.ReLU(),
         torch.nn.Linear(84, 10),
     )
     model = build_model(load_spec(ROOT / "tests/specs/lenet.yaml"))
@@ -185,18 +196,29 @@ def test_traceback_points_at_generated_lines_with_spec_comments() -> None:
 
 
 def test_importing_specc_and_the_compiler_does_not_import_torch() -> None:
-    code = ("import sys, specc, specc.backends.source, specc.backends.emit, specc.summary, "
-            "specc.commands.build_cmd, specc.cli; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys, specc, specc.backends.source, specc.backends.emit, specc.summary, "
+        "specc.commands.build_cmd, specc.cli; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("lenet5", "Lenet5"), ("digits_resnet", "DigitsResnet"), ("residual-two-heads",
-    "ResidualTwoHeads"), ("3layer", "Model3layer"), ("none", "NoneModel"),
-    ("true", "TrueModel"), ("exception", "ExceptionModel"), ("module", "ModuleModel"),
-    ("_-_", "Model"), ("mlp", "Mlp"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("lenet5", "Lenet5"),
+        ("digits_resnet", "DigitsResnet"),
+        ("residual-two-heads", "ResidualTwoHeads"),
+        ("3layer", "Model3layer"),
+        ("none", "NoneModel"),
+        ("true", "TrueModel"),
+        ("exception", "ExceptionModel"),
+        ("module", "ModuleModel"),
+        ("_-_", "Model"),
+        ("mlp", "Mlp"),
+    ],
+)
 def test_class_names_are_safe_camel_case(name: str, expected: str) -> None:
     assert camel_case(name) == expected
     assert expected.isidentifier()
@@ -211,6 +233,7 @@ def test_safe_text_and_labels_drop_everything_that_could_escape() -> None:
 
 
 # ---- graph features, end to end ----------------------------------------------------------
+
 
 @dataclass
 class Built:
@@ -317,8 +340,8 @@ model:
 
 def test_repeated_blocks_become_a_sequential_of_one_class(tmp_path: Path) -> None:
     built = _roundtrip(
-        (ROOT / "tests/specs/residual.yaml").read_text(encoding="utf-8"), tmp_path,
-        "residual.yaml")
+        (ROOT / "tests/specs/residual.yaml").read_text(encoding="utf-8"), tmp_path, "residual.yaml"
+    )
     assert "class Res(nn.Module):" in built.source
     assert "self.res = nn.Sequential(Res(), Res())" in built.source
     assert "h = h + x" in built.source  # the block's skip connection reads its input
@@ -423,8 +446,10 @@ model:
 
 def test_embedding_input_is_int64_in_the_demo(tmp_path: Path) -> None:
     built = _roundtrip(
-        (ROOT / "tests/specs/recurrent.yaml").read_text(encoding="utf-8"), tmp_path,
-        "recurrent.yaml")
+        (ROOT / "tests/specs/recurrent.yaml").read_text(encoding="utf-8"),
+        tmp_path,
+        "recurrent.yaml",
+    )
     assert "x = torch.randint(0, 50, (2, 12))" in built.source
 
 
@@ -441,7 +466,11 @@ model:
 """)
     steps, returned = plan_forward(spec.graph)
     assert [(s.args, s.out) for s in steps] == [
-        (["x"], "h_2"), (["h_2"], "h_2"), (["h_2"], "h_2"), (["h_2", "x"], "h_2")]
+        (["x"], "h_2"),
+        (["h_2"], "h_2"),
+        (["h_2"], "h_2"),
+        (["h_2", "x"], "h_2"),
+    ]
     assert returned == ["h_2"]
 
 

@@ -151,11 +151,14 @@ def _errors(folder) -> SpecErrors:
     return caught.value
 
 
-@pytest.mark.parametrize(("layout", "message"), [
-    ({}, "has no class folders"),
-    ({"cat": 2, "dog": 0}, "class folder 'dog'"),
-    ({"cat": 3}, "one class folder"),
-])
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({}, "has no class folders"),
+        ({"cat": 2, "dog": 0}, "class folder 'dog'"),
+        ({"cat": 3}, "one class folder"),
+    ],
+)
 def test_bad_layouts_are_errors_at_the_source_line(tmp_path, layout, message):
     (tmp_path / "pics").mkdir()
     for name, count in layout.items():
@@ -173,7 +176,8 @@ def test_a_validation_class_unknown_to_training_is_located(tmp_path):
     (tmp_path / "val" / "cow").mkdir()
     Image.new("RGB", (4, 4)).save(tmp_path / "val" / "cow" / "0.png")
     text = (SPEC % {"augment": "", "workers": 0, "source": ", val_path: val"}).replace(
-        "  split: {val: 0.25, stratify: true}\n", "")
+        "  split: {val: 0.25, stratify: true}\n", ""
+    )
     (tmp_path / "spec.yaml").write_text(text)
     with pytest.raises(SpecErrors) as caught:
         prepare_data(load_spec(tmp_path / "spec.yaml"))
@@ -191,8 +195,7 @@ def test_bad_files_are_named_before_training_or_skipped_and_counted(tmp_path):
     text = str(caught.value)
     assert "2 bad image files" in text and "broken.png" in text and "cut.png" in text
     assert "on_bad_file: skip" in text
-    spec = load_spec(write_spec(tmp_path, augment=False, workers=0,
-                                source=", on_bad_file: skip"))
+    spec = load_spec(write_spec(tmp_path, augment=False, workers=0, source=", on_bad_file: skip"))
     result = train(spec, out_dir=tmp_path / "run", quiet=True, overrides=["train.epochs=1"])
     assert result.summary["data"]["skipped_files"] == 2
     assert sum(result.summary["data"]["images"].values()) == 18
@@ -235,8 +238,11 @@ data:
 def test_training_learns_and_records_the_class_names(run):
     s = run.summary
     assert s["class_labels"] == list(CLASSES)
-    assert s["data"] == {"images": {"train": 27, "val": 9}, "skipped_files": 0,
-                         "decode_failures": 0}
+    assert s["data"] == {
+        "images": {"train": 27, "val": 9},
+        "skipped_files": 0,
+        "decode_failures": 0,
+    }
     assert s["final"]["val_accuracy"] >= 0.6  # three colours: easy once learned
 
 
@@ -249,8 +255,12 @@ def test_workers_and_seed_give_identical_weights(folder, run):
 
 def test_resume_is_exact(folder, run):
     write_spec(folder)
-    train(load_spec(folder / "spec.yaml"), out_dir=folder / "cut", quiet=True,
-          overrides=["train.epochs=1"])
+    train(
+        load_spec(folder / "spec.yaml"),
+        out_dir=folder / "cut",
+        quiet=True,
+        overrides=["train.epochs=1"],
+    )
     resumed = train(resume=folder / "cut", overrides=["train.epochs=3"], quiet=True)
     assert resumed.summary["epochs_run"] == 3
     assert_same_weights(weights(folder / "cut"), weights(run.run_dir))
@@ -271,12 +281,20 @@ def test_predict_on_a_folder_gives_a_row_per_file_with_class_names(folder, run, 
 
     from specc.train import load_run
 
-    code, out, err = cli_in_process(capsys, "predict", run.run_dir / "model.onnx",
-                                    folder / "pics", "--top-k", "2")
+    code, out, err = cli_in_process(
+        capsys, "predict", run.run_dir / "model.onnx", folder / "pics", "--top-k", "2"
+    )
     assert code == 0, err
     table = pd.read_csv(io.StringIO(out))
-    assert list(table.columns) == ["file", "class_1", "label_1", "probability_1", "class_2",
-                                   "label_2", "probability_2"]
+    assert list(table.columns) == [
+        "file",
+        "class_1",
+        "label_1",
+        "probability_1",
+        "class_2",
+        "label_2",
+        "probability_2",
+    ]
     assert len(table) == 36 and table["file"].iloc[0] == "bird/000.jpg"
     assert set(table["label_1"]) <= set(CLASSES)
     import specc
@@ -295,8 +313,9 @@ def test_predict_on_a_folder_gives_a_row_per_file_with_class_names(folder, run, 
 
 
 def test_train_py_refuses_at_the_source_line(folder, capsys):
-    code, _, err = cli_in_process(capsys, "build", write_spec(folder, augment=False),
-                                  "--emit", folder / "emitted")
+    code, _, err = cli_in_process(
+        capsys, "build", write_spec(folder, augment=False), "--emit", folder / "emitted"
+    )
     assert code == 2
     assert "spec.yaml:15:" in err and "image_folder" in err
 
@@ -324,8 +343,9 @@ def test_augmentations_are_identities_at_their_neutral_settings():
     x = torch.rand(4, 3, 10, 10)
     same = _apply("{type: random_resized_crop, size: 10, scale: [1, 1], ratio: [1, 1]}", x)
     torch.testing.assert_close(same, x, atol=1e-5, rtol=0)
-    torch.testing.assert_close(_apply("{type: random_rotation, degrees: 0}", x), x,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        _apply("{type: random_rotation, degrees: 0}", x), x, atol=1e-5, rtol=0
+    )
     assert torch.equal(_apply("{type: color_jitter}", x), x)
 
 
@@ -357,10 +377,11 @@ def test_a_rank_decodes_only_its_share_of_each_global_batch(tmp_path):
     write_images(tmp_path / "pics", per_class=4)
     data = prepare_data(load_spec(write_spec(tmp_path, augment=False, workers=0)))
     dataset = data.train.dataset()
-    share = next(iter(GlobalBatchSampler(len(dataset), 7, torch.Generator().manual_seed(0),
-                                         world=2, rank=1)))
+    share = next(
+        iter(GlobalBatchSampler(len(dataset), 7, torch.Generator().manual_seed(0), world=2, rank=1))
+    )
     assert (share.lo, share.hi) == (4, 7)
-    mine = set(share.rows[share.lo:share.hi].tolist())
+    mine = set(share.rows[share.lo : share.hi].tolist())
     for row in range(len(dataset)):
         if row not in mine:
             with open(dataset.listing.path(row), "wb") as handle:
@@ -381,26 +402,45 @@ def test_two_processes_train_as_one(folder, run):
 
     write_spec(folder)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "specc", "train", "spec.yaml", "--out", "ddp",
-                           "--nproc", "2", "--quiet"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "specc",
+            "train",
+            "spec.yaml",
+            "--out",
+            "ddp",
+            "--nproc",
+            "2",
+            "--quiet",
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     import json
 
     two = json.loads((folder / "ddp" / "summary.json").read_text())
     assert len(set(two["distributed"]["weights_sha256"])) == 1
-    assert two["final"]["train_loss"] == pytest.approx(run.summary["final"]["train_loss"],
-                                                       abs=1e-4)
+    assert two["final"]["train_loss"] == pytest.approx(run.summary["final"]["train_loss"], abs=1e-4)
 
 
 # --- fuzzing the new forms -------------------------------------------------------------------
 
-STEPS = ["{type: resize, size: %(n)d}", "{type: pad, padding: %(p)d}",
-         "{type: random_crop, size: %(n)d, padding: %(p)d}",
-         "{type: random_resized_crop, size: [%(n)d, %(m)d], scale: [0.%(p)d, 1]}",
-         "{type: random_rotation, degrees: [-%(n)d, %(m)d], fill: 0.%(p)d}",
-         "{type: color_jitter, brightness: 0.%(p)d, saturation: [%(p)d, %(n)d]}",
-         "{type: normalize, mean: %(list)s, std: %(list)s}", "random_horizontal_flip"]
+STEPS = [
+    "{type: resize, size: %(n)d}",
+    "{type: pad, padding: %(p)d}",
+    "{type: random_crop, size: %(n)d, padding: %(p)d}",
+    "{type: random_resized_crop, size: [%(n)d, %(m)d], scale: [0.%(p)d, 1]}",
+    "{type: random_rotation, degrees: [-%(n)d, %(m)d], fill: 0.%(p)d}",
+    "{type: color_jitter, brightness: 0.%(p)d, saturation: [%(p)d, %(n)d]}",
+    "{type: normalize, mean: %(list)s, std: %(list)s}",
+    "random_horizontal_flip",
+]
 
 
 def test_fuzzed_image_specs_prepare_or_give_located_errors(folder):
@@ -409,22 +449,38 @@ def test_fuzzed_image_specs_prepare_or_give_located_errors(folder):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    part = st.fixed_dictionaries({"n": st.integers(0, 20), "m": st.integers(1, 20),
-                                  "p": st.integers(0, 9),
-                                  "list": st.sampled_from(["[0.5]", "[0.5, 0.5, 0.5]",
-                                                           "[0.1, 0.2]"])})
+    part = st.fixed_dictionaries(
+        {
+            "n": st.integers(0, 20),
+            "m": st.integers(1, 20),
+            "p": st.integers(0, 9),
+            "list": st.sampled_from(["[0.5]", "[0.5, 0.5, 0.5]", "[0.1, 0.2]"]),
+        }
+    )
     step = st.tuples(st.sampled_from(STEPS), part).map(lambda t: t[0] % t[1])
-    source = st.sampled_from(["", ", on_bad_file: skip", ", extensions: [gif]",
-                              ", extensions: [PNG, .jpg]", ", val_path: nowhere",
-                              ", test_path: pics"])
+    source = st.sampled_from(
+        [
+            "",
+            ", on_bad_file: skip",
+            ", extensions: [gif]",
+            ", extensions: [PNG, .jpg]",
+            ", val_path: nowhere",
+            ", test_path: pics",
+        ]
+    )
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.integers(1, 4), st.integers(1, 16), st.lists(step, max_size=4), source)
     def check(channels, size, steps, extra):
-        text = (SPEC % {"augment": "", "workers": 0, "source": extra}).replace(
-            "[3, 12, 12]", f"[{channels}, {size}, {size}]").replace(
-            "  transforms:\n    - {type: normalize, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, "
-            "0.25]}\n", "  transforms: [" + ", ".join(steps) + "]\n")
+        text = (
+            (SPEC % {"augment": "", "workers": 0, "source": extra})
+            .replace("[3, 12, 12]", f"[{channels}, {size}, {size}]")
+            .replace(
+                "  transforms:\n    - {type: normalize, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, "
+                "0.25]}\n",
+                "  transforms: [" + ", ".join(steps) + "]\n",
+            )
+        )
         path = folder / "fuzz.yaml"
         path.write_text(text)
         try:
@@ -456,9 +512,12 @@ def test_the_parallel_check_finds_what_the_serial_one_finds(tmp_path, monkeypatc
 
 
 def test_reversed_ranges_are_located(tmp_path):
-    text = SPEC % {"augment": "\n    - {type: color_jitter, contrast: [1.5, 0.5]}\n"
-                              "    - {type: random_rotation, degrees: [10, -10]}",
-                   "workers": 0, "source": ""}
+    text = SPEC % {
+        "augment": "\n    - {type: color_jitter, contrast: [1.5, 0.5]}\n"
+        "    - {type: random_rotation, degrees: [10, -10]}",
+        "workers": 0,
+        "source": "",
+    }
     (tmp_path / "spec.yaml").write_text(text)
     with pytest.raises(SpecErrors) as caught:
         load_spec(tmp_path / "spec.yaml")

@@ -54,9 +54,14 @@ def _writer():
 @pytest.mark.slow
 def test_png_folders_match_the_idx_source_on_the_same_split(tmp_path):
     idx = tmp_path / "idx.yaml"
-    idx.write_text(SPEC % {"name": "idx", "split": "  split: {val: 0.2, stratify: true}\n",
-                           "source": f"{{type: mnist, path: {SPECS / 'data' / 'mnist'}, "
-                                     f"limit: {N}}}"})
+    idx.write_text(
+        SPEC
+        % {
+            "name": "idx",
+            "split": "  split: {val: 0.2, stratify: true}\n",
+            "source": f"{{type: mnist, path: {SPECS / 'data' / 'mnist'}, limit: {N}}}",
+        }
+    )
     spec = load_spec(idx)
     labels = read_idx(SPECS / "data" / "mnist" / "t10k-labels-idx1-ubyte.gz", 1)[:N]
     rows = split_indices(spec, N, labels.astype(np.int64), has_own_test=False)
@@ -64,12 +69,19 @@ def test_png_folders_match_the_idx_source_on_the_same_split(tmp_path):
     write(tmp_path / "train", rows["train"])
     write(tmp_path / "val", rows["val"])
     folder = tmp_path / "folder.yaml"
-    folder.write_text(SPEC % {"name": "folder", "split": "", "source": "{type: image_folder, "
-                              "path: train, val_path: val}"})
+    folder.write_text(
+        SPEC
+        % {
+            "name": "folder",
+            "split": "",
+            "source": "{type: image_folder, path: train, val_path: val}",
+        }
+    )
     a, b = prepare_data(spec).val, prepare_data(load_spec(folder)).val
     pixels = torch.cat([x for x, _ in b.chunks(1000, torch.device("cpu"))])
     assert sorted(a.x.sum((1, 2, 3)).tolist()) == pytest.approx(
-        sorted(pixels.sum((1, 2, 3)).tolist()), abs=1e-3)  # the same 1,000 images
+        sorted(pixels.sum((1, 2, 3)).tolist()), abs=1e-3
+    )  # the same 1,000 images
     with one_thread():
         by_idx = train(spec, out_dir=tmp_path / "a", quiet=True).summary
         by_png = train(load_spec(folder), out_dir=tmp_path / "b", quiet=True).summary

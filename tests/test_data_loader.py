@@ -59,10 +59,12 @@ def _split(n: int = 23) -> TensorSplit:
 
 def _augment(generator):
     """A per-sample random augmentation (flip of the last dim with p=0.5, plus noise)."""
+
     def augment(x):
         flip = torch.rand(x.shape[0], generator=generator) < 0.5
         noise = torch.rand(x.shape[0], 1, 1, 1, generator=generator)
         return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x) + noise
+
     return augment
 
 
@@ -70,8 +72,10 @@ def _augment(generator):
 def test_loader_batches_equal_in_memory_batches_for_two_epochs(workers):
     split = _split()
     gen_a, gen_b = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
-    aug_a, aug_b = _augment(torch.Generator().manual_seed(1)), _augment(
-        torch.Generator().manual_seed(1))
+    aug_a, aug_b = (
+        _augment(torch.Generator().manual_seed(1)),
+        _augment(torch.Generator().manual_seed(1)),
+    )
     loader = make_loader(split, 5, num_workers=workers, generator=gen_b)
     rng = torch.get_rng_state()
     for _ in range(2):
@@ -97,9 +101,22 @@ class _Recorder:
 def test_ranks_load_their_contiguous_share_of_each_global_batch():
     split, world = _split(), 3
     whole = list(iter_batches(split, 7, generator=torch.Generator().manual_seed(2)))
-    ranks = [list(loaded_batches(make_loader(split, 7, num_workers=0, world=world, rank=r,
-                                             generator=torch.Generator().manual_seed(2)),
-                                 torch.device("cpu"))) for r in range(world)]
+    ranks = [
+        list(
+            loaded_batches(
+                make_loader(
+                    split,
+                    7,
+                    num_workers=0,
+                    world=world,
+                    rank=r,
+                    generator=torch.Generator().manual_seed(2),
+                ),
+                torch.device("cpu"),
+            )
+        )
+        for r in range(world)
+    ]
     for index, (x, y) in enumerate(whole):
         shares = [r[index] for r in ranks]
         assert torch.equal(torch.cat([s.x for s in shares]), x)
@@ -128,8 +145,12 @@ def runs(tmp_path_factory) -> tuple[Path, Path, dict, dict]:
     (folder / "spec.yaml").write_text(SPEC)
     with one_thread():
         loaded = train(load_spec(folder / "spec.yaml"), out_dir=folder / "two", quiet=True)
-        memory = train(load_spec(folder / "spec.yaml"), out_dir=folder / "zero", quiet=True,
-                       overrides=["data.num_workers=0"])
+        memory = train(
+            load_spec(folder / "spec.yaml"),
+            out_dir=folder / "zero",
+            quiet=True,
+            overrides=["data.num_workers=0"],
+        )
     return folder, folder / "two", loaded.summary, memory.summary
 
 
@@ -144,8 +165,12 @@ def test_resume_with_workers_is_exact(runs):
     """Stop after epoch 1 (its last.pt), then resume to epoch 3: the sampler's permutations
     come from the checkpointed shuffle generator, so the weights are the uninterrupted run's."""
     folder, whole, _, _ = runs
-    train(load_spec(folder / "spec.yaml"), out_dir=folder / "cut", quiet=True,
-          overrides=["train.epochs=1"])
+    train(
+        load_spec(folder / "spec.yaml"),
+        out_dir=folder / "cut",
+        quiet=True,
+        overrides=["train.epochs=1"],
+    )
     resumed = train(resume=folder / "cut", overrides=["train.epochs=3"], quiet=True)
     assert resumed.summary["epochs_run"] == 3
     assert_same_weights(weights(folder / "cut"), weights(whole))

@@ -44,10 +44,18 @@ PRE = """\
 """
 
 
-def make(tmp_path, *, pre: str = PRE, inputs: int = 7, split: str = "{val: 0.25, seed: 3}",
-         csv: str = CSV, extra: str = "features: [age, fare, sex, port]"):
+def make(
+    tmp_path,
+    *,
+    pre: str = PRE,
+    inputs: int = 7,
+    split: str = "{val: 0.25, seed: 3}",
+    csv: str = CSV,
+    extra: str = "features: [age, fare, sex, port]",
+):
     (tmp_path / "t.csv").write_text(csv)
-    text = textwrap.dedent(f"""\
+    text = (
+        textwrap.dedent(f"""\
         version: 1
         name: t
         model:
@@ -58,7 +66,10 @@ def make(tmp_path, *, pre: str = PRE, inputs: int = 7, split: str = "{val: 0.25,
         data:
           source: {{type: csv, path: t.csv, target: y, {extra}}}
           preprocess:
-        """) + pre + f"  split: {split}\n"
+        """)
+        + pre
+        + f"  split: {split}\n"
+    )
     path = tmp_path / "spec.yaml"
     path.write_text(text)
     return load_spec(path)
@@ -87,8 +98,15 @@ def test_scaler_is_fitted_on_the_training_split_only(tmp_path):
 
 def test_one_hot_columns_and_width(tmp_path):
     data = prepare_data(make(tmp_path))
-    assert data.preprocessing["columns"] == ["age", "fare", "sex_female", "sex_male",
-                                             "port_C", "port_Q", "port_S"]
+    assert data.preprocessing["columns"] == [
+        "age",
+        "fare",
+        "sex_female",
+        "sex_male",
+        "port_C",
+        "port_Q",
+        "port_S",
+    ]
     assert data.train.x.shape == (15, 7) and data.val.x.shape == (5, 7)
     assert data.feature_names == ["age", "fare", "sex", "port"]
     assert data.task == "binary" and data.train.y.shape == (15, 1)
@@ -119,27 +137,35 @@ def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
     from specc.data.preprocess import _KINDS, plain
     from specc.data.replay import apply_steps
 
-    train = pd.DataFrame({"a": [1.0, np.nan, 3.0, 10.0], "c": ["x", "y", "x", None],
-                          "d": ["p", "q", "r", "p"]})
+    train = pd.DataFrame(
+        {"a": [1.0, np.nan, 3.0, 10.0], "c": ["x", "y", "x", None], "d": ["p", "q", "r", "p"]}
+    )
     new = pd.DataFrame({"a": [np.nan, 5.0, -1.0], "c": ["z", None, "y"], "d": ["q", "s", None]})
-    for make, cols in [(SimpleImputer(strategy="mean"), ["a"]),
-                       (MinMaxScaler(feature_range=(-1, 2)), ["a"]),
-                       (OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["c", "d"]),
-                       (OneHotEncoder(handle_unknown="ignore", drop="first",
-                                      sparse_output=False), ["c"]),
-                       (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                        ["c", "d"])]:
-        kind = {"SimpleImputer": "simple_imputer", "MinMaxScaler": "min_max_scaler",
-                "OneHotEncoder": "one_hot_encoder", "OrdinalEncoder": "ordinal_encoder"}[
-                    type(make).__name__]
+    for make, cols in [
+        (SimpleImputer(strategy="mean"), ["a"]),
+        (MinMaxScaler(feature_range=(-1, 2)), ["a"]),
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["c", "d"]),
+        (OneHotEncoder(handle_unknown="ignore", drop="first", sparse_output=False), ["c"]),
+        (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["c", "d"]),
+    ]:
+        kind = {
+            "SimpleImputer": "simple_imputer",
+            "MinMaxScaler": "min_max_scaler",
+            "OneHotEncoder": "one_hot_encoder",
+            "OrdinalEncoder": "ordinal_encoder",
+        }[type(make).__name__]
         numeric = kind in ("simple_imputer", "min_max_scaler")
         fit_on = train[cols].to_numpy(float) if numeric else train[cols].astype(object).to_numpy()
         test_on = new[cols].to_numpy(float) if numeric else new[cols].astype(object).to_numpy()
         est = make.fit(fit_on)
         args = type("S", (), {"handle_unknown": "ignore", "with_mean": True})()
         names = _KINDS[kind].names(est, cols) if _KINDS[kind].names else cols
-        step = {"type": kind, "columns": cols, "outputs": names,
-                **json.loads(json.dumps(_KINDS[kind].state(est, args)))}
+        step = {
+            "type": kind,
+            "columns": cols,
+            "outputs": names,
+            **json.loads(json.dumps(_KINDS[kind].state(est, args))),
+        }
         got = apply_steps([step], new[cols].copy()).to_numpy(dtype=float)
         want = est.transform(test_on).astype(float)
         assert np.allclose(got, want, equal_nan=True), (kind, got, want)

@@ -24,8 +24,9 @@ from specc.export.verify import BATCH_SIZES
 
 SHIPPED = sorted(p.stem for p in SPECS.glob("*.yaml"))
 SLOW_EXPORTS = {"alexnet", "rnn"}  # about 10 s each
-SHIPPED_CASES = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_EXPORTS else name
-                 for name in SHIPPED]
+SHIPPED_CASES = [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW_EXPORTS else name for name in SHIPPED
+]
 
 
 def _export(spec, tmp_path: Path, **kwargs):
@@ -47,8 +48,11 @@ def test_shipped_spec_exports_with_dynamic_batch_and_parity(name, tmp_path):
     assert [case[0] for case in report.parity.cases][:3] == list(BATCH_SIZES)
     dims = _input_dims(report.path)
     assert isinstance(dims[0], str), f"batch dimension is static: {dims}"
-    assert dims[1:] == (list(spec.graph.input_shape) if not report.info.dynamic_seq
-                        else [dims[1], *spec.graph.input_shape[1:]])
+    assert dims[1:] == (
+        list(spec.graph.input_shape)
+        if not report.info.dynamic_seq
+        else [dims[1], *spec.graph.input_shape[1:]]
+    )
     recurrent = any(node.kind in ("rnn", "lstm", "gru") for node in spec.graph.nodes)
     assert report.info.dynamic_seq == recurrent  # the shipped LSTM keeps a dynamic seq
     if recurrent:
@@ -123,8 +127,9 @@ def test_parity_detects_a_seq_that_only_works_at_the_example_length():
     fine = Parity(1e-7, [(1, 8, 1e-7), (7, 8, 1e-7), (1, 4, 2e-7)])
     assert not fine.broken_at_other_seq(1e-4)
     assert Parity(1.0, [(1, 8, 1e-7), (1, 4, 1.0)]).broken_at_other_seq(1e-4)
-    assert Parity(float("inf"), [(1, 8, 1e-7), (1, 4, float("inf"))],
-                  error="batch 1, seq 4: bad index").broken_at_other_seq(1e-4)
+    assert Parity(
+        float("inf"), [(1, 8, 1e-7), (1, 4, float("inf"))], error="batch 1, seq 4: bad index"
+    ).broken_at_other_seq(1e-4)
     assert not Parity(1.0, [(1, 8, 1.0), (1, 4, 1.0)]).broken_at_other_seq(1e-4)
     assert not Parity(0.0, [(1, None, 0.0)]).broken_at_other_seq(1e-4)
 
@@ -141,15 +146,15 @@ class _DataDependent(nn.Module):
         return -x
 
 
-@pytest.mark.parametrize(("culprit", "words"), [(_Eig, "linalg_eig"),
-                                                (_DataDependent, "data-dependent")])
+@pytest.mark.parametrize(
+    ("culprit", "words"), [(_Eig, "linalg_eig"), (_DataDependent, "data-dependent")]
+)
 def test_unexportable_layer_is_named(culprit, words):
     model = nn.Sequential()
     model.add_module("fc1", nn.Linear(4, 4))
     model.add_module("weird", culprit())
     with pytest.raises(ExportFailure) as info:
-        export_module(model, (4,), "float32", opset=18, input_name="input",
-                      output_names=["out"])
+        export_module(model, (4,), "float32", opset=18, input_name="input", output_names=["out"])
     assert info.value.layer == "weird"
     assert words in str(info.value)
 
@@ -161,8 +166,7 @@ def test_failure_message_points_at_the_spec_line():
     message = _failure_message(ExportFailure("no ONNX function", "lstm_1"), spec)
     assert message.startswith(f"{spec.source_path}:{spec.graph.node('lstm_1').line}: ")
     assert "cannot export lstm layer 'lstm_1' to ONNX: no ONNX function" in message
-    assert _failure_message(ExportFailure("boom"), spec) == \
-        "cannot export the model to ONNX: boom"
+    assert _failure_message(ExportFailure("boom"), spec) == "cannot export the model to ONNX: boom"
 
 
 def test_include_preprocessing_refuses_unknown_state(tmp_path):
@@ -174,8 +178,17 @@ def test_include_preprocessing_refuses_unknown_state(tmp_path):
 
 def test_cli_export_prints_parity_and_fails_above_atol(tmp_path, capsys):
     out = tmp_path / "softmax.onnx"
-    code, stdout, stderr = cli_in_process(capsys, "export", SPECS / "mnist_softmax.yaml",
-                                          "-o", out, "--opset", "20", "--atol", "1e-30")
+    code, stdout, stderr = cli_in_process(
+        capsys,
+        "export",
+        SPECS / "mnist_softmax.yaml",
+        "-o",
+        out,
+        "--opset",
+        "20",
+        "--atol",
+        "1e-30",
+    )
     assert "dynamic batch" in stdout and "onnx checker: ok" in stdout
     assert "batch 1:" in stdout and "batch 64:" in stdout and "max abs diff" in stdout
     assert onnx.load(str(out)).opset_import[0].version == 20

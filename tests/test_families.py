@@ -33,8 +33,10 @@ def _kind(cls) -> str:
 
 def _section(cls) -> dict:
     fields = cls.model_fields
-    return {"type": _kind(cls), **{k: v for k, v in REQUIRED.items()
-                                   if k in fields and fields[k].is_required()}}
+    return {
+        "type": _kind(cls),
+        **{k: v for k, v in REQUIRED.items() if k in fields and fields[k].is_required()},
+    }
 
 
 def _data(task: str, rng: np.random.Generator) -> tuple[list, list]:
@@ -51,15 +53,27 @@ def _spec(index: int, loss) -> dict:
     optimizer = sections.OPTIMIZERS[index % len(sections.OPTIMIZERS)]
     # shifted by one, so one_cycle (which needs momentum) never meets adagrad
     scheduler = sections.SCHEDULERS[(index + 1) % len(sections.SCHEDULERS)]
-    layers = [{"type": "linear", "out_features": 6}, "tanh",
-              {"type": "linear", "out_features": HEADS[task]}, *FINAL.get(_kind(loss), [])]
-    return {"version": 1, "name": f"family_{index}", "seed": index,
-            "model": {"input": {"shape": [4]}, "layers": layers},
-            "loss": _section(loss), "optimizer": {**_section(optimizer), "lr": 0.01},
-            "scheduler": _section(scheduler),
-            "data": {"source": {"type": "inline", "x": x, "y": y},
-                     "split": {"val": 0.25}, "batch_size": 8},
-            "train": {"epochs": EPOCHS, "device": "cpu"}}
+    layers = [
+        {"type": "linear", "out_features": 6},
+        "tanh",
+        {"type": "linear", "out_features": HEADS[task]},
+        *FINAL.get(_kind(loss), []),
+    ]
+    return {
+        "version": 1,
+        "name": f"family_{index}",
+        "seed": index,
+        "model": {"input": {"shape": [4]}, "layers": layers},
+        "loss": _section(loss),
+        "optimizer": {**_section(optimizer), "lr": 0.01},
+        "scheduler": _section(scheduler),
+        "data": {
+            "source": {"type": "inline", "x": x, "y": y},
+            "split": {"val": 0.25},
+            "batch_size": 8,
+        },
+        "train": {"epochs": EPOCHS, "device": "cpu"},
+    }
 
 
 @pytest.mark.slow
@@ -77,10 +91,12 @@ def test_every_family_member_agrees_between_specc_and_train_py(tmp_path, monkeyp
     scripts = [str(out / "train.py") for _, out in emitted]
     command = [sys.executable, "-I", "-c", _RUNNER, *scripts]
     monkeypatch.setattr("specc.train.plots.plot_curves", lambda *args, **kwargs: None)
-    with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
-        runs = [train(spec, out_dir=tmp_path / "runs" / spec.name, quiet=True)
-                for spec, _ in emitted]
+    with subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        runs = [
+            train(spec, out_dir=tmp_path / "runs" / spec.name, quiet=True) for spec, _ in emitted
+        ]
         stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     numbers = _parse(stdout)

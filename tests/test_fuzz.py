@@ -22,8 +22,11 @@ from specc.spec.validate import check_text
 
 ROOT = Path(__file__).resolve().parents[1]
 # the shipped specs, plus one zoo spec and the fixture that uses every layer type of issue 11
-SPECS = [*sorted((ROOT / "specs").glob("*.yaml")), ROOT / "specs/zoo/text_cnn.yaml",
-         ROOT / "tests/specs/modern_ops.yaml"]
+SPECS = [
+    *sorted((ROOT / "specs").glob("*.yaml")),
+    ROOT / "specs/zoo/text_cnn.yaml",
+    ROOT / "tests/specs/modern_ops.yaml",
+]
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SPECS}
 # the block language's forms, nested: expressions, defaults over params, first, when,
 # sequential (positional and named), copy_names, a block inside a block inside a sequential
@@ -32,19 +35,106 @@ TEXTS[NESTED.name] = NESTED.read_text(encoding="utf-8")
 DATA = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
 
 # SPECC_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py fuzzes harder than the default run.
-FUZZ = settings(max_examples=int(os.environ.get("SPECC_FUZZ_EXAMPLES", "100")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=int(os.environ.get("SPECC_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-WORDS = sorted({*LAYER_TYPES, "block", "input", "name", "inputs", "type", "layers", "model",
-                "shape", "version", "outputs", "blocks", "params", "args", "repeat", "loss",
-                "optimizer", "data", "train", "export", "source", "out_features", "kernel_size",
-                "hidden_size", "output", "last", "sequence", "dim", "$width", "lr", "epochs",
-                "cross_entropy", "adam", "csv", "mnist", "split", "val", "forward", "x",
-                "sequential", "when", "first", "copy_names", "$c * 2", "($c + 1) // 0",
-                "$s != 1 or", "not $n", "u{n}", "$nope", "unit", "stage"})
-TOKENS = [*WORDS, ": ", ":", "- ", "\n", "\n  ", "\n    ", "{", "}", "[", "]", ", ", "'", '"',
-          "#", "&a ", "*a", "!!python/name:os.system ", "!!str ", "<<: ", "? ", "|", ">", "%",
-          "@", "\t", "1", "0", "-1", "1e9", ".nan", "null", "true", "~", "é", "\x00", "\ufeff"]
+WORDS = sorted(
+    {
+        *LAYER_TYPES,
+        "block",
+        "input",
+        "name",
+        "inputs",
+        "type",
+        "layers",
+        "model",
+        "shape",
+        "version",
+        "outputs",
+        "blocks",
+        "params",
+        "args",
+        "repeat",
+        "loss",
+        "optimizer",
+        "data",
+        "train",
+        "export",
+        "source",
+        "out_features",
+        "kernel_size",
+        "hidden_size",
+        "output",
+        "last",
+        "sequence",
+        "dim",
+        "$width",
+        "lr",
+        "epochs",
+        "cross_entropy",
+        "adam",
+        "csv",
+        "mnist",
+        "split",
+        "val",
+        "forward",
+        "x",
+        "sequential",
+        "when",
+        "first",
+        "copy_names",
+        "$c * 2",
+        "($c + 1) // 0",
+        "$s != 1 or",
+        "not $n",
+        "u{n}",
+        "$nope",
+        "unit",
+        "stage",
+    }
+)
+TOKENS = [
+    *WORDS,
+    ": ",
+    ":",
+    "- ",
+    "\n",
+    "\n  ",
+    "\n    ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ", ",
+    "'",
+    '"',
+    "#",
+    "&a ",
+    "*a",
+    "!!python/name:os.system ",
+    "!!str ",
+    "<<: ",
+    "? ",
+    "|",
+    ">",
+    "%",
+    "@",
+    "\t",
+    "1",
+    "0",
+    "-1",
+    "1e9",
+    ".nan",
+    "null",
+    "true",
+    "~",
+    "é",
+    "\x00",
+    "\ufeff",
+]
 
 
 def assert_contract(text: str) -> None:
@@ -55,8 +145,10 @@ def assert_contract(text: str) -> None:
     if spec is not None:
         assert isinstance(spec, Spec) and errors == [] and spec.graph is not None
         names = [node.name for node in spec.graph.nodes]
-        assert all(isinstance(n, str) and all(p.isidentifier() or p.isdigit()
-                                              for p in n.split(".")) for n in names), names
+        assert all(
+            isinstance(n, str) and all(p.isidentifier() or p.isdigit() for p in n.split("."))
+            for n in names
+        ), names
         assert len(set(names)) == len(names)
         return
     assert errors, "an invalid spec must say why"
@@ -68,12 +160,20 @@ def assert_contract(text: str) -> None:
         assert "\n" not in error.header()
 
 
-scalars = (st.none() | st.booleans() | st.integers(-3, 10**7) | st.floats(allow_nan=True)
-           | st.text(max_size=6) | st.sampled_from(WORDS))
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 10**7)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=6)
+    | st.sampled_from(WORDS)
+)
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(WORDS) | st.integers(0, 3), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(WORDS) | st.integers(0, 3), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 

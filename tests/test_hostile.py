@@ -28,9 +28,30 @@ model:
 """
 
 HOSTILE_LAYER_NAMES = [
-    "x; import os", "__class__", "_private", "class", "lambda", "match", "self", "forward",
-    "torch", "nn", "super", "x", "input", "state_dict", "a b", "1abc", "é", "a-b",
-    "x\nimport os", '"""', "'''", "print", "a\\b", "a#b",
+    "x; import os",
+    "__class__",
+    "_private",
+    "class",
+    "lambda",
+    "match",
+    "self",
+    "forward",
+    "torch",
+    "nn",
+    "super",
+    "x",
+    "input",
+    "state_dict",
+    "a b",
+    "1abc",
+    "é",
+    "a-b",
+    "x\nimport os",
+    '"""',
+    "'''",
+    "print",
+    "a\\b",
+    "a#b",
 ]
 
 
@@ -54,8 +75,9 @@ model:
 """
     spec, errors = check_text(text, "hostile.yaml")
     assert spec is None
-    assert any("'x; import os #" in e.message and "not a valid name" in e.message
-               for e in errors), errors
+    assert any(
+        "'x; import os #" in e.message and "not a valid name" in e.message for e in errors
+    ), errors
 
 
 @pytest.mark.parametrize("name", ['a"""b', "a'b", "a\nimport os", "a b", "x;y", "é"])
@@ -65,8 +87,14 @@ def test_hostile_spec_names_are_rejected(name: str) -> None:
 
 
 HOSTILE_FILE_NAMES = [
-    "it's.yaml", 'say "hi".yaml', "tri'''ple\"\"\"quote.yaml", "back\\slash\\N{x}.yaml",
-    "new\nline\nimport os\n.yaml", "$(touch pwned).yaml", "ünïcode spec.yaml", "#hash.yaml",
+    "it's.yaml",
+    'say "hi".yaml',
+    "tri'''ple\"\"\"quote.yaml",
+    "back\\slash\\N{x}.yaml",
+    "new\nline\nimport os\n.yaml",
+    "$(touch pwned).yaml",
+    "ünïcode spec.yaml",
+    "#hash.yaml",
     '""".yaml',
 ]
 
@@ -99,7 +127,8 @@ def test_hostile_paths_and_data_paths_render_inert_and_run(tmp_path: Path) -> No
     for k, where in enumerate(HOSTILE_PATHS):
         data_path = where.replace("spec.yaml", "data.csv")
         text = BODY.format(name=f"hostile-{k}", layer="fc") + (
-            "data:\n  source: {type: csv, path: " + json.dumps(data_path)
+            "data:\n  source: {type: csv, path: "
+            + json.dumps(data_path)
             + ", target: y}\n  batch_size: 4\n"
         )
         spec = spec_from_text(text, where)

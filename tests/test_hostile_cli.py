@@ -63,13 +63,23 @@ def project(exported, tmp_path):
 
 def test_a_csv_with_a_header_and_no_rows(project, monkeypatch, capsys):
     (project / "empty.csv").write_text("a,b,y\n")
-    code, _, err = cli(monkeypatch, capsys, "train", project / "spec.yaml", "--out",
-                       project / "r", "--set", "data.source.path=empty.csv", "-q")
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        "train",
+        project / "spec.yaml",
+        "--out",
+        project / "r",
+        "--set",
+        "data.source.path=empty.csv",
+        "-q",
+    )
     assert code == 1
     one_error_line(err, "header but no rows")
     (project / "empty_rows.csv").write_text("a,b\n")
-    code, _, err = cli(monkeypatch, capsys, "predict", project / "run" / "model.onnx",
-                       project / "empty_rows.csv")
+    code, _, err = cli(
+        monkeypatch, capsys, "predict", project / "run" / "model.onnx", project / "empty_rows.csv"
+    )
     assert code == 2
     one_error_line(err, "header but no rows")
 
@@ -97,8 +107,7 @@ def test_300_character_paths_and_names(project, monkeypatch, capsys):
 def test_outputs_into_a_folder_or_a_missing_parent(project, monkeypatch, capsys):
     monkeypatch.chdir(project)
     model = "run/model.onnx"
-    for option in (["schema", "-o"], ["predict", model, "rows.csv", "-o"],
-                   ["export", "run", "-o"]):
+    for option in (["schema", "-o"], ["predict", model, "rows.csv", "-o"], ["export", "run", "-o"]):
         code, _, err = cli(monkeypatch, capsys, *option, ".")
         assert code == 2, (option, err)
         one_error_line(err, "is a folder")
@@ -123,9 +132,16 @@ def test_outputs_into_a_read_only_folder(project, monkeypatch, capsys):
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        for args in (("schema", "-o", locked / "s.json"),
-                     ("predict", project / "run" / "model.onnx", project / "rows.csv", "-o",
-                      locked / "p.csv")):
+        for args in (
+            ("schema", "-o", locked / "s.json"),
+            (
+                "predict",
+                project / "run" / "model.onnx",
+                project / "rows.csv",
+                "-o",
+                locked / "p.csv",
+            ),
+        ):
             code, _, err = cli(monkeypatch, capsys, *args)
             assert code == 1
             one_error_line(err, "not writable")
@@ -143,15 +159,18 @@ def _with_metadata(source: Path, target: Path, **changes: str) -> Path:
     return target
 
 
-@pytest.mark.parametrize("changes, needle", [
-    ({"preprocessing": "[1, 2, 3]"}, "unexpected preprocessing"),
-    ({"preprocessing": "[" * 100_000 + "]" * 100_000}, "nested too deeply"),
-    ({"task": '"ranking"'}, "unexpected task"),
-    ({"input_shape": '"x"'}, "unexpected input_shape"),
-    ({"class_labels": '{"a": 1}'}, "unexpected class_labels"),
-    ({"output_shapes": "[]"}, "unexpected output_shapes"),
-    ({"feature_names": "not json"}, "damaged"),
-])
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        ({"preprocessing": "[1, 2, 3]"}, "unexpected preprocessing"),
+        ({"preprocessing": "[" * 100_000 + "]" * 100_000}, "nested too deeply"),
+        ({"task": '"ranking"'}, "unexpected task"),
+        ({"input_shape": '"x"'}, "unexpected input_shape"),
+        ({"class_labels": '{"a": 1}'}, "unexpected class_labels"),
+        ({"output_shapes": "[]"}, "unexpected output_shapes"),
+        ({"feature_names": "not json"}, "damaged"),
+    ],
+)
 def test_hostile_onnx_metadata_is_one_clear_line(project, monkeypatch, capsys, changes, needle):
     model = _with_metadata(project / "run" / "model.onnx", project / "bad.onnx", **changes)
     code, out, err = cli(monkeypatch, capsys, "predict", model, project / "rows.csv")
@@ -160,9 +179,13 @@ def test_hostile_onnx_metadata_is_one_clear_line(project, monkeypatch, capsys, c
 
 
 def test_control_bytes_never_reach_the_terminal(tmp_path, monkeypatch, capsys):
-    for i, text in enumerate(["version: 1\nname: a\x1b[31mred\nmodel: {}\n",
-                              "version: 1\nname: a\x00b\n",
-                              'version: 1\nname: "\\e[2J\\x00"\nmodel: {}\n']):
+    for i, text in enumerate(
+        [
+            "version: 1\nname: a\x1b[31mred\nmodel: {}\n",
+            "version: 1\nname: a\x00b\n",
+            'version: 1\nname: "\\e[2J\\x00"\nmodel: {}\n',
+        ]
+    ):
         spec = tmp_path / f"s{i}.yaml"
         spec.write_text(text)
         for command in ("validate", "build"):
@@ -175,14 +198,32 @@ def test_control_bytes_never_reach_the_terminal(tmp_path, monkeypatch, capsys):
 
 
 OPTION_FUZZ = [
-    ("--epochs", "-1"), ("--epochs", "99999999999999999999"), ("--batch-size", "0"),
-    ("--lr", "nan"), ("--lr", "inf"), ("--lr", "-1"), ("--device", "cuda:99"),
-    ("--device", "\x1b[31m"), ("--set", "=x"), ("--set", "a..b=1"), ("--set", "noequals"),
-    ("--set", "model.layers.999.out_features=1"), ("--set", "seed=-1"),
-    ("--set", "seed=1e400"), ("--set", "model=[[[[[]]]]]"), ("--set", "data.x=&a [*a]"),
-    ("--set", "model.layers.0.name=register_forward_hook"), ("--set", "optimizer.lr=!!python/none"),
-    ("--set", "\x00=1"), ("--set", "²=1"), ("--resume", "nonexistent"), ("--resume", "spec.yaml"),
-    ("--nnodes", "2"), ("--force", None), ("--out", "spec.yaml"), ("--out", "d.csv"),
+    ("--epochs", "-1"),
+    ("--epochs", "99999999999999999999"),
+    ("--batch-size", "0"),
+    ("--lr", "nan"),
+    ("--lr", "inf"),
+    ("--lr", "-1"),
+    ("--device", "cuda:99"),
+    ("--device", "\x1b[31m"),
+    ("--set", "=x"),
+    ("--set", "a..b=1"),
+    ("--set", "noequals"),
+    ("--set", "model.layers.999.out_features=1"),
+    ("--set", "seed=-1"),
+    ("--set", "seed=1e400"),
+    ("--set", "model=[[[[[]]]]]"),
+    ("--set", "data.x=&a [*a]"),
+    ("--set", "model.layers.0.name=register_forward_hook"),
+    ("--set", "optimizer.lr=!!python/none"),
+    ("--set", "\x00=1"),
+    ("--set", "²=1"),
+    ("--resume", "nonexistent"),
+    ("--resume", "spec.yaml"),
+    ("--nnodes", "2"),
+    ("--force", None),
+    ("--out", "spec.yaml"),
+    ("--out", "d.csv"),
 ]
 
 
@@ -204,13 +245,24 @@ def test_fuzz_train_options(project, monkeypatch, capsys, option, value):
 PREDICT_FUZZ = [("--top-k", "0"), ("--top-k", "-5"), ("--top-k", "x")]
 
 
-@pytest.mark.parametrize("option, value", [*PREDICT_FUZZ, ("--opset", "99"), ("--atol", "nan"),
-                                           ("--atol", "inf"), ("--atol", "-1"),
-                                           ("--checkpoint", "nonexistent.pt")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        *PREDICT_FUZZ,
+        ("--opset", "99"),
+        ("--atol", "nan"),
+        ("--atol", "inf"),
+        ("--atol", "-1"),
+        ("--checkpoint", "nonexistent.pt"),
+    ],
+)
 def test_fuzz_export_and_predict_options(project, monkeypatch, capsys, option, value):
     monkeypatch.chdir(project)
-    command = ["predict", "run/model.onnx", "rows.csv"] if (option, value) in PREDICT_FUZZ \
+    command = (
+        ["predict", "run/model.onnx", "rows.csv"]
+        if (option, value) in PREDICT_FUZZ
         else ["export", "run", "-o", "m.onnx"]
+    )
     code, _, err = cli(monkeypatch, capsys, *command, option, value)
     assert code in (1, 2), err
     assert "Traceback" not in err and "unexpected" not in err, err
@@ -225,13 +277,15 @@ def test_infinite_csv_values_are_data_errors(project, monkeypatch, capsys, cell)
     rows = (project / "d.csv").read_text().splitlines()
     rows[3] = f"0.5,{cell},{FORMULAS[0]!r}".replace("'", '"')
     (project / "d.csv").write_text("\n".join(rows) + "\n")
-    code, _, err = cli(monkeypatch, capsys, "train", project / "spec.yaml", "--out",
-                       project / "r", "-q")
+    code, _, err = cli(
+        monkeypatch, capsys, "train", project / "spec.yaml", "--out", project / "r", "-q"
+    )
     assert code == 1
     one_error_line(err, "column 'b'", "line 4")
     (project / "rows.csv").write_text(f"a,b\n0.1,0.2\n{cell},0.1\n")
-    code, out, err = cli(monkeypatch, capsys, "predict", project / "run" / "model.onnx",
-                         project / "rows.csv")
+    code, out, err = cli(
+        monkeypatch, capsys, "predict", project / "run" / "model.onnx", project / "rows.csv"
+    )
     assert code == 2 and out == ""
     one_error_line(err, "column 'a'", "line 3")
 
@@ -246,8 +300,10 @@ def test_data_files_outside_the_spec_folder_are_not_quoted(tmp_path, monkeypatch
     assert code == 2
     assert "hunter2" not in err and "token_abc" not in err
     assert "outside the spec's folder" in err
-    passwd = TINY.replace("{type: csv, path: d.csv, target: y}",
-                          "{type: csv, path: /etc/passwd, target: y, delimiter: ':'}")
+    passwd = TINY.replace(
+        "{type: csv, path: d.csv, target: y}",
+        "{type: csv, path: /etc/passwd, target: y, delimiter: ':'}",
+    )
     spec.write_text(passwd)
     code, _, err = cli(monkeypatch, capsys, "train", spec, "-q")
     assert code == 2 and "outside the spec's folder" in err
@@ -266,15 +322,24 @@ def test_export_atol_must_be_finite(project, monkeypatch, capsys):
 
 
 def test_predictions_escape_spreadsheet_formulas(project, monkeypatch, capsys):
-    code, _, err = cli(monkeypatch, capsys, "predict", project / "run" / "model.onnx",
-                       project / "rows.csv", "-o", project / "pred.csv")
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        project / "run" / "model.onnx",
+        project / "rows.csv",
+        "-o",
+        project / "pred.csv",
+    )
     assert code == 0, err
     text = (project / "pred.csv").read_text()
     labels = {row[1] for row in csv.reader(text.splitlines()[1:])}
     assert labels and all(label.startswith("'") for label in labels), text
     assert "\n=" not in text and ",=" not in text and ",@" not in text
-    table = Predictions(["class", "label", "value"],
-                        [[0, "+1", -0.5], [1, "-cmd", 2.0], [2, "\tx", 1.0], [3, "ok", 1.0]])
+    table = Predictions(
+        ["class", "label", "value"],
+        [[0, "+1", -0.5], [1, "-cmd", 2.0], [2, "\tx", 1.0], [3, "ok", 1.0]],
+    )
     rows = table.to_csv().splitlines()[1:]
     assert rows == ["0,'+1,-0.5", "1,'-cmd,2.0", "2,'\tx,1.0", "3,ok,1.0"]
 
@@ -284,12 +349,21 @@ def test_nproc_with_a_bad_set_is_refused_before_launching(project, monkeypatch, 
         raise AssertionError("torchrun must not start for an invalid spec")
 
     monkeypatch.setattr("specc.train.distributed.launch", no_launch)
-    code, _, err = cli(monkeypatch, capsys, "train", project / "spec.yaml", "--nproc", "2",
-                       "--set", "optimizer.lr=-1")
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        "train",
+        project / "spec.yaml",
+        "--nproc",
+        "2",
+        "--set",
+        "optimizer.lr=-1",
+    )
     assert code == 2
     assert err.count("error:") == 1 and "--set optimizer.lr=-1" in err
-    code, _, err = cli(monkeypatch, capsys, "train", project / "spec.yaml", "--nproc", "2",
-                       "--set", "noequals")
+    code, _, err = cli(
+        monkeypatch, capsys, "train", project / "spec.yaml", "--nproc", "2", "--set", "noequals"
+    )
     assert code == 2
     one_error_line(err, "expected key.path=value")
 

@@ -52,15 +52,17 @@ def project(finished, tmp_path):
 
 def snapshot(folder):
     """Every file's bytes and mode in ``folder`` (symlinks as their target)."""
-    return {p.name: (os.readlink(p) if p.is_symlink() else p.read_bytes(), p.lstat().st_mode)
-            for p in sorted(folder.iterdir()) if p.is_symlink() or p.is_file()}
+    return {
+        p.name: (os.readlink(p) if p.is_symlink() else p.read_bytes(), p.lstat().st_mode)
+        for p in sorted(folder.iterdir())
+        if p.is_symlink() or p.is_file()
+    }
 
 
 # --- lost or overwritten files ----------------------------------------------------------------
 
 
-def test_out_onto_a_folder_of_user_files_is_refused_and_leaves_them(project, monkeypatch,
-                                                                      capsys):
+def test_out_onto_a_folder_of_user_files_is_refused_and_leaves_them(project, monkeypatch, capsys):
     mine = project / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
@@ -96,9 +98,13 @@ def test_a_folder_holding_only_a_users_spec_yaml_is_not_a_run(project, monkeypat
 
 def test_empty_out_and_empty_output_paths_are_errors(project, monkeypatch, capsys):
     monkeypatch.chdir(project)
-    cases = [("train", "spec.yaml", "--out", ""), ("schema", "-o", ""),
-             ("export", "spec.yaml", "-o", ""), ("predict", "run/model.onnx", "d.csv", "-o", ""),
-             ("build", "spec.yaml", "--emit", "")]
+    cases = [
+        ("train", "spec.yaml", "--out", ""),
+        ("schema", "-o", ""),
+        ("export", "spec.yaml", "-o", ""),
+        ("predict", "run/model.onnx", "d.csv", "-o", ""),
+        ("build", "spec.yaml", "--emit", ""),
+    ]
     for args in cases:
         code, _, err = cli(monkeypatch, capsys, *args)
         assert code == 2, (args, err)
@@ -112,13 +118,16 @@ def test_no_output_path_may_be_an_input(project, monkeypatch, capsys):
     assert code == 0, err
     os.link("m.onnx", "hardlink.onnx")
     before = snapshot(project) | snapshot(project / "run")
-    cases = [("export", "spec.yaml", "-o", "spec.yaml"),
-             ("export", "spec.yaml", "-o", "./spec.yaml"),
-             ("export", "run", "-o", "run/last.pt"), ("export", "run", "-o", "run/spec.yaml"),
-             ("export", "spec.yaml", "--checkpoint", "run/best.pt", "-o", "run/best.pt"),
-             ("predict", "m.onnx", "d.csv", "-o", "m.onnx"),
-             ("predict", "m.onnx", "d.csv", "-o", "d.csv"),
-             ("predict", "m.onnx", "d.csv", "-o", "hardlink.onnx")]
+    cases = [
+        ("export", "spec.yaml", "-o", "spec.yaml"),
+        ("export", "spec.yaml", "-o", "./spec.yaml"),
+        ("export", "run", "-o", "run/last.pt"),
+        ("export", "run", "-o", "run/spec.yaml"),
+        ("export", "spec.yaml", "--checkpoint", "run/best.pt", "-o", "run/best.pt"),
+        ("predict", "m.onnx", "d.csv", "-o", "m.onnx"),
+        ("predict", "m.onnx", "d.csv", "-o", "d.csv"),
+        ("predict", "m.onnx", "d.csv", "-o", "hardlink.onnx"),
+    ]
     for args in cases:
         code, _, err = cli(monkeypatch, capsys, *args)
         assert code == 2, (args, err)
@@ -159,8 +168,9 @@ def test_a_second_train_on_a_locked_folder_is_refused(project, monkeypatch, caps
 def test_written_files_follow_the_umask(project, monkeypatch, capsys):
     old = os.umask(0o027)
     try:
-        code, _, err = cli(monkeypatch, capsys, "train", project / "spec.yaml", "--out",
-                           project / "masked", "-q")
+        code, _, err = cli(
+            monkeypatch, capsys, "train", project / "spec.yaml", "--out", project / "masked", "-q"
+        )
         code2, _, err2 = cli(monkeypatch, capsys, "schema", "-o", project / "s.json")
     finally:
         os.umask(old)
@@ -174,12 +184,23 @@ def test_written_files_follow_the_umask(project, monkeypatch, capsys):
 def test_resume_of_a_finished_run_does_not_rewrite_spec_yaml(project, monkeypatch, capsys):
     run = project / "run"
     before = (run / "spec.yaml").read_bytes()
-    code, _, err = cli(monkeypatch, capsys, "train", "--resume", run, "--set", "train.device=cpu",
-                       "--set", "data.num_workers=0", "-q")
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--resume",
+        run,
+        "--set",
+        "train.device=cpu",
+        "--set",
+        "data.num_workers=0",
+        "-q",
+    )
     assert code == 0, err
     assert (run / "spec.yaml").read_bytes() == before
-    code, _, err = cli(monkeypatch, capsys, "train", "--resume", run, "--set",
-                       "optimizer.lr=0.5", "-q")
+    code, _, err = cli(
+        monkeypatch, capsys, "train", "--resume", run, "--set", "optimizer.lr=0.5", "-q"
+    )
     assert code == 1
     one_error_line(err, "optimizer.lr: 0.01 -> 0.5", "--force")
     assert (run / "spec.yaml").read_bytes() == before
@@ -197,8 +218,9 @@ def test_resume_after_spec_yaml_was_edited_is_refused_then_forced(project, monke
     assert code == 1
     one_error_line(err, "optimizer.lr: 0.01 -> 0.02")
     assert (run / "last.pt").read_bytes() == last
-    code, _, err = cli(monkeypatch, capsys, "train", "--resume", run, "--epochs", "3", "--force",
-                       "-q")
+    code, _, err = cli(
+        monkeypatch, capsys, "train", "--resume", run, "--epochs", "3", "--force", "-q"
+    )
     assert code == 0, err
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_run"] == 3
@@ -222,15 +244,22 @@ def test_resume_after_the_data_changed_is_refused(tmp_path, monkeypatch, capsys)
     spec = tiny_project(tmp_path)  # its own run: last.pt names this folder's d.csv
     train(load_spec(spec), out_dir=tmp_path / "run", quiet=True)
     write_csv(tmp_path / "d.csv", rows=40)
-    code, _, err = cli(monkeypatch, capsys, "train", "--resume", tmp_path / "run", "--epochs", "3",
-                       "-q")
+    code, _, err = cli(
+        monkeypatch, capsys, "train", "--resume", tmp_path / "run", "--epochs", "3", "-q"
+    )
     assert code == 1
     one_error_line(err, "data hash")
 
 
-@pytest.mark.parametrize("content", [
-    {"a": 1}, [1, 2, 3], torch.zeros(3), {"model": {"w": 1}, "epoch": "x"},
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"a": 1},
+        [1, 2, 3],
+        torch.zeros(3),
+        {"model": {"w": 1}, "epoch": "x"},
+    ],
+)
 def test_a_checkpoint_of_the_wrong_structure_is_refused(project, monkeypatch, capsys, content):
     run = project / "run"
     for name in ("last.pt", "best.pt"):
@@ -272,8 +301,16 @@ def test_export_with_checkpoint_last_pt_does_not_need_best_pt(project, monkeypat
     code, _, err = cli(monkeypatch, capsys, "export", run)
     assert code == 1
     one_error_line(err, "best.pt", "truncated or not a torch checkpoint")
-    code, out, err = cli(monkeypatch, capsys, "export", run, "--checkpoint", run / "last.pt",
-                         "-o", project / "m.onnx")
+    code, out, err = cli(
+        monkeypatch,
+        capsys,
+        "export",
+        run,
+        "--checkpoint",
+        run / "last.pt",
+        "-o",
+        project / "m.onnx",
+    )
     assert code == 0, err
     assert "onnx checker: ok" in out and (project / "m.onnx").stat().st_size > 0
 
@@ -314,7 +351,8 @@ def test_fuzz_damaged_run_folders(project, monkeypatch, capsys, name, how):
 
 
 def test_a_spec_named_spec_yaml_is_kept_when_training_into_its_folder_by_default(
-        project, monkeypatch, capsys):
+    project, monkeypatch, capsys
+):
     """The default runs/<name>/<stamp>/ never touches the spec, even run from its folder."""
     monkeypatch.chdir(project)
     before = (project / "spec.yaml").read_bytes()

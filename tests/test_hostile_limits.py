@@ -78,7 +78,9 @@ def test_nesting_10_to_the_5_deep_is_a_located_error(style: str) -> None:
 
 @pytest.mark.parametrize("repeat", [1_000_000, 10**8, 10**18])
 def test_a_huge_block_repeat_is_refused_before_expanding(repeat: int) -> None:
-    text = HEAD + f"""model:
+    text = (
+        HEAD
+        + f"""model:
   input: {{shape: [4]}}
   blocks:
     b: {{layers: [{{type: linear, out_features: 4}}, relu]}}
@@ -86,6 +88,7 @@ def test_a_huge_block_repeat_is_refused_before_expanding(repeat: int) -> None:
     - relu
     - {{type: block, block: b, repeat: {repeat}}}
 """
+    )
     (error,) = errors_of(text)
     assert error.line == 9 and error.col == text.splitlines()[8].index("repeat") + 1
     assert f"more than {MAX_LAYERS:,} layers" in error.message
@@ -93,13 +96,16 @@ def test_a_huge_block_repeat_is_refused_before_expanding(repeat: int) -> None:
 
 def test_many_layers_of_a_wide_block_count_too() -> None:
     inner = ", ".join(["relu"] * 200)
-    text = HEAD + f"""model:
+    text = (
+        HEAD
+        + f"""model:
   input: {{shape: [4]}}
   blocks:
     b: {{layers: [{inner}]}}
   layers:
     - {{type: block, block: b, repeat: 60}}
 """
+    )
     (error,) = errors_of(text)
     assert "12,000" in error.message
 
@@ -123,8 +129,10 @@ def test_an_npz_that_inflates_past_the_limit_is_refused(tmp_path, monkeypatch) -
 
     np.savez_compressed(tmp_path / "b.npz", x=np.zeros((3000, 100)), y=np.zeros(3000))
     spec_path = tmp_path / "s.yaml"
-    spec_path.write_text(HEAD + "model:\n  input: {shape: [100]}\n  layers: [relu]\n"
-                         "data:\n  source: {type: npz, path: b.npz}\n")
+    spec_path.write_text(
+        HEAD + "model:\n  input: {shape: [100]}\n  layers: [relu]\n"
+        "data:\n  source: {type: npz, path: b.npz}\n"
+    )
     spec = load_spec(spec_path)
     monkeypatch.setattr("specc.limits.MAX_DATA_BYTES", 2**20)
     with pytest.raises(RunError, match="decompresses to more than 1 MB"):
@@ -136,8 +144,11 @@ def test_an_npz_that_inflates_past_the_limit_is_refused(tmp_path, monkeypatch) -
 def test_a_model_too_big_for_memory_is_refused_before_allocating(tmp_path, monkeypatch, capsys):
     huge = TINY.replace("out_features: 4}", "out_features: 100000000000}")  # 10^11 weights
     spec = tiny_project(tmp_path, huge)
-    for args in (("build", spec), ("train", spec, "--out", tmp_path / "run", "-q"),
-                 ("export", spec, "-o", tmp_path / "m.onnx")):
+    for args in (
+        ("build", spec),
+        ("train", spec, "--out", tmp_path / "run", "-q"),
+        ("export", spec, "-o", tmp_path / "m.onnx"),
+    ):
         code, _, err = cli(monkeypatch, capsys, *args)
         assert code == 1, (args, err)
         one_error_line(err, "needs about", "500,000,000,002 parameters", "before allocating")
@@ -159,12 +170,15 @@ def test_a_sample_beyond_the_size_limit_is_located() -> None:
     assert error.line == 4 and "values per sample" in error.message
 
 
-@pytest.mark.parametrize("where, value", [
-    ("{type: leakyrelu, negative_slope: VALUE}", ".inf"),
-    ("{type: elu, alpha: VALUE}", ".nan"),
-    ("{type: batchnorm1d, eps: VALUE}", "-.inf"),
-    ("{type: dropout, p: VALUE}", "1.0e+400"),
-])
+@pytest.mark.parametrize(
+    "where, value",
+    [
+        ("{type: leakyrelu, negative_slope: VALUE}", ".inf"),
+        ("{type: elu, alpha: VALUE}", ".nan"),
+        ("{type: batchnorm1d, eps: VALUE}", "-.inf"),
+        ("{type: dropout, p: VALUE}", "1.0e+400"),
+    ],
+)
 def test_non_finite_numbers_are_located(where: str, value: str) -> None:
     layer = where.replace("VALUE", value)
     text = HEAD + f"model:\n  input: {{shape: [4]}}\n  layers:\n    - {layer}\n"
@@ -173,11 +187,16 @@ def test_non_finite_numbers_are_located(where: str, value: str) -> None:
     assert error.col == 7 + layer.index(value)
 
 
-@pytest.mark.parametrize("section", ["optimizer: {type: adam, lr: .inf}",
-                                     "optimizer: {type: adam, lr: inf}",
-                                     "optimizer: {type: adam, lr: '1e999'}",
-                                     "train: {epochs: 1, grad_clip: .nan}",
-                                     "data:\n  source: {type: inline, x: [[1, .inf]], y: [1]}"])
+@pytest.mark.parametrize(
+    "section",
+    [
+        "optimizer: {type: adam, lr: .inf}",
+        "optimizer: {type: adam, lr: inf}",
+        "optimizer: {type: adam, lr: '1e999'}",
+        "train: {epochs: 1, grad_clip: .nan}",
+        "data:\n  source: {type: inline, x: [[1, .inf]], y: [1]}",
+    ],
+)
 def test_non_finite_numbers_in_sections_are_located(section: str) -> None:
     text = HEAD + MODEL + section + "\n"
     errors = errors_of(text)
@@ -198,8 +217,9 @@ def test_reserved_names_are_nn_modules_public_attributes() -> None:
     assert MODULE_ATTRIBUTES <= RESERVED_NAMES
 
 
-@pytest.mark.parametrize("name", ["register_forward_hook", "to_empty", "set_submodule",
-                                  "T_destination", "training"])
+@pytest.mark.parametrize(
+    "name", ["register_forward_hook", "to_empty", "set_submodule", "T_destination", "training"]
+)
 def test_module_attribute_layer_names_are_rejected(name: str) -> None:
     (error,) = errors_of(HEAD + MODEL.replace("out_features: 2", f"out_features: 2, name: {name}"))
     assert error.line == 6 and "reserved" in error.message
@@ -211,7 +231,8 @@ def test_spec_names_never_clash_with_train_py(tmp_path, name: str) -> None:
     from specc.backends.train_source import render_train_source
 
     text = TINY.replace("name: tiny", f"name: {name}").replace(
-        "  batch_size: 8", "  preprocess: [{type: standard_scaler}]\n  batch_size: 8")
+        "  batch_size: 8", "  preprocess: [{type: standard_scaler}]\n  batch_size: 8"
+    )
     spec = load_spec(tiny_project(tmp_path, text))
     source = render_train_source(spec)
     tree = ast.parse(source)
@@ -230,8 +251,10 @@ def test_spec_names_never_clash_with_train_py(tmp_path, name: str) -> None:
 def test_the_seed_range_is_located_at_seed(seed: str) -> None:
     (error,) = errors_of(HEAD + f"seed: {seed}\n" + MODEL)
     assert error.line == 3 and error.key_path[:1] == ("seed",), error
-    two = errors_of(HEAD + MODEL + f"data:\n  source: {{type: sklearn, name: iris}}\n"
-                    f"  split: {{val: 0.2, seed: {seed}}}\n")
+    two = errors_of(
+        HEAD + MODEL + f"data:\n  source: {{type: sklearn, name: iris}}\n"
+        f"  split: {{val: 0.2, seed: {seed}}}\n"
+    )
     assert any(e.line == 9 for e in two), two
 
 

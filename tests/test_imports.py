@@ -8,8 +8,17 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["specc", "specc.train.session", "specc.train.distributed",
-                                    "specc.export", "specc.data.pipeline", "specc.predict"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "specc",
+        "specc.train.session",
+        "specc.train.distributed",
+        "specc.export",
+        "specc.data.pipeline",
+        "specc.predict",
+    ],
+)
 def test_library_does_not_import_typer(module):
     code = f"import sys, {module}; print('typer' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

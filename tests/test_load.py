@@ -43,9 +43,15 @@ def test_anchors_and_aliases_are_plain_data():
     assert errors == [] and loaded.data["name"] == "t" and loaded.data["loss"] == "mse"
 
 
-@pytest.mark.parametrize("tag", ["!!python/object/apply:os.system ['x']",
-                                 "!!python/name:os.system", "!custom 3",
-                                 "!!python/tuple [1, 2]"])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "!!python/object/apply:os.system ['x']",
+        "!!python/name:os.system",
+        "!custom 3",
+        "!!python/tuple [1, 2]",
+    ],
+)
 def test_no_constructed_objects(tag: str):
     loaded, errors = load_text(f"version: 1\nname: {tag}\n", "t.yaml")
     assert loaded is None
@@ -128,8 +134,14 @@ model:
     spec, errors = check_text(text, "t.yaml")
     assert errors == []
     nodes = {n.name: n for n in spec.graph.nodes}
-    assert list(nodes) == ["body.0.fc", "body.0.act", "body.1.fc", "body.1.act",
-                           "block_2.fc", "block_2.act"]  # k counts named layers too
+    assert list(nodes) == [
+        "body.0.fc",
+        "body.0.act",
+        "body.1.fc",
+        "body.1.act",
+        "block_2.fc",
+        "block_2.act",
+    ]  # k counts named layers too
     assert nodes["body.1.fc"].inputs == ["body.0.act"]
     assert nodes["block_2.fc"].inputs == ["body.1.act"]
     assert nodes["block_2.act"].kind == "tanh" and nodes["block_2.fc"].shape == (2,)

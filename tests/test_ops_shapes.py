@@ -34,28 +34,61 @@ from specc.ops import LAYER_TYPES, ShapeError
 torch.set_num_threads(1)
 
 #: SPECC_OP_EXAMPLES=1000 for a deep run; 50 per family keeps the suite fast
-SETTINGS = settings(max_examples=int(os.environ.get("SPECC_OP_EXAMPLES", "50")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("SPECC_OP_EXAMPLES", "50")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 NN_CLASSES = {
-    "linear": nn.Linear, "conv1d": nn.Conv1d, "conv2d": nn.Conv2d,
-    "maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d, "avgpool1d": nn.AvgPool1d,
-    "avgpool2d": nn.AvgPool2d, "adaptiveavgpool1d": nn.AdaptiveAvgPool1d,
-    "adaptiveavgpool2d": nn.AdaptiveAvgPool2d, "flatten": nn.Flatten,
-    "batchnorm1d": nn.BatchNorm1d, "batchnorm2d": nn.BatchNorm2d, "layernorm": nn.LayerNorm,
-    "dropout": nn.Dropout, "dropout2d": nn.Dropout2d, "embedding": nn.Embedding,
-    "rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU,
-    "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
-    "softmax": nn.Softmax, "logsoftmax": nn.LogSoftmax, "identity": nn.Identity,
-    "convtranspose1d": nn.ConvTranspose1d, "convtranspose2d": nn.ConvTranspose2d,
-    "upsample": nn.Upsample, "pixelshuffle": nn.PixelShuffle,
-    "adaptivemaxpool1d": nn.AdaptiveMaxPool1d, "adaptivemaxpool2d": nn.AdaptiveMaxPool2d,
+    "linear": nn.Linear,
+    "conv1d": nn.Conv1d,
+    "conv2d": nn.Conv2d,
+    "maxpool1d": nn.MaxPool1d,
+    "maxpool2d": nn.MaxPool2d,
+    "avgpool1d": nn.AvgPool1d,
+    "avgpool2d": nn.AvgPool2d,
+    "adaptiveavgpool1d": nn.AdaptiveAvgPool1d,
+    "adaptiveavgpool2d": nn.AdaptiveAvgPool2d,
+    "flatten": nn.Flatten,
+    "batchnorm1d": nn.BatchNorm1d,
+    "batchnorm2d": nn.BatchNorm2d,
+    "layernorm": nn.LayerNorm,
+    "dropout": nn.Dropout,
+    "dropout2d": nn.Dropout2d,
+    "embedding": nn.Embedding,
+    "rnn": nn.RNN,
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "relu": nn.ReLU,
+    "leakyrelu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "softmax": nn.Softmax,
+    "logsoftmax": nn.LogSoftmax,
+    "identity": nn.Identity,
+    "convtranspose1d": nn.ConvTranspose1d,
+    "convtranspose2d": nn.ConvTranspose2d,
+    "upsample": nn.Upsample,
+    "pixelshuffle": nn.PixelShuffle,
+    "adaptivemaxpool1d": nn.AdaptiveMaxPool1d,
+    "adaptivemaxpool2d": nn.AdaptiveMaxPool2d,
     "multiheadattention": nn.MultiheadAttention,
     "transformerencoderlayer": nn.TransformerEncoderLayer,
     "transformerencoder": nn.TransformerEncoder,
-    "relu6": nn.ReLU6, "hardtanh": nn.Hardtanh, "hardswish": nn.Hardswish,
-    "hardsigmoid": nn.Hardsigmoid, "prelu": nn.PReLU, "softplus": nn.Softplus, "mish": nn.Mish,
-    "selu": nn.SELU, "groupnorm": nn.GroupNorm, "instancenorm1d": nn.InstanceNorm1d,
+    "relu6": nn.ReLU6,
+    "hardtanh": nn.Hardtanh,
+    "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "prelu": nn.PReLU,
+    "softplus": nn.Softplus,
+    "mish": nn.Mish,
+    "selu": nn.SELU,
+    "groupnorm": nn.GroupNorm,
+    "instancenorm1d": nn.InstanceNorm1d,
     "instancenorm2d": nn.InstanceNorm2d,
 }
 #: functional ops: torch's own function on the batched tensors (dims count the batch)
@@ -93,11 +126,14 @@ def _dims(dim):
 
 #: the argument each module takes from the input shape, and where it comes from
 INFERRED_ARG = {
-    "linear": ("in_features", lambda s: s[-1]), "conv1d": ("in_channels", lambda s: s[0]),
-    "conv2d": ("in_channels", lambda s: s[0]), "batchnorm1d": ("num_features", lambda s: s[0]),
+    "linear": ("in_features", lambda s: s[-1]),
+    "conv1d": ("in_channels", lambda s: s[0]),
+    "conv2d": ("in_channels", lambda s: s[0]),
+    "batchnorm1d": ("num_features", lambda s: s[0]),
     "batchnorm2d": ("num_features", lambda s: s[0]),
     "layernorm": ("normalized_shape", lambda s: s[-1]),
-    "rnn": ("input_size", lambda s: s[-1]), "lstm": ("input_size", lambda s: s[-1]),
+    "rnn": ("input_size", lambda s: s[-1]),
+    "lstm": ("input_size", lambda s: s[-1]),
     "gru": ("input_size", lambda s: s[-1]),
     "convtranspose1d": ("in_channels", lambda s: s[0]),
     "convtranspose2d": ("in_channels", lambda s: s[0]),
@@ -115,11 +151,16 @@ SPECC_DEFAULTS = {"softmax": {"dim": -1}, "logsoftmax": {"dim": -1}, "concat": {
 
 # ---------------------------------------------------------------- the two ways to run a case
 
+
 def make_inputs(shapes, dtypes, high=5):
     """A batch of 2 per input: float32 normals or int64 ids in [0, high)."""
     gen = torch.Generator().manual_seed(0)
-    return [torch.randint(0, high, (2, *s), generator=gen) if d == "int64"
-            else torch.randn(2, *s, generator=gen) for s, d in zip(shapes, dtypes, strict=True)]
+    return [
+        torch.randint(0, high, (2, *s), generator=gen)
+        if d == "int64"
+        else torch.randn(2, *s, generator=gen)
+        for s, d in zip(shapes, dtypes, strict=True)
+    ]
 
 
 def specc_infer(kind, args, shapes, dtypes):
@@ -167,10 +208,18 @@ def reference(kind, args, shapes):
         kwargs.update(kdim=shapes[1][-1], vdim=shapes[2][-1])
     if kind == "transformerencoder":
         layers, norm = kwargs.pop("num_layers"), kwargs.pop("norm", False)
-        final = nn.LayerNorm(kwargs["d_model"], eps=kwargs.get("layer_norm_eps", 1e-5),
-                             bias=kwargs.get("bias", True)) if norm else None
-        return nn.TransformerEncoder(nn.TransformerEncoderLayer(**kwargs), layers, norm=final,
-                                     enable_nested_tensor=False)
+        final = (
+            nn.LayerNorm(
+                kwargs["d_model"],
+                eps=kwargs.get("layer_norm_eps", 1e-5),
+                bias=kwargs.get("bias", True),
+            )
+            if norm
+            else None
+        )
+        return nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(**kwargs), layers, norm=final, enable_nested_tensor=False
+        )
     return NN_CLASSES[kind](**kwargs)
 
 
@@ -232,11 +281,13 @@ def deliberately_forbidden(kind, args, shapes, dtypes):
         return "broadcasting must keep the batch in place and give the shape of one input"
     if kind == "matmul" and (min(map(len, shapes)) < 2 or len({len(s) for s in shapes}) > 1):
         return "matmul needs [.., n, k] and [.., k, m] of one rank, so the batch lines up"
-    batch_dims = {"permute": lambda: args["dims"][0] % rank != 0,
-                  "transpose": lambda: 0 in (args["dim0"] % rank, args["dim1"] % rank),
-                  "unsqueeze": lambda: args["dim"] % (rank + 1) == 0,
-                  "select": lambda: args["dim"] % rank == 0,
-                  "slice": lambda: args["dim"] % rank == 0}
+    batch_dims = {
+        "permute": lambda: args["dims"][0] % rank != 0,
+        "transpose": lambda: 0 in (args["dim0"] % rank, args["dim1"] % rank),
+        "unsqueeze": lambda: args["dim"] % (rank + 1) == 0,
+        "select": lambda: args["dim"] % rank == 0,
+        "slice": lambda: args["dim"] % rank == 0,
+    }
     if kind in batch_dims and batch_dims[kind]():
         return "the batch dimension cannot be moved or removed"
     if kind in ("squeeze", "mean", "sum"):
@@ -258,8 +309,10 @@ def deliberately_forbidden(kind, args, shapes, dtypes):
     if n and kind != "dropout2d" and len(shapes[0]) > n + 1:
         return "a sample is [channels, *spatial]; torch would fold extra dims into the batch"
     if kind == "pixelshuffle" and len(shapes[0]) != 3:
-        return "a sample is [channels, height, width]; torch would read the batch as channels " \
-               "or fold extra dims into the batch"
+        return (
+            "a sample is [channels, height, width]; torch would read the batch as channels "
+            "or fold extra dims into the batch"
+        )
     if kind in ("conv1d", "conv2d", "convtranspose1d", "convtranspose2d") and len(shapes[0]) == n:
         return "torch reads an [N, *spatial] batch as one unbatched sample (the batch as channels)"
     normalized = args.get("normalized_shape")
@@ -271,9 +324,27 @@ def deliberately_forbidden(kind, args, shapes, dtypes):
         return "upsample is 1-D or 2-D; volumetric (trilinear) upsampling is not offered"
     if kind in ("rnn", "lstm", "gru", *ATTENTION) and len(shapes[0]) == 1:
         return "torch reads a 2-D batch as one unbatched sequence (the batch as time steps)"
-    if kind in ("dropout", "dropout2d", "batchnorm1d", "batchnorm2d", "layernorm", "groupnorm",
-                "instancenorm1d", "instancenorm2d", "rnn", "lstm", "gru", "upsample",
-                "pixelshuffle", "adaptivemaxpool1d", "adaptivemaxpool2d") and "int64" in dtypes:
+    if (
+        kind
+        in (
+            "dropout",
+            "dropout2d",
+            "batchnorm1d",
+            "batchnorm2d",
+            "layernorm",
+            "groupnorm",
+            "instancenorm1d",
+            "instancenorm2d",
+            "rnn",
+            "lstm",
+            "gru",
+            "upsample",
+            "pixelshuffle",
+            "adaptivemaxpool1d",
+            "adaptivemaxpool2d",
+        )
+        and "int64" in dtypes
+    ):
         return "normalization, dropout, recurrent and sampling layers need float input"
     return None
 
@@ -312,8 +383,9 @@ def check_case(kind, args, shapes, dtypes=None):
             f"specc rejects what torch accepts: {kind} {args} on {shapes}: {exc}"
         )
         return
-    assert torch_error is None, f"specc accepts what torch rejects: {kind} {args} on {shapes}: " \
-                                f"{torch_error!r}"
+    assert torch_error is None, (
+        f"specc accepts what torch rejects: {kind} {args} on {shapes}: {torch_error!r}"
+    )
     out, module = run_generated(layer, inferred, tensors)
     assert tuple(out.shape[1:]) == inferred.shape == tuple(ref_out.shape[1:])
     assert str(out.dtype) == f"torch.{inferred.dtype}"
@@ -336,21 +408,55 @@ def check_case(kind, args, shapes, dtypes=None):
 
 #: the layer types each family of cases draws from (together: every registered op)
 KINDS = {
-    "linear": ["linear"], "conv": ["conv1d", "conv2d"],
+    "linear": ["linear"],
+    "conv": ["conv1d", "conv2d"],
     "pool": ["maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"],
-    "adaptive": ["adaptiveavgpool1d", "adaptiveavgpool2d", "adaptivemaxpool1d",
-                 "adaptivemaxpool2d"], "flatten": ["flatten"],
-    "activation": ["relu", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax",
-                   "logsoftmax", "identity", "relu6", "hardtanh", "hardswish", "hardsigmoid",
-                   "prelu", "softplus", "mish", "selu"],
-    "norm": ["batchnorm1d", "batchnorm2d", "layernorm", "groupnorm", "instancenorm1d",
-             "instancenorm2d"],
+    "adaptive": [
+        "adaptiveavgpool1d",
+        "adaptiveavgpool2d",
+        "adaptivemaxpool1d",
+        "adaptivemaxpool2d",
+    ],
+    "flatten": ["flatten"],
+    "activation": [
+        "relu",
+        "leakyrelu",
+        "elu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "logsoftmax",
+        "identity",
+        "relu6",
+        "hardtanh",
+        "hardswish",
+        "hardsigmoid",
+        "prelu",
+        "softplus",
+        "mish",
+        "selu",
+    ],
+    "norm": [
+        "batchnorm1d",
+        "batchnorm2d",
+        "layernorm",
+        "groupnorm",
+        "instancenorm1d",
+        "instancenorm2d",
+    ],
     "dropout": ["dropout", "dropout2d"],
-    "embedding": ["embedding"], "recurrent": ["rnn", "lstm", "gru"],
-    "merge": ["add", "mul", "sub", "div", "concat"], "matmul": ["matmul"],
+    "embedding": ["embedding"],
+    "recurrent": ["rnn", "lstm", "gru"],
+    "merge": ["add", "mul", "sub", "div", "concat"],
+    "matmul": ["matmul"],
     "shape": ["permute", "transpose", "reshape", "unsqueeze", "squeeze"],
-    "index": ["select", "slice"], "reduce": ["mean", "sum"], "parameter": ["parameter"],
-    "transposed": ["convtranspose1d", "convtranspose2d"], "upsample": ["upsample"],
+    "index": ["select", "slice"],
+    "reduce": ["mean", "sum"],
+    "parameter": ["parameter"],
+    "transposed": ["convtranspose1d", "convtranspose2d"],
+    "upsample": ["upsample"],
     "pixelshuffle": ["pixelshuffle"],
     "attention": ["multiheadattention"],
     "encoder": ["transformerencoderlayer", "transformerencoder"],
@@ -368,8 +474,9 @@ def shape_of_rank(lo_rank, hi_rank, lo=1, hi=8):
 
 
 def int_or_list(values, n):
-    return st.one_of(values, st.lists(values, min_size=n, max_size=n),
-                     st.lists(values, min_size=1, max_size=3))  # wrong lengths too
+    return st.one_of(
+        values, st.lists(values, min_size=n, max_size=n), st.lists(values, min_size=1, max_size=3)
+    )  # wrong lengths too
 
 
 def maybe(args: dict, key: str, strategy, draw):
@@ -391,16 +498,23 @@ def conv_cases(draw):
     n = int(kind[-2])
     rank = draw(st.sampled_from([n + 1, n + 1, n + 1, n, n + 2]))
     shape = draw(sizes(rank, 1, 12))
-    args = {"out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
-            "kernel_size": draw(int_or_list(st.integers(1, 5), n))}
+    args = {
+        "out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
+        "kernel_size": draw(int_or_list(st.integers(1, 5), n)),
+    }
     maybe(args, "stride", int_or_list(st.integers(1, 3), n), draw)
-    maybe(args, "padding", st.one_of(int_or_list(st.integers(0, 2), n),
-                                     st.sampled_from(["same", "valid"])), draw)
+    maybe(
+        args,
+        "padding",
+        st.one_of(int_or_list(st.integers(0, 2), n), st.sampled_from(["same", "valid"])),
+        draw,
+    )
     maybe(args, "dilation", int_or_list(st.integers(1, 2), n), draw)
     maybe(args, "groups", st.integers(1, 3), draw)
     maybe(args, "bias", st.booleans(), draw)
-    maybe(args, "padding_mode", st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
-          draw)
+    maybe(
+        args, "padding_mode", st.sampled_from(["zeros", "reflect", "replicate", "circular"]), draw
+    )
     maybe(args, "in_channels", st.sampled_from([shape[0] if shape else 1, 7]), draw)
     return kind, args, [shape]
 
@@ -446,10 +560,17 @@ ACTIVATION_ARGS = {
     "leakyrelu": optional("negative_slope", [0.01, 0.2]),
     "elu": optional("alpha", [1.0, 0.5]),
     "gelu": optional("approximate", ["none", "tanh"]),
-    "hardtanh": st.fixed_dictionaries({}, optional={"min_val": st.sampled_from([-1.0, -2.0, 0.5]),
-                                                    "max_val": st.sampled_from([1.0, 6.0, 0.0])}),
-    "softplus": st.fixed_dictionaries({}, optional={"beta": st.sampled_from([1.0, 2.0]),
-                                                    "threshold": st.sampled_from([20.0, 1.0])}),
+    "hardtanh": st.fixed_dictionaries(
+        {},
+        optional={
+            "min_val": st.sampled_from([-1.0, -2.0, 0.5]),
+            "max_val": st.sampled_from([1.0, 6.0, 0.0]),
+        },
+    ),
+    "softplus": st.fixed_dictionaries(
+        {},
+        optional={"beta": st.sampled_from([1.0, 2.0]), "threshold": st.sampled_from([20.0, 1.0])},
+    ),
 }
 
 
@@ -478,8 +599,14 @@ def norm_cases(draw):
         maybe(args, "bias", st.booleans(), draw)
         k = draw(st.integers(1, len(shape)))
         trailing = shape[-k:]
-        maybe(args, "normalized_shape", st.sampled_from(
-            [trailing, trailing[-1], [*trailing[:-1], trailing[-1] + 1], [2, *shape]]), draw)
+        maybe(
+            args,
+            "normalized_shape",
+            st.sampled_from(
+                [trailing, trailing[-1], [*trailing[:-1], trailing[-1] + 1], [2, *shape]]
+            ),
+            draw,
+        )
     elif kind == "groupnorm":
         args["num_groups"] = draw(st.sampled_from([1, 2, 3, shape[0]]))
         maybe(args, "affine", st.booleans(), draw)
@@ -515,8 +642,10 @@ def embedding_cases(draw):
 def recurrent_cases(draw):
     kind = draw(st.sampled_from(KINDS["recurrent"]))
     shape = draw(sizes(draw(st.sampled_from([2, 2, 2, 2, 1, 3])), 1, 5))
-    args = {"hidden_size": draw(st.integers(1, 6)),
-            "output": draw(st.sampled_from(["sequence", "last"]))}
+    args = {
+        "hidden_size": draw(st.integers(1, 6)),
+        "output": draw(st.sampled_from(["sequence", "last"])),
+    }
     maybe(args, "num_layers", st.integers(1, 3), draw)
     maybe(args, "bidirectional", st.booleans(), draw)
     maybe(args, "dropout", st.sampled_from([0.0, 0.25]), draw)
@@ -549,8 +678,7 @@ def merge_cases(draw):
             shape = [1 if draw(st.booleans()) else size for size in shape]
         shapes.append(shape)
 
-    dtypes = draw(st.lists(st.sampled_from(["float32", "int64"]), min_size=count,
-                           max_size=count))
+    dtypes = draw(st.lists(st.sampled_from(["float32", "int64"]), min_size=count, max_size=count))
     return kind, args, shapes, dtypes
 
 
@@ -559,8 +687,10 @@ def transposed_cases(draw):
     kind = draw(st.sampled_from(KINDS["transposed"]))
     n = int(kind[-2])
     shape = draw(sizes(draw(st.sampled_from([n + 1, n + 1, n + 1, n, n + 2])), 1, 6))
-    args = {"out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
-            "kernel_size": draw(int_or_list(st.integers(1, 4), n))}
+    args = {
+        "out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
+        "kernel_size": draw(int_or_list(st.integers(1, 4), n)),
+    }
     maybe(args, "stride", int_or_list(st.integers(1, 3), n), draw)
     maybe(args, "padding", int_or_list(st.integers(0, 3), n), draw)
     maybe(args, "output_padding", int_or_list(st.integers(0, 2), n), draw)
@@ -593,8 +723,11 @@ def shape_cases(draw):
     dim = st.integers(-rank - 1, rank)
     if kind == "permute":
         order = draw(st.permutations(range(1, rank)))
-        dims = draw(st.sampled_from([[0, *order], [0, *order], [*order, 0], [0, *order, rank],
-                                     [0, *order][:-1]]))
+        dims = draw(
+            st.sampled_from(
+                [[0, *order], [0, *order], [*order, 0], [0, *order, rank], [0, *order][:-1]]
+            )
+        )
         args = {"dims": [d - rank if draw(st.booleans()) else d for d in dims]}
     elif kind == "transpose":
         args = {"dim0": draw(dim), "dim1": draw(dim)}
@@ -602,9 +735,21 @@ def shape_cases(draw):
         total = math.prod(shape)
         sizes_ = [d for d in range(1, total + 1) if total % d == 0]
         first = draw(st.sampled_from(sizes_))
-        args = {"shape": draw(st.sampled_from([[first, total // first], [first, -1], [-1],
-                                               [total], [-1, -1], [first, total // first + 1],
-                                               [total, 0]]))}
+        args = {
+            "shape": draw(
+                st.sampled_from(
+                    [
+                        [first, total // first],
+                        [first, -1],
+                        [-1],
+                        [total],
+                        [-1, -1],
+                        [first, total // first + 1],
+                        [total, 0],
+                    ]
+                )
+            )
+        }
     elif kind == "unsqueeze":
         args = {"dim": draw(st.integers(-rank - 2, rank + 1))}
     else:
@@ -619,8 +764,11 @@ def upsample_cases(draw):
     scale = st.sampled_from([0.5, 1, 1.5, 2, 3])
     args = {}
     maybe(args, "mode", st.sampled_from(["nearest", "bilinear"]), draw)
-    given_ = draw(st.sampled_from([["size"], ["scale_factor"], ["scale_factor"], [],
-                                   ["size", "scale_factor"]]))
+    given_ = draw(
+        st.sampled_from(
+            [["size"], ["scale_factor"], ["scale_factor"], [], ["size", "scale_factor"]]
+        )
+    )
     if "size" in given_:
         args["size"] = draw(int_or_list(st.integers(1, 7), 2))
     if "scale_factor" in given_:
@@ -655,8 +803,10 @@ def attention_cases(draw):
     shapes = [draw(st.sampled_from([query, query, query[1:], [1, *query]]))]
     if draw(st.booleans()):
         keys = draw(st.integers(1, 5))
-        shapes += [[keys, draw(st.integers(1, 4))],
-                   [draw(st.sampled_from([keys, keys, keys + 1])), draw(st.integers(1, 4))]]
+        shapes += [
+            [keys, draw(st.integers(1, 4))],
+            [draw(st.sampled_from([keys, keys, keys + 1])), draw(st.integers(1, 4))],
+        ]
     args = {"num_heads": heads}
     maybe(args, "dropout", st.sampled_from([0.0, 0.25]), draw)
     maybe(args, "bias", st.booleans(), draw)
@@ -723,13 +873,27 @@ def parameter_cases(draw):
 # ---------------------------------------------------------------- the properties
 
 FAMILIES = {
-    "linear": linear_cases, "conv": conv_cases, "pool": pool_cases, "adaptive": adaptive_cases,
-    "flatten": flatten_cases, "activation": activation_cases, "norm": norm_cases,
-    "dropout": dropout_cases, "embedding": embedding_cases, "recurrent": recurrent_cases,
-    "merge": merge_cases, "transposed": transposed_cases, "upsample": upsample_cases,
-    "pixelshuffle": pixelshuffle_cases, "attention": attention_cases, "encoder": encoder_cases,
-    "matmul": matmul_cases, "shape": shape_cases, "index": index_cases,
-    "reduce": reduce_cases, "parameter": parameter_cases,
+    "linear": linear_cases,
+    "conv": conv_cases,
+    "pool": pool_cases,
+    "adaptive": adaptive_cases,
+    "flatten": flatten_cases,
+    "activation": activation_cases,
+    "norm": norm_cases,
+    "dropout": dropout_cases,
+    "embedding": embedding_cases,
+    "recurrent": recurrent_cases,
+    "merge": merge_cases,
+    "transposed": transposed_cases,
+    "upsample": upsample_cases,
+    "pixelshuffle": pixelshuffle_cases,
+    "attention": attention_cases,
+    "encoder": encoder_cases,
+    "matmul": matmul_cases,
+    "shape": shape_cases,
+    "index": index_cases,
+    "reduce": reduce_cases,
+    "parameter": parameter_cases,
 }
 
 
@@ -752,6 +916,7 @@ def test_every_registered_op_is_covered():
 
 # ---------------------------------------------------------------- the written contract
 
+
 def _layer(**args):
     return LAYER_TYPES[args["type"]].model_validate(args)
 
@@ -766,7 +931,9 @@ def test_recurrent_source_and_last_step():
     ]
     gru = _layer(type="gru", hidden_size=8, output="last")
     assert gru.forward_source("self.g", ["h"], "y", gru.infer([(5, 3)], ["float32"]))[1] == (
-        "y = y[:, -1]", (8,))
+        "y = y[:, -1]",
+        (8,),
+    )
     assert inferred.params == 2 * (4 * 64 * (28 + 64) + 2 * 4 * 64)
 
 
@@ -774,8 +941,11 @@ def test_recurrent_output_is_required_and_input_must_be_a_sequence():
     with pytest.raises(ValidationError, match="output"):
         _layer(type="lstm", hidden_size=4)
     rnn = _layer(type="rnn", hidden_size=4, output="sequence")
-    with pytest.raises(ShapeError, match=r"needs a \[seq, features\] input per sample, got "
-                                         r"\[1, 28, 28\]"):
+    with pytest.raises(
+        ShapeError,
+        match=r"needs a \[seq, features\] input per sample, got "
+        r"\[1, 28, 28\]",
+    ):
         rnn.infer([(1, 28, 28)], ["float32"])
 
 
@@ -794,8 +964,9 @@ def test_merges_name_the_shapes_and_have_no_module():
     concat = _layer(type="concat")
     with pytest.raises(ShapeError, match="dim 2 does not exist"):
         _layer(type="concat", dim=2).infer([(4,), (4,)], ["float32"] * 2)
-    assert concat.forward_source("", ["a", "b"], "x", concat.infer(
-        [(3, 5), (2, 5)], ["float32"] * 2)) == [("x = torch.cat([a, b], dim=1)", (5, 5))]
+    assert concat.forward_source(
+        "", ["a", "b"], "x", concat.infer([(3, 5), (2, 5)], ["float32"] * 2)
+    ) == [("x = torch.cat([a, b], dim=1)", (5, 5))]
 
 
 def test_norm_sources_omit_torch_defaults():

@@ -81,9 +81,19 @@ def test_loads_in_a_fresh_interpreter(trained_like, tmp_path):
         "assert torch.equal(m(x), y)\n"
         "print('ok')\n"
     )
-    run = subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "x.pt"),
-                          str(tmp_path / "expected.pt")], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(path),
+            str(tmp_path / "x.pt"),
+            str(tmp_path / "expected.pt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"
 

@@ -42,10 +42,13 @@ def _windows(dilations):
             yield window if dilations == (1,) else {**window, "dilation": d}
 
 
-@pytest.mark.parametrize(("kind", "func", "dilations"), [
-    ("maxpool1d", F.max_pool1d, (1, 2, 3)),
-    ("avgpool1d", F.avg_pool1d, (1,)),
-])
+@pytest.mark.parametrize(
+    ("kind", "func", "dilations"),
+    [
+        ("maxpool1d", F.max_pool1d, (1, 2, 3)),
+        ("avgpool1d", F.avg_pool1d, (1,)),
+    ],
+)
 def test_pool_length_equals_torch_everywhere(kind, func, dilations):
     mismatches, accepted, ceil_kept = [], 0, 0
     for window in _windows(dilations):
@@ -64,11 +67,13 @@ def test_pool_length_equals_torch_everywhere(kind, func, dilations):
 
 def test_the_issue_example_kernel_3_stride_2_on_2_wide():
     pool = LAYER_TYPES["maxpool2d"].model_validate(
-        {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "ceil_mode": True})
+        {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "ceil_mode": True}
+    )
     assert pool.infer([(4, 2, 2)], ["float32"]).shape == (4, 1, 1)
     assert F.max_pool2d(torch.zeros(1, 4, 2, 2), 3, 2, ceil_mode=True).shape == (1, 4, 1, 1)
     floor = LAYER_TYPES["maxpool2d"].model_validate(
-        {"type": "maxpool2d", "kernel_size": 3, "stride": 2})
+        {"type": "maxpool2d", "kernel_size": 3, "stride": 2}
+    )
     with pytest.raises(ShapeError, match=r"kernel_size 3 is larger than the input \(2\)"):
         floor.infer([(4, 2, 2)], ["float32"])
 
@@ -76,7 +81,8 @@ def test_the_issue_example_kernel_3_stride_2_on_2_wide():
 def test_2d_pools_agree_per_dimension_on_a_sample():
     """The 2-D pools use the same per-dimension formula; a diagonal sample checks the wiring."""
     for (h, w), k, s, d, ceil in itertools.product(
-            [(2, 5), (7, 3), (12, 12)], [2, 3], [1, 2, 3], [1, 2], [False, True]):
+        [(2, 5), (7, 3), (12, 12)], [2, 3], [1, 2, 3], [1, 2], [False, True]
+    ):
         window = {"kernel_size": k, "stride": s, "dilation": d, "ceil_mode": ceil}
         try:
             want = tuple(F.max_pool2d(torch.zeros(1, 1, h, w), **window).shape[1:])

@@ -66,16 +66,23 @@ finally:
 
 
 def _predict_without_torch(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", NO_TORCH, "predict", *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "predict", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_titanic_raw_rows_with_missing_values_match_torch(titanic_run, tmp_path):
     rows = _raw_titanic_rows()
     assert rows["Age"].isna().sum() >= 5 and rows["Embarked"].isna().sum() == 2
     rows.to_csv(tmp_path / "rows.csv", index=False)
-    result = _predict_without_torch(titanic_run / "model.onnx", tmp_path / "rows.csv",
-                                    "-o", tmp_path / "pred.csv")
+    result = _predict_without_torch(
+        titanic_run / "model.onnx", tmp_path / "rows.csv", "-o", tmp_path / "pred.csv"
+    )
     assert result.returncode == 0, result.stderr
     assert "torch imported: False" in result.stderr
     pred = pd.read_csv(tmp_path / "pred.csv")
@@ -121,11 +128,13 @@ def test_predict_errors_are_one_line(titanic_run, tmp_path, capsys):
 
 
 def test_checkpoint_must_fit_the_spec(titanic_run, capsys):
-    code, _, err = cli_in_process(capsys, "export", SPECS / "diabetes.yaml", "--checkpoint",
-                                  titanic_run / "last.pt")
+    code, _, err = cli_in_process(
+        capsys, "export", SPECS / "diabetes.yaml", "--checkpoint", titanic_run / "last.pt"
+    )
     assert code == 1 and "the checkpoint does not fit spec 'diabetes'" in err
-    code, _, err = cli_in_process(capsys, "export", titanic_run, "--checkpoint",
-                                  titanic_run / "missing.pt")
+    code, _, err = cli_in_process(
+        capsys, "export", titanic_run, "--checkpoint", titanic_run / "missing.pt"
+    )
     assert code == 1 and "no checkpoint at" in err
 
 
@@ -133,16 +142,18 @@ def test_titanic_cannot_fold_encoders(titanic_run, tmp_path):
     model, checkpoint = _torch_model(titanic_run)
     spec, _ = load_run(titanic_run)
     with pytest.raises(ExportError, match="encoder"):
-        export_onnx(model, spec, tmp_path / "m.onnx", checkpoint=checkpoint,
-                    include_preprocessing=True)
+        export_onnx(
+            model, spec, tmp_path / "m.onnx", checkpoint=checkpoint, include_preprocessing=True
+        )
 
 
 def test_diabetes_folded_scaling_takes_raw_features(tmp_path, capsys):
     run_dir = _train("diabetes", tmp_path / "run", "train.epochs=1")
     model, checkpoint = _torch_model(run_dir)
     spec, _ = load_run(run_dir)
-    report = export_onnx(model, spec, tmp_path / "folded.onnx", checkpoint=checkpoint,
-                         include_preprocessing=True)
+    report = export_onnx(
+        model, spec, tmp_path / "folded.onnx", checkpoint=checkpoint, include_preprocessing=True
+    )
     assert report.info.includes_preprocessing and report.parity.max_abs_diff <= 1e-4
     raw = pd.read_csv(SPECS / "data" / "diabetes.csv.gz").head(40)
     raw.to_csv(tmp_path / "raw.csv", index=False)
@@ -158,8 +169,13 @@ def test_diabetes_folded_scaling_takes_raw_features(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def lenet_run(tmp_path_factory) -> Path:
     """LeNet on 200 MNIST images, 1 epoch; lenet.yaml has export.onnx, so train exports."""
-    return _train("lenet", tmp_path_factory.mktemp("lenet") / "run", "train.epochs=1",
-                  "data.source.limit=200", "train.device=cpu")
+    return _train(
+        "lenet",
+        tmp_path_factory.mktemp("lenet") / "run",
+        "train.epochs=1",
+        "data.source.limit=200",
+        "train.device=cpu",
+    )
 
 
 def test_train_hook_writes_verified_onnx(lenet_run):
@@ -192,8 +208,9 @@ def test_lenet_npy_and_png_inputs_match_torch(lenet_run, tmp_path, capsys):
     probs = torch.softmax(model(x), dim=1).detach().numpy()
     top = np.argsort(-probs, axis=1, kind="stable")[:, :3]
     for source in (tmp_path / "digits.npy", folder):
-        code, out, err = cli_in_process(capsys, "predict", lenet_run / "model.onnx", source,
-                                        "--top-k", "3")
+        code, out, err = cli_in_process(
+            capsys, "predict", lenet_run / "model.onnx", source, "--top-k", "3"
+        )
         assert code == 0, err
         pred = pd.read_csv(__import__("io").StringIO(out))
         if source == folder:  # one row per file, named first

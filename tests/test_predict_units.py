@@ -12,9 +12,16 @@ from specc.predict import PredictError, predict, probabilities, to_predictions
 
 
 def _info(**kwargs) -> ModelInfo:
-    base = {"spec_name": "m", "input_name": "input", "input_shape": [2], "input_dtype": "float32",
-            "output_names": ["out"], "output_shapes": [[3]], "task": "multiclass",
-            "output_kind": "logits"}
+    base = {
+        "spec_name": "m",
+        "input_name": "input",
+        "input_shape": [2],
+        "input_dtype": "float32",
+        "output_names": ["out"],
+        "output_shapes": [[3]],
+        "task": "multiclass",
+        "output_kind": "logits",
+    }
     return ModelInfo(**{**base, **kwargs})
 
 
@@ -37,20 +44,26 @@ def test_multiclass_probabilities_sum_to_one(kind):
 
 
 def test_binary_logit_and_probability_outputs():
-    np.testing.assert_allclose(probabilities(np.array([[0.0], [np.log(3.0)]]), "logit"),
-                               [[0.5, 0.5], [0.25, 0.75]])
+    np.testing.assert_allclose(
+        probabilities(np.array([[0.0], [np.log(3.0)]]), "logit"), [[0.5, 0.5], [0.25, 0.75]]
+    )
     np.testing.assert_allclose(probabilities(np.array([[0.8]]), "probability"), [[0.2, 0.8]])
 
 
 def test_top_k_rows_and_labels():
     info = _info(class_labels=["cat", "dog", "owl"])
     table = to_predictions(np.array([[0.0, 2.0, 1.0]]), info, top_k=2)
-    assert table.header == ["class_1", "label_1", "probability_1",
-                            "class_2", "label_2", "probability_2"]
+    assert table.header == [
+        "class_1",
+        "label_1",
+        "probability_1",
+        "class_2",
+        "label_2",
+        "probability_2",
+    ]
     row = table.rows[0]
     assert row[:2] == [1, "dog"] and row[3:5] == [2, "owl"] and row[2] > row[5]
-    assert to_predictions(np.array([[0.0, 2.0, 1.0]]), info, top_k=9).header[-1] == \
-        "probability_3"
+    assert to_predictions(np.array([[0.0, 2.0, 1.0]]), info, top_k=9).header[-1] == "probability_3"
 
 
 def test_regression_columns():
@@ -62,9 +75,11 @@ def test_regression_columns():
 
 def test_model_without_specc_metadata_is_refused(tmp_path):
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])])
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
     onnx.save(model, str(tmp_path / "plain.onnx"))

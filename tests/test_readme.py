@@ -22,16 +22,21 @@ TABLES = {
     "### `optimizer`": (sections.OPTIMIZERS, "optimizer: {}"),
     "### `scheduler`": (sections.SCHEDULERS, "scheduler: {}"),
     "**Sources**": (sections.SOURCES, "data: {{source: {}}}"),
-    "**Preprocessing steps**": (sections.PREPROCESS, "data: {{source: {{type: inline, x: [1], "
-                                "y: [1]}}, preprocess: [{}]}}"),
-    "**Transforms**": (sections.TRANSFORMS, "data: {{source: {{type: inline, x: [1], y: [1]}}, "
-                       "transforms: [{}]}}"),
+    "**Preprocessing steps**": (
+        sections.PREPROCESS,
+        "data: {{source: {{type: inline, x: [1], y: [1]}}, preprocess: [{}]}}",
+    ),
+    "**Transforms**": (
+        sections.TRANSFORMS,
+        "data: {{source: {{type: inline, x: [1], y: [1]}}, transforms: [{}]}}",
+    ),
 }
 
 
 def _type_names(members) -> set[str]:
-    return {m if isinstance(m, str) else m.model_fields["type"].annotation.__args__[0]
-            for m in members}
+    return {
+        m if isinstance(m, str) else m.model_fields["type"].annotation.__args__[0] for m in members
+    }
 
 
 def _rows(heading: str) -> list[tuple[str, str]]:
@@ -56,7 +61,9 @@ def test_every_type_is_documented_with_an_example(heading: str):
 
 LAYER_CONTEXTS = [
     # (input shape, dtype, layers written before the example)
-    ([3, 16, 16], "float32", []), ([8, 16], "float32", []), ([16], "float32", []),
+    ([3, 16, 16], "float32", []),
+    ([8, 16], "float32", []),
+    ([16], "float32", []),
     ([3, 16, 16], "int64", []),
     ([16], "float32", ["{type: identity, name: a}", "{type: identity, name: b, inputs: input}"]),
     ([8, 8], "float32", ["{type: identity, name: a}", "{type: identity, name: b, inputs: input}"]),
@@ -67,8 +74,10 @@ BLOCK = "  blocks: {residual: {layers: [relu]}}\n"
 
 def _layer_spec(example: str, shape: list[int], dtype: str, before: list[str]) -> str:
     layers = "".join(f"    - {layer}\n" for layer in [*before, example])
-    return (f"version: 1\nname: t\nmodel:\n  input: {{shape: {shape}, dtype: {dtype}}}\n"
-            f"{BLOCK}  layers:\n{layers}")
+    return (
+        f"version: 1\nname: t\nmodel:\n  input: {{shape: {shape}, dtype: {dtype}}}\n"
+        f"{BLOCK}  layers:\n{layers}"
+    )
 
 
 @pytest.mark.parametrize(("name", "example"), _rows("### Layer types"))

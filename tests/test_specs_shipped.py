@@ -15,8 +15,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 SCHEMA_LINE = "# yaml-language-server: $schema=../specc.schema.json"
 EXPECTED = {
-    "alexnet", "diabetes", "digits_cnn", "lenet", "linear_regression", "logistic_regression",
-    "mnist_folder", "mnist_softmax", "resnet", "rnn", "titanic",
+    "alexnet",
+    "diabetes",
+    "digits_cnn",
+    "lenet",
+    "linear_regression",
+    "logistic_regression",
+    "mnist_folder",
+    "mnist_softmax",
+    "resnet",
+    "rnn",
+    "titanic",
 }
 SPEC_FILES = sorted(SPECS.glob("*.yaml"))
 
@@ -52,8 +61,18 @@ def test_lenet_is_design_md_lenet():
     graph = spec.graph
     assert graph.params == 61_706
     assert [n.name for n in graph.nodes] == [
-        "conv2d_1", "relu_1", "maxpool2d_1", "conv2", "relu_2", "maxpool2d_2", "flatten_1",
-        "linear_1", "relu_3", "linear_2", "relu_4", "logits",
+        "conv2d_1",
+        "relu_1",
+        "maxpool2d_1",
+        "conv2",
+        "relu_2",
+        "maxpool2d_2",
+        "flatten_1",
+        "linear_1",
+        "relu_3",
+        "linear_2",
+        "relu_4",
+        "logits",
     ]
     assert graph.node("linear_1").inferred.args["in_features"] == 400
     assert spec.loss.type == "cross_entropy" and spec.optimizer.lr == 0.001
@@ -97,8 +116,9 @@ def test_titanic_input_width_is_the_one_hot_width():
     spec = _load("titanic")
     source = spec.data.source
     frame = pd.read_csv(SPECS / source.path)[source.features]
-    encoded = [c for step in spec.data.preprocess if step.type == "one_hot_encoder"
-               for c in step.columns]
+    encoded = [
+        c for step in spec.data.preprocess if step.type == "one_hot_encoder" for c in step.columns
+    ]
     filled = frame.copy()
     filled["Embarked"] = filled["Embarked"].fillna(filled["Embarked"].mode()[0])
     width = len([c for c in source.features if c not in encoded])
@@ -123,7 +143,10 @@ def test_tabular_specs_match_their_data():
     frame = pd.read_csv(SPECS / spec.data.source.path)
     assert spec.model.input.shape == [frame.shape[1] - 1]
     assert [n.inferred.shape for n in spec.graph.nodes if n.kind == "linear"] == [
-        (32,), (16,), (1,)]
+        (32,),
+        (16,),
+        (1,),
+    ]
     assert _load("linear_regression").data.source.x == [[1.0], [2.0], [3.0]]
 
 

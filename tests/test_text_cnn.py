@@ -113,8 +113,11 @@ def test_parameter_is_stored_as_torchvision_does_and_learned():
 
 @pytest.mark.parametrize(("init", "bound"), [("normal", None), ("trunc_normal", 2.0)])
 def test_parameter_random_inits_use_std(init, bound):
-    spec = spec_from_text(PARAMETER.format(init=f", init: {init}, std: 0.5").replace(
-        "[1, 16]", "[64, 64]").replace("[4, 16]", "[4, 64]"))
+    spec = spec_from_text(
+        PARAMETER.format(init=f", init: {init}, std: 0.5")
+        .replace("[1, 16]", "[64, 64]")
+        .replace("[4, 16]", "[4, 64]")
+    )
     torch.manual_seed(0)
     weight = specc.build_model(spec).class_token.detach()
     assert weight.shape == (1, 64, 64)

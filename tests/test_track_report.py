@@ -56,16 +56,18 @@ def digits_run(tmp_path_factory) -> Path:
     """A one-epoch CNN on the 8x8 digits: an image classifier with misclassifications."""
     folder = tmp_path_factory.mktemp("digits")
     with one_thread():
-        return train(load_spec(write_tiny(folder, DIGITS)), out_dir=folder / "run",
-                     quiet=True).run_dir
+        return train(
+            load_spec(write_tiny(folder, DIGITS)), out_dir=folder / "run", quiet=True
+        ).run_dir
 
 
 def test_classifier_runs_get_per_class_scores_and_figures(digits_run) -> None:
     result = summary(digits_run)
     classes = result["per_class"]["val"]
     assert list(classes) == [str(i) for i in range(10)]
-    assert sum(c["support"] for c in classes.values()) == sum(map(sum, result[
-        "confusion_matrix"]["val"]))
+    assert sum(c["support"] for c in classes.values()) == sum(
+        map(sum, result["confusion_matrix"]["val"])
+    )
     macro_f1 = sum(c["f1"] for c in classes.values()) / 10  # every class is in the split
     assert macro_f1 == pytest.approx(result["final"]["val_f1"], abs=1e-9)
     for name in ("confusion_matrix.png", "errors.png"):
@@ -74,8 +76,12 @@ def test_classifier_runs_get_per_class_scores_and_figures(digits_run) -> None:
 
 
 def test_tabular_classifiers_get_no_errors_png(tmp_path) -> None:
-    run = train(load_spec(write_tiny(tmp_path)), out_dir=tmp_path / "run",
-                overrides=["train.epochs=1"], quiet=True).run_dir
+    run = train(
+        load_spec(write_tiny(tmp_path)),
+        out_dir=tmp_path / "run",
+        overrides=["train.epochs=1"],
+        quiet=True,
+    ).run_dir
     assert (run / "confusion_matrix.png").exists() and not (run / "errors.png").exists()
     assert set(summary(run)["per_class"]["val"]) == {"setosa", "versicolor", "virginica"}
 
@@ -90,7 +96,7 @@ def test_report_page_is_self_contained(digits_run) -> None:
     assert page.count("<img") == 3 and len(_images(page)) == 3  # curves, matrix, errors
     for image in _images(page):
         image.verify()
-    assert "src=\"http" not in page and "<script" not in page and "<link" not in page
+    assert 'src="http' not in page and "<script" not in page and "<link" not in page
     assert "Per class (val)" in page and "conv2d" in page  # per-class and layer tables
     assert "name: tiny_digits" in page  # the spec
 
@@ -101,14 +107,27 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")
 def test_report_renders_its_images_in_chromium(digits_run, tmp_path) -> None:
     page = write_report(digits_run).read_text()
-    probe = ("<script>addEventListener('load', () => { document.body.dataset.sizes = "
-             "[...document.images].map(i => i.naturalWidth + 'x' + i.naturalHeight).join(',');"
-             "});</script></body>")
+    probe = (
+        "<script>addEventListener('load', () => { document.body.dataset.sizes = "
+        "[...document.images].map(i => i.naturalWidth + 'x' + i.naturalHeight).join(',');"
+        "});</script></body>"
+    )
     copy = tmp_path / "probe.html"  # the page itself has no script; the probe adds one
     copy.write_text(page.replace("</body>", probe))
-    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                          "--virtual-time-budget=5000", "--dump-dom", copy.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            copy.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     sizes = re.search(r'data-sizes="([^"]*)"', dom).group(1).split(",")
     assert sizes == [f"{i.width}x{i.height}" for i in _images(page)]
 
@@ -129,8 +148,12 @@ def test_hyperparameters_are_flattened_by_key_path() -> None:
 def test_tensorboard_events_hold_every_metric_per_epoch(tmp_path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = train(load_spec(write_tiny(tmp_path)), out_dir=tmp_path / "run", quiet=True,
-                overrides=["train.log=[tensorboard]"]).run_dir
+    run = train(
+        load_spec(write_tiny(tmp_path)),
+        out_dir=tmp_path / "run",
+        quiet=True,
+        overrides=["train.log=[tensorboard]"],
+    ).run_dir
     events = EventAccumulator(str(run / "tensorboard")).Reload()
     tags = set(events.Tags()["scalars"])
     assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr"} <= tags
@@ -152,9 +175,12 @@ def _hparams(run: Path) -> dict:
             for value in event.summary.value:
                 if value.tag == "_hparams_/session_start_info":
                     data = plugin_data_pb2.HParamsPluginData.FromString(
-                        value.metadata.plugin_data.content)
-                    return {k: v.number_value or v.string_value
-                            for k, v in data.session_start_info.hparams.items()}
+                        value.metadata.plugin_data.content
+                    )
+                    return {
+                        k: v.number_value or v.string_value
+                        for k, v in data.session_start_info.hparams.items()
+                    }
     return {}
 
 
@@ -165,8 +191,12 @@ def test_mlflow_logs_params_metrics_and_artifacts(tmp_path, monkeypatch) -> None
     uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     text = TINY + "export: {onnx: {}}\n"
-    run = train(load_spec(write_tiny(tmp_path, text)), out_dir=tmp_path / "run", quiet=True,
-                overrides=["train.log=[mlflow]"]).run_dir
+    run = train(
+        load_spec(write_tiny(tmp_path, text)),
+        out_dir=tmp_path / "run",
+        quiet=True,
+        overrides=["train.log=[mlflow]"],
+    ).run_dir
     client = MlflowClient(tracking_uri=uri)
     (logged,) = client.search_runs([client.get_experiment_by_name("tiny_tune").experiment_id])
     assert logged.info.status == "FINISHED" and logged.data.params["optimizer.lr"] == "0.01"
@@ -190,11 +220,16 @@ def test_a_missing_extra_is_named(tmp_path, monkeypatch) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "mlflow" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
     with pytest.raises(RunError, match=r"pip install 'specc\[mlflow\]'") as caught:
-        train(load_spec(write_tiny(tmp_path)), out_dir=tmp_path / "run", quiet=True,
-              overrides=["train.log=[mlflow]"])
+        train(
+            load_spec(write_tiny(tmp_path)),
+            out_dir=tmp_path / "run",
+            quiet=True,
+            overrides=["train.log=[mlflow]"],
+        )
     assert caught.value.exit_code == 2 and not (tmp_path / "run").exists()
 
 

@@ -81,17 +81,24 @@ def _grads(model, loss) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("world", [2, 3, 7])
-@pytest.mark.parametrize("loss_fn", [
-    nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0, 0.25]), label_smoothing=0.1),
-    nn.CrossEntropyLoss(reduction="sum"),
-    nn.NLLLoss(weight=torch.tensor([0.5, 1.0, 2.0])),
-], ids=["weighted_ce", "sum", "weighted_nll"])
+@pytest.mark.parametrize(
+    "loss_fn",
+    [
+        nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0, 0.25]), label_smoothing=0.1),
+        nn.CrossEntropyLoss(reduction="sum"),
+        nn.NLLLoss(weight=torch.tensor([0.5, 1.0, 2.0])),
+    ],
+    ids=["weighted_ce", "sum", "weighted_nll"],
+)
 def test_sharded_loss_averages_to_the_one_process_gradient(world, loss_fn):
     """DDP averages the ranks' gradients: the mean of the sharded losses' gradients must be the
     gradient of the whole batch's loss, and the loss sums must add up to the 1-process one."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(1)) if isinstance(loss_fn, nn.NLLLoss) \
+    model = (
+        nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(1))
+        if isinstance(loss_fn, nn.NLLLoss)
         else nn.Linear(4, 3)
+    )
     x, y = torch.randn(5, 4), torch.tensor([0, 1, 1, 2, 0])  # 5 rows: world 7 has empty shares
     mean = loss_fn.reduction == "mean"
     expected = _grads(model, loss_fn(model(x), y))
@@ -100,8 +107,9 @@ def test_sharded_loss_averages_to_the_one_process_gradient(world, loss_fn):
     for rank in range(world):
         lo, hi = share_bounds(5, world, rank)
         sharded.begin(y, lo, hi)
-        for total, grad in zip(summed, _grads(model, sharded(model(x[lo:hi]), y[lo:hi])),
-                               strict=True):
+        for total, grad in zip(
+            summed, _grads(model, sharded(model(x[lo:hi]), y[lo:hi])), strict=True
+        ):
             total += grad / world
     for got, want in zip(summed, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
@@ -151,14 +159,24 @@ def test_errors_name_the_rank():
 def test_launcher_arguments():
     assert _node_args(None, None, None, None, None) == ["--standalone"]
     assert _node_args("2", 1, "node0:29400", None, None) == [
-        "--nnodes", "2", "--node-rank", "1", "--rdzv-endpoint", "node0:29400"]
+        "--nnodes",
+        "2",
+        "--node-rank",
+        "1",
+        "--rdzv-endpoint",
+        "node0:29400",
+    ]
     with pytest.raises(RunError, match="--rdzv-endpoint"):
         _node_args("2", 0, None, None, None)
 
 
 def test_launcher_options_need_nproc(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "specc", "train", str(tmp_path / "x.yaml"),
-                           "--nnodes", "2"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "specc", "train", str(tmp_path / "x.yaml"), "--nnodes", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "go with --nproc" in done.stderr
 
 
@@ -168,8 +186,14 @@ def test_launcher_options_need_nproc(tmp_path):
 def _run(args, tmp_path, extra_env=None, timeout=150):
     env = {**os.environ, **WORKER_ENV, **(extra_env or {})}
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return done, time.monotonic() - began
 
 
@@ -202,8 +226,9 @@ def test_two_processes_train_like_one(runs):
     assert double["epochs_run"] == single["epochs_run"] == 4
     for key in ("train_loss", "val_loss", "val_accuracy", "train_f1"):
         assert double["final"][key] == pytest.approx(single["final"][key], abs=1e-4), key
-    assert double["test"]["test_accuracy"] == pytest.approx(single["test"]["test_accuracy"],
-                                                            abs=1e-6)
+    assert double["test"]["test_accuracy"] == pytest.approx(
+        single["test"]["test_accuracy"], abs=1e-6
+    )
     one, two = weights(folder / "one"), weights(folder / "two")
     for key in one:
         torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
@@ -219,9 +244,24 @@ def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
     collective) and the run ends, nonzero, in bounded time. --resume on 2 processes then
     finishes it with exactly the weights of the uninterrupted 2-process run."""
     folder, _, _ = runs
-    done, seconds = _run(["torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                          "-m", "specc", "train", "spec.yaml", "--out", "broken", "--quiet"],
-                         folder, {FAIL_HOOK_ENV: "1:3"}, timeout=120)
+    done, seconds = _run(
+        [
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "specc",
+            "train",
+            "spec.yaml",
+            "--out",
+            "broken",
+            "--quiet",
+        ],
+        folder,
+        {FAIL_HOOK_ENV: "1:3"},
+        timeout=120,
+    )
     assert done.returncode != 0
     assert f"error: rank 1: failure injected by {FAIL_HOOK_ENV} at epoch 3" in done.stderr
     assert "[rank0]: Traceback" not in done.stderr  # rank 0: killed by torchrun, or one line
@@ -242,9 +282,23 @@ def test_two_processes_with_dataloader_workers_match_the_in_memory_shards(runs):
     the same permutation, so the 2-process run ends bit-identical to the in-memory 2-process
     run (and so within 1e-4 of one process)."""
     folder, single, _ = runs
-    done, _ = _run(["specc", "train", "spec.yaml", "--out", "loaded", "--nproc", "2", "--quiet",
-                    "--set", "data.num_workers=1"], folder)
+    done, _ = _run(
+        [
+            "specc",
+            "train",
+            "spec.yaml",
+            "--out",
+            "loaded",
+            "--nproc",
+            "2",
+            "--quiet",
+            "--set",
+            "data.num_workers=1",
+        ],
+        folder,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert_same_weights(weights(folder / "loaded"), weights(folder / "two"))
     assert summary(folder / "loaded")["final"]["val_loss"] == pytest.approx(
-        single["final"]["val_loss"], abs=1e-4)
+        single["final"]["val_loss"], abs=1e-4
+    )

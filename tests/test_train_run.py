@@ -67,12 +67,19 @@ def iris_run(tmp_path_factory):
 
 def test_run_directory_holds_everything(iris_run):
     run = iris_run.run_dir
-    assert {p.name for p in run.iterdir()} == {"spec.yaml", "metrics.csv", "summary.json",
-                                               "best.pt", "last.pt", "curves.png",
-                                               "confusion_matrix.png"}  # a classifier
+    assert {p.name for p in run.iterdir()} == {
+        "spec.yaml",
+        "metrics.csv",
+        "summary.json",
+        "best.pt",
+        "last.pt",
+        "curves.png",
+        "confusion_matrix.png",
+    }  # a classifier
     lines = (run / "metrics.csv").read_text().splitlines()
-    assert lines[0] == ("epoch,train_loss,train_accuracy,train_f1,val_loss,val_accuracy,val_f1,"
-                        "lr,seconds")
+    assert lines[0] == (
+        "epoch,train_loss,train_accuracy,train_f1,val_loss,val_accuracy,val_f1,lr,seconds"
+    )
     assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3", "4"]
     assert [float(line.split(",")[-2]) for line in lines[1:]] == [0.1, 0.1, 0.05, 0.05]  # lr used
     summary = json.loads((run / "summary.json").read_text())
@@ -93,8 +100,19 @@ def test_run_directory_holds_everything(iris_run):
 
 def test_checkpoints_follow_the_contract(iris_run):
     state = torch.load(iris_run.run_dir / "last.pt", weights_only=True)
-    for key in ("model", "optimizer", "scheduler", "epoch", "rng", "preprocessing", "spec",
-                "task", "num_classes", "class_labels", "feature_names"):
+    for key in (
+        "model",
+        "optimizer",
+        "scheduler",
+        "epoch",
+        "rng",
+        "preprocessing",
+        "spec",
+        "task",
+        "num_classes",
+        "class_labels",
+        "feature_names",
+    ):
         assert key in state, key
     assert state["epoch"] == 4 and state["task"] == "multiclass" and state["num_classes"] == 3
     assert state["spec"] == IRIS
@@ -107,17 +125,26 @@ def test_same_seed_gives_identical_weights(iris_run, tmp_path):
     again = train(load_spec(write_spec(tmp_path)), out_dir=tmp_path / "run", quiet=True)
     assert_same_weights(weights(iris_run.run_dir), weights(again.run_dir))
     assert again.summary["final"] == iris_run.summary["final"] | {
-        "seconds": again.summary["final"]["seconds"]}
+        "seconds": again.summary["final"]["seconds"]
+    }
 
 
 @pytest.mark.slow
 def test_sigkill_then_resume_ends_with_the_uninterrupted_weights(iris_run, tmp_path):
     spec_path = write_spec(tmp_path)
     run = tmp_path / "run"
-    env = {**os.environ, KILL_HOOK_ENV: "2", "OMP_NUM_THREADS": "1",
-           INTERVAL_ENV: "0"}  # write last.pt after every epoch, so it holds epoch 2
-    proc = subprocess.run([sys.executable, "-m", "specc", "train", str(spec_path), "--out",
-                           str(run), "--quiet"], env=env, capture_output=True, timeout=120)
+    env = {
+        **os.environ,
+        KILL_HOOK_ENV: "2",
+        "OMP_NUM_THREADS": "1",
+        INTERVAL_ENV: "0",
+    }  # write last.pt after every epoch, so it holds epoch 2
+    proc = subprocess.run(
+        [sys.executable, "-m", "specc", "train", str(spec_path), "--out", str(run), "--quiet"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 2
     assert not (run / "summary.json").exists()
@@ -135,17 +162,27 @@ def test_a_spec_without_training_sections_is_a_located_error(tmp_path):
     with pytest.raises(SpecErrors) as info:
         train(spec, out_dir=tmp_path / "run", quiet=True)
     messages = [e.message for e in info.value.errors]
-    assert messages == [f"train needs a '{s}' section" for s in
-                        ("loss", "optimizer", "data", "train")]
+    assert messages == [
+        f"train needs a '{s}' section" for s in ("loss", "optimizer", "data", "train")
+    ]
     assert {e.line for e in info.value.errors} == {1}
     assert not (tmp_path / "run").exists()
 
 
 def test_overrides_are_applied_and_stored(tmp_path):
     spec = load_spec(write_spec(tmp_path))
-    result = train(spec, out_dir=tmp_path / "run", quiet=True,
-                   overrides=["train.epochs=2", "optimizer.lr=0.05", "scheduler=exponential_lr",
-                              "scheduler.gamma=0.5", "data.batch_size=32"])
+    result = train(
+        spec,
+        out_dir=tmp_path / "run",
+        quiet=True,
+        overrides=[
+            "train.epochs=2",
+            "optimizer.lr=0.05",
+            "scheduler=exponential_lr",
+            "scheduler.gamma=0.5",
+            "data.batch_size=32",
+        ],
+    )
     assert result.summary["epochs_run"] == 2
     stored = load_spec(tmp_path / "run" / "spec.yaml")
     assert stored.optimizer.lr == 0.05 and stored.data.batch_size == 32
@@ -159,8 +196,9 @@ def test_a_bad_override_is_located_and_names_the_override(tmp_path):
         train(spec, out_dir=tmp_path / "run", quiet=True, overrides=["optimizer.lr=-1"])
     (error,) = info.value.errors
     assert error.message.startswith("--set optimizer.lr=-1: ")
-    assert error.line == IRIS.splitlines().index(
-        "optimizer: {type: sgd, lr: 0.1, momentum: 0.9}") + 1
+    assert (
+        error.line == IRIS.splitlines().index("optimizer: {type: sgd, lr: 0.1, momentum: 0.9}") + 1
+    )
     with pytest.raises(SpecErrors, match=r"--set train\.epoch=3: .*did you mean 'epochs'"):
         train(spec, out_dir=tmp_path / "run", quiet=True, overrides=["train.epoch=3"])
     with pytest.raises(RunError, match=r"expected key\.path=value"):
@@ -168,17 +206,23 @@ def test_a_bad_override_is_located_and_names_the_override(tmp_path):
 
 
 def test_monitor_not_computed_is_a_located_error(tmp_path):
-    spec = load_spec(write_spec(tmp_path, IRIS.replace("  metrics: [accuracy, f1]",
-                                                       "  metrics: [accuracy]\n"
-                                                       "  monitor: val_f1")))
+    spec = load_spec(
+        write_spec(
+            tmp_path,
+            IRIS.replace("  metrics: [accuracy, f1]", "  metrics: [accuracy]\n  monitor: val_f1"),
+        )
+    )
     with pytest.raises(SpecErrors, match="monitor 'val_f1' is not computed"):
         train(spec, out_dir=tmp_path / "run", quiet=True)
 
 
 def test_early_stopping_stops_and_says_so(tmp_path):
-    text = IRIS.replace("  metrics: [accuracy, f1]", "  metrics: [accuracy, f1]\n"
-                        "  monitor: val_accuracy\n"
-                        "  early_stopping: {monitor: val_loss, patience: 1, min_delta: 10.0}")
+    text = IRIS.replace(
+        "  metrics: [accuracy, f1]",
+        "  metrics: [accuracy, f1]\n"
+        "  monitor: val_accuracy\n"
+        "  early_stopping: {monitor: val_loss, patience: 1, min_delta: 10.0}",
+    )
     result = train(load_spec(write_spec(tmp_path, text)), out_dir=tmp_path / "run", quiet=True)
     assert result.summary["status"] == "early_stopped"
     assert result.summary["epochs_run"] == 2
@@ -204,14 +248,19 @@ train: {epochs: EPOCHS, metrics: [mse, mae, r2], device: cpu, deterministic: tru
 
 def regression_spec(folder: Path, lr: float, epochs: int, scale: float = 1.0) -> Path:
     xs = [[scale * (i / 8 - 1)] for i in range(16)]
-    text = (REGRESSION.replace("LR", str(lr)).replace("EPOCHS", str(epochs))
-            .replace("X", json.dumps(xs)).replace("Y", json.dumps([[2 * x[0]] for x in xs])))
+    text = (
+        REGRESSION.replace("LR", str(lr))
+        .replace("EPOCHS", str(epochs))
+        .replace("X", json.dumps(xs))
+        .replace("Y", json.dumps([[2 * x[0]] for x in xs]))
+    )
     return write_spec(folder, text)
 
 
 def test_regression_metrics_and_deterministic_mode(tmp_path):
-    result = train(load_spec(regression_spec(tmp_path, 0.3, 30)), out_dir=tmp_path / "run",
-                   quiet=True)
+    result = train(
+        load_spec(regression_spec(tmp_path, 0.3, 30)), out_dir=tmp_path / "run", quiet=True
+    )
     final = result.summary["final"]
     assert final["train_r2"] > 0.99 and final["train_mse"] == pytest.approx(final["train_loss"])
     assert "val_loss" not in final and result.summary["monitor"] == "train_loss"
@@ -236,8 +285,21 @@ def test_cli_trains_and_reports_missing_sections(tmp_path, monkeypatch, capsys):
     from specc.commands.common import run_app
 
     spec_path = write_spec(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["specc", "train", str(spec_path), "--out",
-                                      str(tmp_path / "run"), "--epochs", "1", "--lr", "0.05"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "specc",
+            "train",
+            str(spec_path),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--lr",
+            "0.05",
+        ],
+    )
     assert run_app(app) == 0
     out = capsys.readouterr().out
     assert "epoch 1/1" in out and f"run saved to {tmp_path / 'run'}" in out
@@ -251,8 +313,12 @@ def test_cli_trains_and_reports_missing_sections(tmp_path, monkeypatch, capsys):
 
 def test_bf16_autocast_trains_on_cpu_and_fp16_is_a_clear_error(tmp_path):
     spec = load_spec(write_spec(tmp_path))
-    result = train(spec, out_dir=tmp_path / "bf16", quiet=True,
-                   overrides=["train.precision=bf16", "train.epochs=2"])
+    result = train(
+        spec,
+        out_dir=tmp_path / "bf16",
+        quiet=True,
+        overrides=["train.precision=bf16", "train.epochs=2"],
+    )
     assert result.summary["precision"] == "bf16"
     assert result.summary["final"]["val_loss"] < 1.2
     with pytest.raises(RunError, match="fp16 needs a GPU"):
@@ -262,8 +328,12 @@ def test_bf16_autocast_trains_on_cpu_and_fp16_is_a_clear_error(tmp_path):
 
 def test_one_cycle_steps_every_batch_over_the_whole_run(tmp_path):
     spec = load_spec(write_spec(tmp_path))
-    result = train(spec, out_dir=tmp_path / "run", quiet=True,
-                   overrides=["scheduler={type: one_cycle, max_lr: 0.2}", "train.epochs=3"])
+    result = train(
+        spec,
+        out_dir=tmp_path / "run",
+        quiet=True,
+        overrides=["scheduler={type: one_cycle, max_lr: 0.2}", "train.epochs=3"],
+    )
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
     lrs = [float(r.split(",")[-2]) for r in rows]  # the lr at the start of each epoch
     assert lrs[0] == pytest.approx(0.2 / 25)

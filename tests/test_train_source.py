@@ -205,8 +205,7 @@ def _inline_data() -> tuple[list, list]:
 
 
 def _write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     data = header + array.astype(np.uint8).tobytes()
     path.write_bytes(gzip.compress(data) if compress else data)
 
@@ -228,9 +227,13 @@ def _make_cases(base: Path) -> dict[str, Path]:
     targets = features @ rng.normal(size=(3, 2)) + 0.1 * rng.normal(size=(60, 2))
     np.savez(base / "table.npz", features=features, targets=targets)
     x, y = _inline_data()
-    texts = {"mnist_small": MNIST_SMALL, "titanic_split": TITANIC_TEST_SPLIT,
-             "inline_labels": INLINE_TEXT_LABELS % (x, y), "npz_regression": NPZ_REGRESSION,
-             "digits_resize": DIGITS_PAD_RESIZE}
+    texts = {
+        "mnist_small": MNIST_SMALL,
+        "titanic_split": TITANIC_TEST_SPLIT,
+        "inline_labels": INLINE_TEXT_LABELS % (x, y),
+        "npz_regression": NPZ_REGRESSION,
+        "digits_resize": DIGITS_PAD_RESIZE,
+    }
     for name, text in texts.items():
         path = base / f"{name}.yaml"
         path.write_text(text.replace("'", '"'), encoding="utf-8")
@@ -267,21 +270,37 @@ def agreement(tmp_path_factory):
     # the scripts run in the background while specc trains the same specs here (without
     # drawing curves.png: matplotlib would take most of the time and changes no number)
     command = [sys.executable, "-I", "-c", _RUNNER, *scripts]
-    with pytest.MonkeyPatch.context() as patch, subprocess.Popen(
-            command, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        subprocess.Popen(
+            command, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc,
+    ):
         patch.setattr("specc.train.plots.plot_curves", lambda *args, **kwargs: None)
-        runs = {name: train(spec, out_dir=base / "runs" / name,
-                            overrides=[f"train.epochs={EPOCHS}"], quiet=True)
-                for name, (spec, _) in emitted.items()}
+        runs = {
+            name: train(
+                spec, out_dir=base / "runs" / name, overrides=[f"train.epochs={EPOCHS}"], quiet=True
+            )
+            for name, (spec, _) in emitted.items()
+        }
         stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     numbers = _parse(stdout)
-    return {name: (spec, out, numbers[str(out / "train.py")], runs[name].summary,
-                   runs[name].run_dir) for name, (spec, out) in emitted.items()}
+    return {
+        name: (spec, out, numbers[str(out / "train.py")], runs[name].summary, runs[name].run_dir)
+        for name, (spec, out) in emitted.items()
+    }
 
 
-CASES = ["diabetes", "linear_regression", "mnist_small", "titanic_split",
-         "inline_labels", "npz_regression", "digits_resize"]
+CASES = [
+    "diabetes",
+    "linear_regression",
+    "mnist_small",
+    "titanic_split",
+    "inline_labels",
+    "npz_regression",
+    "digits_resize",
+]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -290,8 +309,7 @@ def test_train_py_losses_equal_specc_train(agreement, name: str) -> None:
     spec, _, ours, summary, _ = agreement[name]
     final = summary["final"]
     assert final["epoch"] == EPOCHS
-    keys = [k for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
-            if k in final]
+    keys = [k for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy") if k in final]
     assert "train_loss" in keys
     for key in keys:
         tolerance = TOLERANCE if key.endswith("loss") else 1e-4  # accuracy printed .4f
@@ -322,8 +340,13 @@ def test_cases_cover_every_supported_source_step_and_schedule(agreement) -> None
     sources = {s.data.source.type for s in specs}
     assert sources == {"csv", "inline", "sklearn", "mnist", "npz"}
     steps = {p.type for s in specs for p in s.data.preprocess}
-    assert steps == {"simple_imputer", "one_hot_encoder", "ordinal_encoder",
-                     "standard_scaler", "min_max_scaler"}
+    assert steps == {
+        "simple_imputer",
+        "one_hot_encoder",
+        "ordinal_encoder",
+        "standard_scaler",
+        "min_max_scaler",
+    }
     assert {t.type for s in specs for t in s.data.transforms} == {"normalize", "pad", "resize"}
     schedulers = {s.scheduler.type for s in specs if s.scheduler is not None}
     assert {"step_lr", "one_cycle", "reduce_lr_on_plateau", "cosine_annealing"} <= schedulers
@@ -340,8 +363,19 @@ def test_emitted_train_py_passes_ruff_defaults(agreement) -> None:
 
 @pytest.mark.slow
 def test_train_py_imports_only_torch_numpy_sklearn_pandas_and_the_model(agreement) -> None:
-    allowed = {"argparse", "random", "gzip", "struct", "math", "pathlib", "numpy", "pandas",
-               "torch", "sklearn", "model"}
+    allowed = {
+        "argparse",
+        "random",
+        "gzip",
+        "struct",
+        "math",
+        "pathlib",
+        "numpy",
+        "pandas",
+        "torch",
+        "sklearn",
+        "model",
+    }
     for name in CASES:
         tree = ast.parse((agreement[name][1] / "train.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -365,13 +399,17 @@ def test_golden_train_files(spec_path: str) -> None:
     golden = ROOT / "tests/golden" / GOLDEN_TRAIN[spec_path]
     assert golden_train_source(spec_path) == golden.read_text(encoding="utf-8"), (
         f"{golden} is out of date; after an intended change run "
-        "`.venv/bin/python tests/regen_golden.py` and review the diff")
+        "`.venv/bin/python tests/regen_golden.py` and review the diff"
+    )
 
 
 HOSTILE = {
-    "version": 1, "name": "hostile", "seed": 0,
+    "version": 1,
+    "name": "hostile",
+    "seed": 0,
     "model": {"input": {"shape": [1]}, "layers": [{"type": "linear", "out_features": 1}]},
-    "loss": "mse", "optimizer": "sgd",
+    "loss": "mse",
+    "optimizer": "sgd",
     "data": {"source": {"type": "csv", "path": "d'\"\\q\nx.csv", "target": "t'\"\\\n"}},
 }
 
@@ -392,12 +430,18 @@ def test_hostile_paths_and_columns_are_inert_literals(tmp_path: Path) -> None:
 
 
 def test_unsupported_features_are_located_refusals_and_model_py_is_still_written(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     text = (SPECS / "lenet.yaml").read_text(encoding="utf-8")
-    text = text.replace("transforms: [{type: normalize, mean: [0.1307], std: [0.3081]}]",
-                        "transforms: [{type: random_horizontal_flip}]")
-    text = text.replace("  metrics: [accuracy]", "  metrics: [accuracy]\n"
-                        "  precision: bf16\n  early_stopping: {monitor: val_f1, patience: 2}")
+    text = text.replace(
+        "transforms: [{type: normalize, mean: [0.1307], std: [0.3081]}]",
+        "transforms: [{type: random_horizontal_flip}]",
+    )
+    text = text.replace(
+        "  metrics: [accuracy]",
+        "  metrics: [accuracy]\n"
+        "  precision: bf16\n  early_stopping: {monitor: val_f1, patience: 2}",
+    )
     spec_file = SPECS / "tmp_unsupported.yaml"
     spec = spec_from_text(text, str(spec_file))
     with pytest.raises(SpecErrors) as info:
@@ -407,14 +451,15 @@ def test_unsupported_features_are_located_refusals_and_model_py_is_still_written
     assert any("random_horizontal_flip augmentation" in m for m in messages)
     assert any("precision bf16" in m for m in messages)
     assert any("early stopping" in m for m in messages)
-    flip_line = text.splitlines().index(
-        "  transforms: [{type: random_horizontal_flip}]") + 1
+    flip_line = text.splitlines().index("  transforms: [{type: random_horizontal_flip}]") + 1
     assert flip_line in [e.line for e in errors]
     assert all("train.py does not support" in m for m in messages)
     assert (tmp_path / "model.py").exists() and not (tmp_path / "train.py").exists()
 
 
 def test_a_spec_without_training_sections_gets_only_model_py(tmp_path: Path) -> None:
-    spec = spec_from_text("version: 1\nname: m\nmodel:\n  input: {shape: [3]}\n"
-                          "  layers: [{type: linear, out_features: 2}]\n")
+    spec = spec_from_text(
+        "version: 1\nname: m\nmodel:\n  input: {shape: [3]}\n"
+        "  layers: [{type: linear, out_features: 2}]\n"
+    )
     assert [p.name for p in emit(spec, tmp_path)] == ["model.py"]

@@ -35,14 +35,19 @@ from specc.train.plan import Tracker, infer_mode
 def test_classification_metrics_match_sklearn(k, seed):
     g = torch.Generator().manual_seed(seed)
     target = torch.randint(0, k, (200,), generator=g)
-    pred = torch.where(torch.rand(200, generator=g) < 0.6, target,
-                       torch.randint(0, k - 1, (200,), generator=g))  # class k-1 rarely predicted
-    scores, cm = compute_metrics(("accuracy", "precision", "recall", "f1"), "multiclass",
-                                 pred, target, k)
+    pred = torch.where(
+        torch.rand(200, generator=g) < 0.6, target, torch.randint(0, k - 1, (200,), generator=g)
+    )  # class k-1 rarely predicted
+    scores, cm = compute_metrics(
+        ("accuracy", "precision", "recall", "f1"), "multiclass", pred, target, k
+    )
     t, p = target.numpy(), pred.numpy()
     assert scores["accuracy"] == pytest.approx(skm.accuracy_score(t, p), abs=1e-12)
-    for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
-                     ("f1", skm.f1_score)):
+    for name, fn in (
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ):
         assert scores[name] == pytest.approx(fn(t, p, average="macro", zero_division=0), abs=1e-12)
     np.testing.assert_array_equal(cm.numpy(), skm.confusion_matrix(t, p, labels=range(k)))
 
@@ -50,8 +55,9 @@ def test_classification_metrics_match_sklearn(k, seed):
 def test_macro_scores_skip_absent_labels_like_sklearn():
     target, pred = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1])
     scores, _ = compute_metrics(("precision", "f1"), "multiclass", pred, target, 4)
-    assert scores["precision"] == pytest.approx(skm.precision_score([0, 0, 1, 1], [0, 1, 1, 1],
-                                                                    average="macro"))
+    assert scores["precision"] == pytest.approx(
+        skm.precision_score([0, 0, 1, 1], [0, 1, 1, 1], average="macro")
+    )
     assert scores["f1"] == pytest.approx(skm.f1_score([0, 0, 1, 1], [0, 1, 1, 1], average="macro"))
 
 
@@ -124,23 +130,35 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     random.random(), np.random.rand(), torch.rand(1), np.random.randn()
     ckpt.save_checkpoint({"rng": ckpt.capture_rng({"shuffle": gen})}, tmp_path / "c.pt")
-    expected = (random.random(), np.random.rand(), np.random.randn(), torch.rand(2),
-                torch.randperm(10, generator=gen))
+    expected = (
+        random.random(),
+        np.random.rand(),
+        np.random.randn(),
+        torch.rand(2),
+        torch.randperm(10, generator=gen),
+    )
     random.seed(9), np.random.seed(9), torch.manual_seed(9)
     other = torch.Generator().manual_seed(0)
     ckpt.restore_rng(ckpt.load_checkpoint(tmp_path / "c.pt")["rng"], {"shuffle": other})
-    got = (random.random(), np.random.rand(), np.random.randn(), torch.rand(2),
-           torch.randperm(10, generator=other))
+    got = (
+        random.random(),
+        np.random.rand(),
+        np.random.randn(),
+        torch.rand(2),
+        torch.randperm(10, generator=other),
+    )
     assert got[:3] == expected[:3]
     assert torch.equal(got[3], expected[3]) and torch.equal(got[4], expected[4])
 
 
 def test_losses_build_from_their_section_classes():
-    ce = build_loss(CrossEntropyLoss(type="cross_entropy", label_smoothing=0.1,
-                                     weight=[1.0, 2.0, 3.0]))
+    ce = build_loss(
+        CrossEntropyLoss(type="cross_entropy", label_smoothing=0.1, weight=[1.0, 2.0, 3.0])
+    )
     logits, target = torch.randn(6, 3), torch.tensor([0, 1, 2, 2, 1, 0])
     expected = torch.nn.functional.cross_entropy(
-        logits, target, weight=torch.tensor([1.0, 2.0, 3.0]), label_smoothing=0.1)
+        logits, target, weight=torch.tensor([1.0, 2.0, 3.0]), label_smoothing=0.1
+    )
     assert torch.allclose(ce(logits, target), expected)
     huber = build_loss(HuberLoss(type="huber", delta=0.5))
     assert huber.delta == 0.5
@@ -151,8 +169,11 @@ def _every_member(classes):
     required = {"step_size": 2, "milestones": [1, 2], "gamma": 0.5, "max_lr": 0.1}
     for cls in classes:
         kind = get_args(cls.model_fields["type"].annotation)[0]
-        args = {k: v for k, v in required.items()
-                if k in cls.model_fields and cls.model_fields[k].is_required()}
+        args = {
+            k: v
+            for k, v in required.items()
+            if k in cls.model_fields and cls.model_fields[k].is_required()
+        }
         yield cls(type=kind, **args)
 
 
@@ -171,8 +192,9 @@ def test_every_family_member_builds_its_torch_class():
         stepper = build_scheduler(section, optimizer, epochs=3, batches_per_epoch=2)
         assert type(stepper.scheduler).__name__ == section.torch_class
         assert stepper.per_batch == (section.steps == "batch")
-    opt = build_optimizer(SGD(type="sgd", lr=0.1, momentum=0.9, nesterov=True,
-                              weight_decay=1e-4), model.parameters())
+    opt = build_optimizer(
+        SGD(type="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4), model.parameters()
+    )
     assert opt.param_groups[0]["nesterov"] and opt.param_groups[0]["weight_decay"] == 1e-4
 
 
@@ -182,8 +204,9 @@ def _opt(lr=0.1):
 
 def test_one_cycle_steps_per_batch_over_all_epochs():
     opt = _opt()
-    stepper = build_scheduler(OneCycle(type="one_cycle", max_lr=1.0), opt, epochs=3,
-                              batches_per_epoch=4)
+    stepper = build_scheduler(
+        OneCycle(type="one_cycle", max_lr=1.0), opt, epochs=3, batches_per_epoch=4
+    )
     assert stepper.per_batch and stepper.scheduler.total_steps == 12
     used = []
     for _ in range(12):  # the lr each of the 12 optimizer steps uses
@@ -197,8 +220,9 @@ def test_one_cycle_steps_per_batch_over_all_epochs():
 
 def test_cosine_annealing_defaults_to_the_epoch_count():
     opt = _opt()
-    stepper = build_scheduler(CosineAnnealing(type="cosine_annealing"), opt, epochs=4,
-                              batches_per_epoch=10)
+    stepper = build_scheduler(
+        CosineAnnealing(type="cosine_annealing"), opt, epochs=4, batches_per_epoch=10
+    )
     for _ in range(4):
         opt.step()
         stepper.epoch({})
@@ -224,13 +248,18 @@ def test_tracker_modes_min_delta_and_patience():
     assert infer_mode("val_loss") == "min" and infer_mode("val_mae") == "min"
     assert infer_mode("val_accuracy") == "max" and infer_mode("val_r2") == "max"
     stop = Tracker("val_loss", "min", min_delta=0.1, patience=2)
-    flags = [stop.update({"epoch": e, "val_loss": v}) for e, v in
-             enumerate([1.0, 0.95, 0.85, 0.84, 0.80], start=1)]
+    flags = [
+        stop.update({"epoch": e, "val_loss": v})
+        for e, v in enumerate([1.0, 0.95, 0.85, 0.84, 0.80], start=1)
+    ]
     assert flags == [True, False, True, False, False]
     assert stop.should_stop and stop.best_epoch == 3
     best = Tracker("val_accuracy", "max")
-    assert [best.update({"epoch": 1, "val_accuracy": a}) for a in (0.5, 0.7, 0.7)] == \
-        [True, True, False]
+    assert [best.update({"epoch": 1, "val_accuracy": a}) for a in (0.5, 0.7, 0.7)] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_device_and_precision_resolution():
@@ -254,9 +283,16 @@ def _step(model, grad_clip=None, per_sample_weight=True, lr=1.0):
     from specc.train.optim import Stepper
 
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return Step(model, torch.nn.MSELoss(), optimizer, Stepper(None),
-                Predictor("regression", MSELoss.threshold), Precision("fp32", "cpu"),
-                grad_clip=grad_clip, per_sample_weight=per_sample_weight)
+    return Step(
+        model,
+        torch.nn.MSELoss(),
+        optimizer,
+        Stepper(None),
+        Predictor("regression", MSELoss.threshold),
+        Precision("fp32", "cpu"),
+        grad_clip=grad_clip,
+        per_sample_weight=per_sample_weight,
+    )
 
 
 def test_train_epoch_clips_gradients_and_averages_the_loss_per_sample():
@@ -283,8 +319,7 @@ def test_evaluate_runs_in_inference_mode_and_matches_the_full_batch_loss():
     from specc.train.loop import evaluate
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5),
-                                torch.nn.Linear(4, 1))
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
     split = TensorSplit(torch.randn(2500, 3), torch.randn(2500, 1))
     result = evaluate(_step(model), split, batch_size=16, device=torch.device("cpu"))
     model.eval()

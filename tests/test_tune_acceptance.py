@@ -18,18 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_diabetes_tune_beats_or_ties_the_shipped_spec(tmp_path) -> None:
-    config = TuneConfig(str(ROOT / "specs" / "diabetes.yaml"),
-                        ["optimizer.lr=loguniform(1e-4,1e-1)",
-                         "model.layers.0.out_features=choice(16,32,64)"], 20,
-                        str(tmp_path / "tune"))
+    config = TuneConfig(
+        str(ROOT / "specs" / "diabetes.yaml"),
+        ["optimizer.lr=loguniform(1e-4,1e-1)", "model.layers.0.out_features=choice(16,32,64)"],
+        20,
+        str(tmp_path / "tune"),
+    )
     with one_thread():
         result = tune(config, quiet=True)
-        assert sum(r["state"] in ("COMPLETE", "PRUNED") for r in trials_csv(result.out_dir)) \
-            == 20
+        assert sum(r["state"] in ("COMPLETE", "PRUNED") for r in trials_csv(result.out_dir)) == 20
         tuned = train(load_spec(result.best_yaml), out_dir=tmp_path / "best", quiet=True)
-        shipped = train(load_spec(ROOT / "specs" / "diabetes.yaml"),
-                        out_dir=tmp_path / "shipped", quiet=True)
-    accuracy = {name: run.summary["best"]["val_accuracy"]
-                for name, run in (("tuned", tuned), ("shipped", shipped))}
+        shipped = train(
+            load_spec(ROOT / "specs" / "diabetes.yaml"), out_dir=tmp_path / "shipped", quiet=True
+        )
+    accuracy = {
+        name: run.summary["best"]["val_accuracy"]
+        for name, run in (("tuned", tuned), ("shipped", shipped))
+    }
     print(f"val accuracy at the best epoch: {accuracy}")
     assert accuracy["tuned"] >= accuracy["shipped"]

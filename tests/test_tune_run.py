@@ -55,18 +55,27 @@ def test_tune_writes_trials_best_yaml_and_plots(tmp_path) -> None:
     written = yaml.safe_load(result.best_yaml.read_text())
     assert written["optimizer"]["lr"] == pytest.approx(float(best_row["optimizer.lr"]))
     assert written["model"]["layers"][0]["out_features"] == int(
-        best_row["model.layers.0.out_features"])
+        best_row["model.layers.0.out_features"]
+    )
     for name in ("optimization_history.png", "param_importances.png"):
         with Image.open(out / name) as image:
             image.verify()
-    retrained = train(load_spec(result.best_yaml), out_dir=tmp_path / "again",
-                      overrides=["train.epochs=2"], quiet=True)  # best.yaml trains where it is
+    retrained = train(
+        load_spec(result.best_yaml),
+        out_dir=tmp_path / "again",
+        overrides=["train.epochs=2"],
+        quiet=True,
+    )  # best.yaml trains where it is
     assert retrained.summary["best"]["val_loss"] == pytest.approx(best["best"]["val_loss"])
 
 
 def test_an_invalid_combination_is_a_pruned_trial_with_its_reason(tmp_path) -> None:
-    config = _config(tmp_path, trials=2, epochs=1, searches=[
-        "data.split.val=choice(0.2,0.6)", "data.split.test=choice(0.2,0.5)"])
+    config = _config(
+        tmp_path,
+        trials=2,
+        epochs=1,
+        searches=["data.split.val=choice(0.2,0.6)", "data.split.test=choice(0.2,0.5)"],
+    )
     spec = load_spec(config.spec_path)
     Path(config.out).mkdir()
     study = open_study(config, spec, monitor_of(spec))  # the first trial: 0.6 + 0.5 > 1
@@ -90,9 +99,14 @@ def test_workers_share_the_study_and_stop_at_n(tmp_path) -> None:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "specc", "tune", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
-                                                    **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "specc", "tune", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=300,
+    )
 
 
 def test_a_trial_left_running_is_failed_and_its_values_run_again(tmp_path) -> None:
@@ -101,8 +115,12 @@ def test_a_trial_left_running_is_failed_and_its_values_run_again(tmp_path) -> No
     spec = load_spec(config.spec_path)
     Path(config.out).mkdir()
     study = open_study(config, spec, monitor_of(spec))
-    orphan = study.ask({s.partition("=")[0]: d.optuna() for s, d in (
-        (LR, parse_search(LR).dist), (WIDTH, parse_search(WIDTH).dist))})
+    orphan = study.ask(
+        {
+            s.partition("=")[0]: d.optuna()
+            for s, d in ((LR, parse_search(LR).dist), (WIDTH, parse_search(WIDTH).dist))
+        }
+    )
     tune(config, quiet=True)
     rows = trials_csv(config.out_dir)
     assert rows[0]["state"] == "FAIL" and rows[0]["reason"].startswith("interrupted")
@@ -132,8 +150,15 @@ def test_a_killed_tune_continues_to_exactly_n_trials(tmp_path) -> None:
 
 def test_cli_reports_a_bad_search_at_the_spec_line(tmp_path) -> None:
     spec = write_tiny(tmp_path)
-    bad = _cli(str(spec), "--trials", "2", "--search", "optimizer.lrr=uniform(0.1,0.2)",
-               "--out", str(tmp_path / "t"))
+    bad = _cli(
+        str(spec),
+        "--trials",
+        "2",
+        "--search",
+        "optimizer.lrr=uniform(0.1,0.2)",
+        "--out",
+        str(tmp_path / "t"),
+    )
     assert bad.returncode == 2
     assert f"{spec}:11:" in bad.stderr and "--search optimizer.lrr=uniform(0.1,0.2)" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "t").exists()
@@ -143,13 +168,36 @@ def test_cli_reports_a_bad_search_at_the_spec_line(tmp_path) -> None:
 def test_two_tunes_join_one_storage(tmp_path) -> None:
     """Two `specc tune` processes (as on two machines) on one SQLite study via --storage."""
     spec, storage = write_tiny(tmp_path), f"sqlite:///{tmp_path / 'shared.db'}"
-    procs = [subprocess.Popen([sys.executable, "-m", "specc", "tune", str(spec), "--trials",
-                               "6", "--epochs", "2", "--search", LR, "--storage", storage,
-                               "--out", str(tmp_path / f"m{i}"), "--quiet"], cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "specc",
+                "tune",
+                str(spec),
+                "--trials",
+                "6",
+                "--epochs",
+                "2",
+                "--search",
+                LR,
+                "--storage",
+                storage,
+                "--out",
+                str(tmp_path / f"m{i}"),
+                "--quiet",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for i in range(2)
+    ]
     assert [p.wait(timeout=600) for p in procs] == [0, 0]
     rows = trials_csv(tmp_path / "m0")  # each process writes the whole study's table
     assert rows == trials_csv(tmp_path / "m1")
     assert sum(r["state"] in FINISHED for r in rows) == 6
-    assert {Path(r["run_dir"]).parent.parent.name for r in rows
-            if r["state"] in FINISHED} == {"m0", "m1"}
+    assert {Path(r["run_dir"]).parent.parent.name for r in rows if r["state"] in FINISHED} == {
+        "m0",
+        "m1",
+    }

@@ -38,8 +38,11 @@ def test_valid_specs_print_one_summary_line_each(monkeypatch, capsys):
 
 def test_invalid_spec_exits_2_with_the_report(monkeypatch, capsys, tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nname: t\nmodel:\n  input: {shape: [4]}\n"
-                   "  layers: [{type: linaer, out_features: 2}]\n", encoding="utf-8")
+    bad.write_text(
+        "version: 1\nname: t\nmodel:\n  input: {shape: [4]}\n"
+        "  layers: [{type: linaer, out_features: 2}]\n",
+        encoding="utf-8",
+    )
     code, out, err = specc(monkeypatch, capsys, "validate", str(bad), str(LENET))
     assert code == 2
     assert "lenet5" in out  # the good spec is still checked and reported
@@ -78,19 +81,30 @@ def test_schema_to_stdout_and_to_a_file(monkeypatch, capsys, tmp_path: Path):
 def test_real_entry_point(entry: list[str], tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nname: t\n", encoding="utf-8")
-    ok = subprocess.run([sys.executable, *entry, "validate", str(LENET)], capture_output=True,
-                        text=True, cwd=ROOT, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, *entry, "validate", str(LENET)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert ok.returncode == 0 and "ok: lenet5" in ok.stdout
-    failed = subprocess.run([sys.executable, *entry, "validate", str(bad)], capture_output=True,
-                            text=True, cwd=ROOT, timeout=60)
+    failed = subprocess.run(
+        [sys.executable, *entry, "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert f"{bad}:1:1: error: missing required key 'model'" in failed.stderr
 
 
 def test_fast_path_prints_what_the_typer_command_prints(monkeypatch, capsys, tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nname: t\nmodel: {input: {shape: [4]}, layers: [lstm]}\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "version: 1\nname: t\nmodel: {input: {shape: [4]}, layers: [lstm]}\n", encoding="utf-8"
+    )
     args = ["validate", str(LENET), str(bad)]
     typer_path = specc(monkeypatch, capsys, *args)
     monkeypatch.setattr(sys, "argv", ["specc", *args])

@@ -59,13 +59,13 @@ def test_zoo_generated_code_has_one_class_per_block_variant() -> None:
     assert "layer3_1" not in source  # no flat, unrolled attributes
 
 
-
 def test_zoo_vit_encoder_layers_share_one_class() -> None:
     source = render_model_source(load_spec(ZOO / "vit_b_16.yaml"))
     # the 12 encoder layers are equal, so one EncoderBlock class, built 12 times by name
     assert source.count("class EncoderBlock(nn.Module):") == 1
     assert source.count("EncoderBlock()),") == 12 and '("encoder_layer_11", ' in source
     assert "self.class_token = nn.Parameter(torch.zeros(1, 1, 768))" in source
+
 
 class _BasicBlock(nn.Module):
     """torchvision's BasicBlock, written out by hand."""
@@ -79,8 +79,9 @@ class _BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = None
         if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False),
-                                            nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)

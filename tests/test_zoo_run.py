@@ -51,8 +51,16 @@ def test_unet_parameter_count_is_the_hand_computed_one():
     # up1: convtranspose 32->16, 2x2: 32*16*4 + 16          =  2,064
     # dec1 (16 up + 16 skip = 32)->16                       =  6,976
     # logits: 1x1 conv 16->2: 16*2 + 2                      =     34
-    parts = [_double_conv(1, 16), _double_conv(16, 32), _double_conv(32, 64), 64 * 32 * 4 + 32,
-             _double_conv(64, 32), 32 * 16 * 4 + 16, _double_conv(32, 16), 16 * 2 + 2]
+    parts = [
+        _double_conv(1, 16),
+        _double_conv(16, 32),
+        _double_conv(32, 64),
+        64 * 32 * 4 + 32,
+        _double_conv(64, 32),
+        32 * 16 * 4 + 16,
+        _double_conv(32, 16),
+        16 * 2 + 2,
+    ]
     assert parts == [2_512, 13_952, 55_552, 8_224, 27_776, 2_064, 6_976, 34]
     spec = specc.load_spec(ROOT / "specs" / "zoo" / "unet.yaml")
     assert spec.graph.params == sum(parts) == 117_090
@@ -74,8 +82,9 @@ def _export(path: Path, tmp_path: Path):
 #: on 2 cores; every layer type they use is exported by the smaller ones, so they run only
 #: when asked: SPECC_BIG_EXPORTS=1 pytest -m '' tests/test_zoo_run.py
 BIG = {"resnet50", "vgg11_bn", "vit_b_16"}
-_BIG_SKIP = pytest.mark.skipif(not os.environ.get("SPECC_BIG_EXPORTS"),
-                               reason="a big zoo export: set SPECC_BIG_EXPORTS=1")
+_BIG_SKIP = pytest.mark.skipif(
+    not os.environ.get("SPECC_BIG_EXPORTS"), reason="a big zoo export: set SPECC_BIG_EXPORTS=1"
+)
 EXPORTED = [pytest.param(p, marks=_BIG_SKIP) if p.stem in BIG else p for p in ZOO]
 
 
@@ -98,4 +107,3 @@ def test_attention_layers_export_with_a_dynamic_sequence_length(tmp_path: Path):
     report = _export(FIXTURES[0], tmp_path)
     assert report.info.dynamic_seq and report.seq_note is None
     assert {case[1] for case in report.parity.cases} == {10, 5}
-

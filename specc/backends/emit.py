@@ -48,8 +48,14 @@ def _refuse(spec: Spec, problems: list[tuple[tuple, str]], model_py: Path) -> No
     from specc.data.problems import located
     from specc.errors import SpecErrors
 
-    errors = [located(spec, key, f"the standalone train.py does not support {what}, so it "
-                      f"was not written ({model_py} was)", hint="train this spec with "
-                      "`specc train`")
-              for key, what in problems]
+    errors = [
+        located(
+            spec,
+            key,
+            f"the standalone train.py does not support {what}, so it "
+            f"was not written ({model_py} was)",
+            hint="train this spec with `specc train`",
+        )
+        for key, what in problems
+    ]
     raise SpecErrors(errors, spec.source)

@@ -98,8 +98,11 @@ class Hierarchy:
             self.signatures[name] = unified.params
             more = f" and {len(members) - 1} more" if len(members) > 1 else ""
             doc = f"Block '{block}': {instances[members[0]].path}{more}."
-            self.classes.append(BlockClass(name, doc, unified.params, _lines(done[:len(init)]),
-                                           _lines(done[len(init):])))
+            self.classes.append(
+                BlockClass(
+                    name, doc, unified.params, _lines(done[: len(init)]), _lines(done[len(init) :])
+                )
+            )
 
     def _class_name(self, block: str) -> str:
         base = camel_case(block)
@@ -134,8 +137,9 @@ class Hierarchy:
             params = _torch_params(callee)
         return params[position] if position < len(params) else f"arg{position}"
 
-    def _statements(self, scope: Scope, outputs: list[str],
-                    shapes: bool) -> tuple[list[Statement], list[Statement]]:
+    def _statements(
+        self, scope: Scope, outputs: list[str], shapes: bool
+    ) -> tuple[list[Statement], list[Statement]]:
         """``__init__`` and ``forward`` statements of a copy scope or of the root."""
         local = _local_graph(scope, outputs)
         init: list[Statement] = []
@@ -149,8 +153,12 @@ class Hierarchy:
             child = step.node.item
             if step.out is None:
                 if shapes:
-                    forward.append((f"# {child.key} ({self._where(child)}) is skipped: no "
-                                    "output uses it", None))
+                    forward.append(
+                        (
+                            f"# {child.key} ({self._where(child)}) is skipped: no output uses it",
+                            None,
+                        )
+                    )
                 continue
             for text, shape in self._forward(child, step.args, step.out):
                 note = f"{fmt_shape(shape)}  {self._where(child)}" if shapes else None
@@ -176,8 +184,9 @@ class Hierarchy:
         parts = [self._expr(c) or "nn.Identity()" for c in child.children]
         if child.named:
             self.ordered_dict = True
-            pairs = ", ".join(f"({c.key!r}, {p})" for c, p in zip(child.children, parts,
-                                                                  strict=True))
+            pairs = ", ".join(
+                f"({c.key!r}, {p})" for c, p in zip(child.children, parts, strict=True)
+            )
             return f"nn.Sequential(OrderedDict([{pairs}]))"
         return f"nn.Sequential({', '.join(parts)})"
 

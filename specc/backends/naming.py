@@ -49,15 +49,29 @@ def camel_case(name: str) -> str:
     camel = "".join(p[:1].upper() + p[1:] for p in parts)
     if not camel or camel[0].isdigit():
         camel = "Model" + camel
-    if keyword.iskeyword(camel) or hasattr(builtins, camel) or camel in TAKEN_CLASS_NAMES \
-            or camel.upper() == camel:  # all capitals: train.py's constants (HERE, SEED...)
+    if (
+        keyword.iskeyword(camel)
+        or hasattr(builtins, camel)
+        or camel in TAKEN_CLASS_NAMES
+        or camel.upper() == camel
+    ):  # all capitals: train.py's constants (HERE, SEED...)
         camel += "Model"
     return camel
 
 
 #: Names generated files import or define at module level, which a class may not take.
-TAKEN_CLASS_NAMES = frozenset({"Module", "Tensor", "Path", "SimpleImputer", "OneHotEncoder",
-                               "OrdinalEncoder", "StandardScaler", "MinMaxScaler"})
+TAKEN_CLASS_NAMES = frozenset(
+    {
+        "Module",
+        "Tensor",
+        "Path",
+        "SimpleImputer",
+        "OneHotEncoder",
+        "OrdinalEncoder",
+        "StandardScaler",
+        "MinMaxScaler",
+    }
+)
 
 
 @dataclass

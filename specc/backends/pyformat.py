@@ -42,8 +42,11 @@ def prefer_double_quotes(code: str) -> str:
     quote or backslash."""
     if "\n" in code or "'" not in code:
         return code
-    strings = [tok for tok in tokenize.generate_tokens(io.StringIO(code).readline)
-               if tok.type == tokenize.STRING]
+    strings = [
+        tok
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline)
+        if tok.type == tokenize.STRING
+    ]
     for tok in reversed(strings):
         body = tok.string[1:-1]
         if tok.string[0] != "'" or tok.string[:3] == "'''" or '"' in body or "\\" in body:
@@ -64,8 +67,9 @@ def _split(code: str, indent: int) -> list[str]:
     if value is None:
         return [" " * indent + code]
     if isinstance(value, ast.Tuple) and code[value.col_offset] != "(":  # return a, b
-        return _bracketed(code, f"{code[: value.col_offset]}(", value.elts, ")", indent,
-                          collection=True)
+        return _bracketed(
+            code, f"{code[: value.col_offset]}(", value.elts, ")", indent, collection=True
+        )
     head, pad = code[: value.col_offset], " " * indent
     own = _expr_lines(code, value, indent, head, "")
     if _fits(own) or not head or isinstance(value, ast.BinOp):
@@ -99,11 +103,11 @@ def _expr_lines(code: str, node: ast.expr, indent: int, head: str, tail: str) ->
         parts: list[tuple[str, ast.expr]] = [("", arg) for arg in node.args]
         parts += [(f"{k.arg}=" if k.arg else "**", k.value) for k in node.keywords]
         return _bracketed(code, f"{head}{_seg(code, node.func)}(", parts, f"){tail}", indent)
-    if isinstance(node, ast.List) or (isinstance(node, ast.Tuple) and
-                                      code[node.col_offset] == "("):
+    if isinstance(node, ast.List) or (isinstance(node, ast.Tuple) and code[node.col_offset] == "("):
         brackets = "[]" if isinstance(node, ast.List) else "()"
-        return _bracketed(code, head + brackets[0], node.elts, brackets[1] + tail, indent,
-                          collection=True)
+        return _bracketed(
+            code, head + brackets[0], node.elts, brackets[1] + tail, indent, collection=True
+        )
     if isinstance(node, ast.BinOp):
         return _operator_chain(code, node, indent, head, tail)
     if isinstance(node, ast.Subscript):  # x[:, -1, :4] -> x[ / :, -1, :4 / ]
@@ -112,8 +116,9 @@ def _expr_lines(code: str, node: ast.expr, indent: int, head: str, tail: str) ->
     return [pad + text]
 
 
-def _bracketed(code: str, opening: str, parts: list, closing: str, indent: int,
-               collection: bool = False) -> list[str]:
+def _bracketed(
+    code: str, opening: str, parts: list, closing: str, indent: int, collection: bool = False
+) -> list[str]:
     """``f(`` + items + ``)``: the items on one line if they fit, else one per line with a
     trailing comma (ruff's "magic trailing comma" layout), each split again if needed.
     A split collection literal (list, tuple) always has one item per line."""

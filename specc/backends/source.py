@@ -82,8 +82,10 @@ def _main_lines(spec: Spec, cls: str) -> list[str]:
     graph = spec.graph
     shape = (DEMO_BATCH, *graph.input_shape)
     if graph.input_dtype == "int64":
-        high = min(((getattr(n.layer, "num_embeddings", None) or 2)
-                    for n in graph.consumers("input")), default=2)
+        high = min(
+            ((getattr(n.layer, "num_embeddings", None) or 2) for n in graph.consumers("input")),
+            default=2,
+        )
         make = call("torch.randint", [0, high, shape])
     else:
         make = call("torch.randn", list(shape))
@@ -97,8 +99,7 @@ def _main_lines(spec: Spec, cls: str) -> list[str]:
         lines += format_statement("print(tuple(y.shape))", 4, repr(out_shapes[0]))
     else:
         lines += format_statement("outputs = model(x)", 8)
-        lines += format_statement("print([tuple(y.shape) for y in outputs])", 4,
-                                  repr(out_shapes))
+        lines += format_statement("print([tuple(y.shape) for y in outputs])", 4, repr(out_shapes))
     return lines
 
 

@@ -39,13 +39,20 @@ __all__ = ["needs_train_script", "render_train_source", "train_problems"]
 AUGMENTATIONS = ("random_crop", "random_horizontal_flip")
 MONITORS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 PATH_SOURCES = ("csv", "mnist", "npz")
-_SKLEARN_LOADERS = {"digits": "load_digits", "iris": "load_iris", "wine": "load_wine",
-                    "breast_cancer": "load_breast_cancer", "diabetes": "load_diabetes"}
-_PREPROCESS_CLASS = {"simple_imputer": ("sklearn.impute", "SimpleImputer"),
-                     "one_hot_encoder": ("sklearn.preprocessing", "OneHotEncoder"),
-                     "ordinal_encoder": ("sklearn.preprocessing", "OrdinalEncoder"),
-                     "standard_scaler": ("sklearn.preprocessing", "StandardScaler"),
-                     "min_max_scaler": ("sklearn.preprocessing", "MinMaxScaler")}
+_SKLEARN_LOADERS = {
+    "digits": "load_digits",
+    "iris": "load_iris",
+    "wine": "load_wine",
+    "breast_cancer": "load_breast_cancer",
+    "diabetes": "load_diabetes",
+}
+_PREPROCESS_CLASS = {
+    "simple_imputer": ("sklearn.impute", "SimpleImputer"),
+    "one_hot_encoder": ("sklearn.preprocessing", "OneHotEncoder"),
+    "ordinal_encoder": ("sklearn.preprocessing", "OrdinalEncoder"),
+    "standard_scaler": ("sklearn.preprocessing", "StandardScaler"),
+    "min_max_scaler": ("sklearn.preprocessing", "MinMaxScaler"),
+}
 ENCODERS = ("one_hot_encoder", "ordinal_encoder")
 SCALES = {"mnist": "1 / 255", "digits": "1 / 16"}
 
@@ -63,9 +70,14 @@ def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
     if data.source.type == "torchvision":
         problems.append((("data", "source", "type"), "the torchvision source"))
     if data.source.type == "image_folder":
-        problems.append((("data", "source", "type"), "the image_folder source (its files are "
-                         "decoded lazily by specc's DataLoader workers; train it with specc "
-                         "train)"))
+        problems.append(
+            (
+                ("data", "source", "type"),
+                "the image_folder source (its files are "
+                "decoded lazily by specc's DataLoader workers; train it with specc "
+                "train)",
+            )
+        )
     for i, step in enumerate(data.transforms):
         if step.type in AUGMENTATIONS:
             problems.append((("data", "transforms", i), f"{step.type} augmentation"))
@@ -75,8 +87,9 @@ def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
         problems.append((("train", "precision"), f"precision {train.precision}"))
     monitored = []
     if train is not None and train.early_stopping is not None:
-        monitored.append((("train", "early_stopping", "monitor"), "early stopping",
-                          train.early_stopping))
+        monitored.append(
+            (("train", "early_stopping", "monitor"), "early stopping", train.early_stopping)
+        )
     if spec.scheduler is not None and spec.scheduler.type == "reduce_lr_on_plateau":
         monitored.append((("scheduler", "monitor"), "reduce_lr_on_plateau", spec.scheduler))
     for key, what, section in monitored:
@@ -126,11 +139,14 @@ def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, An
         "correct_doc": _correct_doc(spec.loss),
         "correct_lines": _correct_lines(spec.loss),
         "eval_loss_lines": _loss_sum_lines(spec, "loss", 8),
-        "parser_lines": format_statement("parser = argparse.ArgumentParser(description="
-                                         f"{_description(spec)!r})", 4),
+        "parser_lines": format_statement(
+            f"parser = argparse.ArgumentParser(description={_description(spec)!r})", 4
+        ),
         "argument_lines": format_statement(
-            'parser.add_argument("--data", type=Path, default=DATA_PATH)', 4)
-            if path_source else [],
+            'parser.add_argument("--data", type=Path, default=DATA_PATH)', 4
+        )
+        if path_source
+        else [],
         "numpy_seed": "SEED" if 0 <= spec.seed < 2**32 else f"{spec.seed % 2**32!r}",
         "setup_lines": _setup_lines(spec),
         "class_name": cls,
@@ -188,8 +204,10 @@ def _imports(spec: Spec, task: str) -> list[str]:
         froms.setdefault(module, set()).add(name)
     froms.setdefault("torch", set()).add("nn")
     froms["model"] = {class_name(spec)}  # model.py next to train.py (sorted as third-party)
-    third += [f"from {module} import {', '.join(sorted(names))}"
-              for module, names in sorted(froms.items())]
+    third += [
+        f"from {module} import {', '.join(sorted(names))}"
+        for module, names in sorted(froms.items())
+    ]
     return [*lines, *third]
 
 
@@ -244,18 +262,27 @@ def _data_path(spec: Spec, relative: str, out_dir: str | Path | None) -> str:
 def _constants(spec: Spec, out_dir: str | Path | None) -> list[str]:
     data, source = spec.data, spec.data.source
     train = _train_section(spec)
-    device_expr = '"cuda" if torch.cuda.is_available() else "cpu"' if train.device == "auto" \
+    device_expr = (
+        '"cuda" if torch.cuda.is_available() else "cpu"'
+        if train.device == "auto"
         else repr(train.device)
+    )
     pairs = [("HERE", "Path(__file__).resolve().parent"), ("SEED", repr(spec.seed))]
     if _split_seed_name(spec) == "SPLIT_SEED":
         pairs.append(("SPLIT_SEED", repr(data.split.seed)))
-    pairs += [("EPOCHS", repr(train.epochs)), ("BATCH_SIZE", repr(data.batch_size)),
-              ("EVAL_BATCH", repr(max(data.batch_size, 1024))), ("DEVICE", device_expr)]
+    pairs += [
+        ("EPOCHS", repr(train.epochs)),
+        ("BATCH_SIZE", repr(data.batch_size)),
+        ("EVAL_BATCH", repr(max(data.batch_size, 1024))),
+        ("DEVICE", device_expr),
+    ]
     if train.grad_clip is not None:
         pairs.append(("GRAD_CLIP", repr(train.grad_clip)))
     if train.early_stopping is not None:
-        pairs += [("PATIENCE", repr(train.early_stopping.patience)),
-                  ("MIN_DELTA", repr(train.early_stopping.min_delta))]
+        pairs += [
+            ("PATIENCE", repr(train.early_stopping.patience)),
+            ("MIN_DELTA", repr(train.early_stopping.min_delta)),
+        ]
     if source.type in PATH_SOURCES:
         pairs.append(("DATA_PATH", _data_path(spec, source.path, out_dir)))
     if source.type == "csv":
@@ -285,16 +312,26 @@ def _load_lines(spec: Spec, task: str) -> list[str]:
     lines += _split_lines(spec, task)
     lines += _feature_lines(spec)
     dtype = "np.int64" if spec.model.input.dtype == "int64" else "np.float32"
-    return [*lines, "    splits = {}", "    for name, x in xs.items():",
-            *format_statement(f"splits[name] = (x.reshape(len(x), *INPUT_SHAPE)"
-                              f".astype({dtype}), ys[name])", 8),
-            "    return splits"]
+    return [
+        *lines,
+        "    splits = {}",
+        "    for name, x in xs.items():",
+        *format_statement(
+            f"splits[name] = (x.reshape(len(x), *INPUT_SHAPE).astype({dtype}), ys[name])", 8
+        ),
+        "    return splits",
+    ]
 
 
 def _read_lines(spec: Spec) -> list[str]:
     source = spec.data.source
-    reader = {"csv": _read_csv, "sklearn": _read_sklearn, "mnist": _read_mnist,
-              "npz": _read_npz, "inline": _read_inline}[source.type]
+    reader = {
+        "csv": _read_csv,
+        "sklearn": _read_sklearn,
+        "mnist": _read_mnist,
+        "npz": _read_npz,
+        "inline": _read_inline,
+    }[source.type]
     lines: list[str] = []
     for line in reader(spec, source):
         code = line.lstrip()
@@ -308,8 +345,7 @@ def _read_lines(spec: Spec) -> list[str]:
 
 def _read_csv(spec: Spec, source) -> list[str]:
     sep = "" if source.delimiter == "," else f", sep={source.delimiter!r}"
-    x = "frame[FEATURES].copy()" if source.features is not None else \
-        "frame.drop(columns=[TARGET])"
+    x = "frame[FEATURES].copy()" if source.features is not None else "frame.drop(columns=[TARGET])"
     return [f"frame = pd.read_csv(path{sep})", f"x = {x}", "y = frame[TARGET].to_numpy()"]
 
 
@@ -333,23 +369,28 @@ def _read_mnist(spec: Spec, source) -> list[str]:
 
 
 def _read_npz(spec: Spec, source) -> list[str]:
-    lines = ["with np.load(path, allow_pickle=False) as archive:",
-             f"    x, y = archive[{source.x_key!r}], archive[{source.y_key!r}]"]
+    lines = [
+        "with np.load(path, allow_pickle=False) as archive:",
+        f"    x, y = archive[{source.x_key!r}], archive[{source.y_key!r}]",
+    ]
     if _tabular(spec):
-        lines += ["x = pd.DataFrame(x.reshape(len(x), -1))",
-                  'x.columns = [f"x{i}" for i in range(x.shape[1])]']
+        lines += [
+            "x = pd.DataFrame(x.reshape(len(x), -1))",
+            'x.columns = [f"x{i}" for i in range(x.shape[1])]',
+        ]
     return lines
 
 
 def _read_inline(spec: Spec, source) -> list[str]:
     kind = _inline_kind(source.x)
     if kind == "numbers":
-        lines = ["x = np.array(X_INLINE, dtype=np.float64)",
-                 "x = pd.DataFrame(x.reshape(len(x), -1))",
-                 'x.columns = [f"x{i}" for i in range(x.shape[1])]']
+        lines = [
+            "x = np.array(X_INLINE, dtype=np.float64)",
+            "x = pd.DataFrame(x.reshape(len(x), -1))",
+            'x.columns = [f"x{i}" for i in range(x.shape[1])]',
+        ]
     elif kind == "mixed":
-        lines = ["x = pd.DataFrame(X_INLINE)",
-                 'x.columns = [f"x{i}" for i in range(x.shape[1])]']
+        lines = ["x = pd.DataFrame(X_INLINE)", 'x.columns = [f"x{i}" for i in range(x.shape[1])]']
     else:
         lines = ["x = np.array(X_INLINE, dtype=np.float64)"]
     dtype = "object" if _inline_kind(source.y) == "mixed" else "np.float64"
@@ -357,9 +398,11 @@ def _read_inline(spec: Spec, source) -> list[str]:
 
 
 def _target_lines(task: str, name: str, indent: int) -> list[str]:
-    expr = {"binary": f"class_indices({name}).astype(np.float32).reshape(-1, 1)",
-            "multiclass": f"class_indices({name})",
-            "regression": f"{name}.astype(np.float32).reshape(len({name}), -1)"}[task]
+    expr = {
+        "binary": f"class_indices({name}).astype(np.float32).reshape(-1, 1)",
+        "multiclass": f"class_indices({name})",
+        "regression": f"{name}.astype(np.float32).reshape(len({name}), -1)",
+    }[task]
     return format_statement(f"{name} = {expr}", indent)
 
 
@@ -369,14 +412,16 @@ def _split_lines(spec: Spec, task: str) -> list[str]:
     lines: list[str] = []
     rest = "x, y"
     if split.test:
-        lines += _one_split(spec, task, "x, y", "x_rest, x_test, y_rest, y_test",
-                            split.test, seed, "y")
+        lines += _one_split(
+            spec, task, "x, y", "x_rest, x_test, y_rest, y_test", split.test, seed, "y"
+        )
         rest = "x_rest, y_rest"
     if split.val:
         fraction = split.val / (1 - (split.test or 0))
         labels = "y_rest" if split.test else "y"
-        lines += _one_split(spec, task, rest, "x_train, x_val, y_train, y_val", fraction,
-                            seed, labels)
+        lines += _one_split(
+            spec, task, rest, "x_train, x_val, y_train, y_val", fraction, seed, labels
+        )
         names = ["train", "val"]
     else:
         lines += format_statement(f"x_train, y_train = {rest}", 4)
@@ -386,10 +431,12 @@ def _split_lines(spec: Spec, task: str) -> list[str]:
     lines += format_statement("xs = {" + ", ".join(f"{n!r}: x_{n}" for n in names) + "}", 4)
     lines += format_statement("ys = {" + ", ".join(f"{n!r}: y_{n}" for n in names) + "}", 4)
     if spec.data.source.type == "mnist":
-        lines += ["    if own_test is not None:",
-                  *format_statement('xs["test"], y_test = own_test', 8),
-                  *_target_lines(task, "y_test", 8),
-                  *format_statement('ys["test"] = y_test', 8)]
+        lines += [
+            "    if own_test is not None:",
+            *format_statement('xs["test"], y_test = own_test', 8),
+            *_target_lines(task, "y_test", 8),
+            *format_statement('ys["test"] = y_test', 8),
+        ]
     return lines
 
 
@@ -399,13 +446,16 @@ def _split_seed_name(spec: Spec) -> str:
     return "SPLIT_SEED" if split_seed is not None and split_seed != spec.seed else "SEED"
 
 
-def _one_split(spec: Spec, task: str, source: str, targets: str, fraction: float, seed: str,
-               labels: str) -> list[str]:
+def _one_split(
+    spec: Spec, task: str, source: str, targets: str, fraction: float, seed: str, labels: str
+) -> list[str]:
     stratify = ""
     if spec.data.split.stratify and task != "regression":
         stratify = f", stratify={labels}[:, 0]" if task == "binary" else f", stratify={labels}"
-    code = (f"{targets} = train_test_split({source}, test_size={fraction!r}, "
-            f"random_state={seed}{stratify})")
+    code = (
+        f"{targets} = train_test_split({source}, test_size={fraction!r}, "
+        f"random_state={seed}{stratify})"
+    )
     return format_statement(code, 4)
 
 
@@ -415,21 +465,28 @@ def _feature_lines(spec: Spec) -> list[str]:
     label = spec_label(spec.source_path)
     if _tabular(spec):
         if spec.data.preprocess:
-            lines += format_statement('numeric = [c for c in xs["train"].columns '
-                                      'if is_numeric_dtype(xs["train"][c])]', 4)
+            lines += format_statement(
+                'numeric = [c for c in xs["train"].columns if is_numeric_dtype(xs["train"][c])]', 4
+            )
         for i, step in enumerate(spec.data.preprocess):
             lines += _preprocess_lines(spec, i, step, label)
-        lines += ["    for name, x in xs.items():",
-                  *format_statement("xs[name] = x.to_numpy(dtype=np.float64)", 8)]
+        lines += [
+            "    for name, x in xs.items():",
+            *format_statement("xs[name] = x.to_numpy(dtype=np.float64)", 8),
+        ]
     else:
         scale = SCALES.get(getattr(spec.data.source, "name", None) or spec.data.source.type)
         times = f" * np.float32({scale})" if scale else ""
-        lines += ["    for name, x in xs.items():",
-                  *format_statement(f"xs[name] = x.astype(np.float32){times}", 8)]
+        lines += [
+            "    for name, x in xs.items():",
+            *format_statement(f"xs[name] = x.astype(np.float32){times}", 8),
+        ]
     for i, step in enumerate(spec.data.transforms):
         where = f"{label}:{spec.line_of(('data', 'transforms', i))}"
-        lines += [f"    for name, x in xs.items():  # {step.type} ({where})",
-                  *format_statement(f"xs[name] = {_transform_expr(step)}", 8)]
+        lines += [
+            f"    for name, x in xs.items():  # {step.type} ({where})",
+            *format_statement(f"xs[name] = {_transform_expr(step)}", 8),
+        ]
     return lines
 
 
@@ -441,12 +498,14 @@ def _preprocess_lines(spec: Spec, i: int, step, label: str) -> list[str]:
         columns = '[c for c in xs["train"].columns if not is_numeric_dtype(xs["train"][c])]'
     else:
         columns = '[c for c in xs["train"].columns if c in numeric]'
-    numbers = step.type in ("standard_scaler", "min_max_scaler") or \
-        getattr(step, "strategy", "") in ("mean", "median")
+    numbers = step.type in ("standard_scaler", "min_max_scaler") or getattr(
+        step, "strategy", ""
+    ) in ("mean", "median")
     lines = [f"    # {step.type} ({where})"]
     lines += format_statement(f"columns = {columns}", 4)
-    lines += format_statement(f"xs = fit_step({_estimator(step)}, columns, xs, "
-                              f"numbers={numbers!r})", 4)
+    lines += format_statement(
+        f"xs = fit_step({_estimator(step)}, columns, xs, numbers={numbers!r})", 4
+    )
     return lines
 
 
@@ -460,8 +519,7 @@ def _estimator(step) -> str:
         return f"{name}({', '.join([*args, 'keep_empty_features=True'])})"
     if step.type == "one_hot_encoder":
         drop = f"drop={step.drop!r}, " if step.drop is not None else ""
-        return (f"{name}({drop}handle_unknown={step.handle_unknown!r}, "
-                "sparse_output=False)")
+        return f"{name}({drop}handle_unknown={step.handle_unknown!r}, sparse_output=False)"
     if step.type == "ordinal_encoder":
         return f'{name}(handle_unknown="use_encoded_value", unknown_value=-1)'
     if step.type == "standard_scaler":
@@ -493,8 +551,10 @@ def _correct_doc(loss: LossSection) -> str:
     if loss.task == "multiclass":
         return "How many rows of out (B, K) have their largest score at the class in y (B,)."
     kind = "probabilities" if loss.output_kind == "probability" else "logits"
-    return (f"How many outputs (B, 1) fall on the side of {loss.threshold:g} ({kind}) that "
-            "y (B, 1) says.")
+    return (
+        f"How many outputs (B, 1) fall on the side of {loss.threshold:g} ({kind}) that "
+        "y (B, 1) says."
+    )
 
 
 def _correct_lines(loss: LossSection) -> list[str]:
@@ -525,8 +585,9 @@ def _kwargs_text(kwargs: dict[str, Any]) -> list[str]:
 
 
 def _loss_expr(section: LossSection) -> str:
-    args = _kwargs_text({k: v for k, v in section.written_kwargs().items()
-                         if k not in section.tensor_args})
+    args = _kwargs_text(
+        {k: v for k, v in section.written_kwargs().items() if k not in section.tensor_args}
+    )
     for name in section.tensor_args:
         values = getattr(section, name)
         if values is not None:
@@ -541,8 +602,12 @@ def _optimizer_expr(section: OptimizerSection) -> str:
 
 
 def _scheduler_expr(section: SchedulerSection) -> str:
-    derived = [f"{name}={getattr(section, name, None)!r}" if getattr(section, name, None)
-               else f"{name}={_DERIVED_CODE[source]}" for name, source in section.derived.items()]
+    derived = [
+        f"{name}={getattr(section, name, None)!r}"
+        if getattr(section, name, None)
+        else f"{name}={_DERIVED_CODE[source]}"
+        for name, source in section.derived.items()
+    ]
     args = ["optimizer", *derived, *_kwargs_text(section.written_kwargs(skip=section.derived))]
     return f"torch.optim.lr_scheduler.{section.torch_class}({', '.join(args)})"
 
@@ -555,8 +620,9 @@ def _model_lines(spec: Spec) -> list[str]:
             lines += format_statement("n = len(X_train)", 4)
         lines += format_statement(f"scheduler = {_scheduler_expr(spec.scheduler)}", 4)
     if spec.data.shuffle:
-        lines += format_statement("generator = torch.Generator().manual_seed(SEED)", 4,
-                                  "the shuffling")
+        lines += format_statement(
+            "generator = torch.Generator().manual_seed(SEED)", 4, "the shuffling"
+        )
     if _train_section(spec).early_stopping is not None:
         start = 'float("inf")' if _stop_mode(spec) == "min" else '-float("inf")'
         lines += format_statement(f"best, bad_epochs = {start}, 0", 4, "early stopping")
@@ -566,8 +632,10 @@ def _model_lines(spec: Spec) -> list[str]:
 def _shuffle_lines(spec: Spec) -> list[str]:
     if not spec.data.shuffle:
         return format_statement("X_shuffled, y_shuffled = X_train, y_train", 8)
-    return [*format_statement("order = torch.randperm(n, generator=generator).to(device)", 8),
-            *format_statement("X_shuffled, y_shuffled = X_train[order], y_train[order]", 8)]
+    return [
+        *format_statement("order = torch.randperm(n, generator=generator).to(device)", 8),
+        *format_statement("X_shuffled, y_shuffled = X_train[order], y_train[order]", 8),
+    ]
 
 
 def _step_lines(spec: Spec) -> list[str]:
@@ -576,8 +644,9 @@ def _step_lines(spec: Spec) -> list[str]:
         lines += format_statement("nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)", 12)
     lines += format_statement("optimizer.step()", 12)
     if spec.scheduler is not None and spec.scheduler.steps == "batch":
-        lines += format_statement("scheduler.step()", 12,
-                                  f"{spec.scheduler.type} steps after every batch")
+        lines += format_statement(
+            "scheduler.step()", 12, f"{spec.scheduler.type} steps after every batch"
+        )
     return lines + _loss_sum_lines(spec, "loss", 12)
 
 
@@ -623,16 +692,22 @@ def _stop_lines(spec: Spec) -> list[str]:
     if _train_section(spec).early_stopping is None:
         return []
     monitor = _monitor(spec, spec.train.early_stopping)
-    better = f"{monitor} < best - MIN_DELTA" if _stop_mode(spec) == "min" else \
-        f"{monitor} > best + MIN_DELTA"
-    return [f"        if {better}:",
-            *format_statement(f"best, bad_epochs = {monitor}, 0", 12),
-            "        else:",
-            *format_statement("bad_epochs += 1", 12),
-            "        if bad_epochs >= PATIENCE:",
-            *format_statement(f'print(f"early stopping: {monitor} has not improved for '
-                              f'{{PATIENCE}} epochs")', 12),
-            "            break"]
+    better = (
+        f"{monitor} < best - MIN_DELTA"
+        if _stop_mode(spec) == "min"
+        else f"{monitor} > best + MIN_DELTA"
+    )
+    return [
+        f"        if {better}:",
+        *format_statement(f"best, bad_epochs = {monitor}, 0", 12),
+        "        else:",
+        *format_statement("bad_epochs += 1", 12),
+        "        if bad_epochs >= PATIENCE:",
+        *format_statement(
+            f'print(f"early stopping: {monitor} has not improved for {{PATIENCE}} epochs")', 12
+        ),
+        "            break",
+    ]
 
 
 def _final_lines(spec: Spec, accuracy: bool) -> list[str]:
@@ -642,6 +717,8 @@ def _final_lines(spec: Spec, accuracy: bool) -> list[str]:
     parts = ['f"test_loss {test_loss:.6f}"']
     if accuracy:
         parts.append('f"test_accuracy {test_accuracy:.4f}"')
-    return ['    if "test" in tensors:',
-            *format_statement(f'{target} = evaluate(model, loss_fn, *tensors["test"])', 8),
-            *format_statement(f"print({', '.join(parts)})", 8)]
+    return [
+        '    if "test" in tensors:',
+        *format_statement(f'{target} = evaluate(model, loss_fn, *tensors["test"])', 8),
+        *format_statement(f"print({', '.join(parts)})", 8),
+    ]

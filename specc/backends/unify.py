@@ -19,8 +19,7 @@ __all__ = ["Unified", "skeleton", "unify"]
 
 
 def _tokens(statement: str) -> list[tokenize.TokenInfo]:
-    skip = (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT,
-            tokenize.DEDENT)
+    skip = (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)
     readline = io.StringIO(statement).readline
     return [t for t in tokenize.generate_tokens(readline) if t.type not in skip]
 
@@ -31,8 +30,12 @@ def _is_int(text: str) -> bool:
 
 def skeleton(statements: list[str]) -> tuple:
     """What instances must share to be unified: every token, integers as ``#``."""
-    return tuple(tuple("#" if t.type == tokenize.NUMBER and _is_int(t.string) else t.string
-                       for t in _tokens(s)) for s in statements)
+    return tuple(
+        tuple(
+            "#" if t.type == tokenize.NUMBER and _is_int(t.string) else t.string for t in _tokens(s)
+        )
+        for s in statements
+    )
 
 
 @dataclass
@@ -44,8 +47,7 @@ class Unified:
     values: list[list[int]] = field(default_factory=list)
 
 
-def unify(instances: list[list[str]], envs: list[dict[str, Any]],
-          arg_name: Any) -> Unified:
+def unify(instances: list[list[str]], envs: list[dict[str, Any]], arg_name: Any) -> Unified:
     """Unify instances with equal :func:`skeleton`.
 
     Args:
@@ -97,5 +99,5 @@ def _new_name(base: str, declared: list[str], fresh: dict) -> str:
 
 def _replace(statement: str, replace: list[tuple[tokenize.TokenInfo, str]]) -> str:
     for token, name in sorted(replace, key=lambda r: -r[0].start[1]):
-        statement = statement[:token.start[1]] + name + statement[token.end[1]:]
+        statement = statement[: token.start[1]] + name + statement[token.end[1] :]
     return statement

@@ -15,8 +15,11 @@ def build(
     spec_path: Path = typer.Argument(..., metavar="SPEC", help="The spec file."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     emit_dir: str | None = typer.Option(
-        None, "--emit", metavar="DIR", help="Write DIR/model.py (standalone PyTorch source) "
-        "and, for a spec with loss, optimizer and data, DIR/train.py."
+        None,
+        "--emit",
+        metavar="DIR",
+        help="Write DIR/model.py (standalone PyTorch source) "
+        "and, for a spec with loss, optimizer and data, DIR/train.py.",
     ),
     explain: bool = typer.Option(
         False, "--explain", help="Show the arithmetic behind each shape and parameter count."
@@ -49,8 +52,10 @@ def _build(spec):
         return build_model(spec)
     except (RuntimeError, MemoryError, ValueError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        raise RunError(f"{spec.source_path}: torch could not build the model "
-                       f"({spec.graph.params:,} parameters): {reason}") from None
+        raise RunError(
+            f"{spec.source_path}: torch could not build the model "
+            f"({spec.graph.params:,} parameters): {reason}"
+        ) from None
 
 
 def _emit(spec, emit_dir: str) -> list[Path]:
@@ -62,8 +67,11 @@ def _emit(spec, emit_dir: str) -> list[Path]:
     emit_dir = Path(emit_dir)
     for name in ("model.py", "train.py"):
         if same_file(emit_dir / name, Path(spec.source_path)):
-            raise RunError(f"--emit {emit_dir} would replace the spec file itself "
-                           f"({spec.source_path}); choose another folder", exit_code=2)
+            raise RunError(
+                f"--emit {emit_dir} would replace the spec file itself "
+                f"({spec.source_path}); choose another folder",
+                exit_code=2,
+            )
     try:
         return emit(spec, emit_dir)
     except OSError as exc:
@@ -79,17 +87,28 @@ def _print_human(spec, summary, explain: bool) -> None:
     console = Console(highlight=False)
     title = Text(f"{summary.name} ({summary.class_name}) from {spec.source_path}")
     table = Table(title=title, title_justify="left")
-    for column, justify in (("layer", "left"), ("type", "left"), ("output shape", "left"),
-                            ("params", "right"), ("line", "right")):
+    for column, justify in (
+        ("layer", "left"),
+        ("type", "left"),
+        ("output shape", "left"),
+        ("params", "right"),
+        ("line", "right"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")  # long names never cut
     table.add_row("input", "", Text(str(summary.input_shape)), "", "")
     for row in summary.layers:
-        table.add_row(Text(row.name), Text(row.type), Text(str(row.output_shape)),
-                      f"{row.params:,}", str(row.line))
+        table.add_row(
+            Text(row.name),
+            Text(row.type),
+            Text(str(row.output_shape)),
+            f"{row.params:,}",
+            str(row.line),
+        )
     console.print(table)
     shapes = [summary.output_shape] if len(summary.outputs) == 1 else summary.output_shape
-    outputs = ", ".join(f"{name} {shape}" for name, shape in zip(summary.outputs, shapes,
-                                                                 strict=True))
+    outputs = ", ".join(
+        f"{name} {shape}" for name, shape in zip(summary.outputs, shapes, strict=True)
+    )
     lines = [
         f"input: {summary.input_shape} {summary.input_dtype}  ->  output: {outputs}",
         f"parameters: {summary.params:,} ({summary.trainable_params:,} trainable)",

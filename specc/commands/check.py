@@ -19,8 +19,10 @@ def summary(spec) -> str:
     """One line describing a valid spec: layers, parameters, input and output shapes."""
     graph = spec.graph
     shapes = ", ".join(str(list(s)) for s in graph.output_shapes)
-    return (f"{spec.source_path}: ok: {spec.name}: {len(graph.nodes)} layers, "
-            f"{graph.params:,} parameters, {list(graph.input_shape)} -> {shapes}")
+    return (
+        f"{spec.source_path}: ok: {spec.name}: {len(graph.nodes)} layers, "
+        f"{graph.params:,} parameters, {list(graph.input_shape)} -> {shapes}"
+    )
 
 
 def check_specs(paths: Iterable[str | Path]) -> int:

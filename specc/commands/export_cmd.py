@@ -15,16 +15,22 @@ def _fmt_size(n: int) -> str:
 def export(
     target: Path = typer.Argument(..., help="A run directory (its best.pt) or a spec file."),  # noqa: B008
     output: str | None = typer.Option(
-        None, "-o", "--output", help="The .onnx file (default: RUN_DIR/model.onnx or NAME.onnx)."),
+        None, "-o", "--output", help="The .onnx file (default: RUN_DIR/model.onnx or NAME.onnx)."
+    ),
     checkpoint: Path | None = typer.Option(  # noqa: B008
-        None, "--checkpoint", help="Load weights from this checkpoint instead."),
+        None, "--checkpoint", help="Load weights from this checkpoint instead."
+    ),
     opset: int | None = typer.Option(
-        None, "--opset", min=17, max=23, help="ONNX opset (default: export.onnx.opset or 18)."),
+        None, "--opset", min=17, max=23, help="ONNX opset (default: export.onnx.opset or 18)."
+    ),
     atol: float = typer.Option(
-        1e-4, "--atol", help="Largest allowed |onnxruntime - torch| difference."),
+        1e-4, "--atol", help="Largest allowed |onnxruntime - torch| difference."
+    ),
     include_preprocessing: bool | None = typer.Option(
-        None, "--include-preprocessing/--no-include-preprocessing",
-        help="Fold numeric scaling into the graph, so the model takes raw numeric features."),
+        None,
+        "--include-preprocessing/--no-include-preprocessing",
+        help="Fold numeric scaling into the graph, so the model takes raw numeric features.",
+    ),
 ) -> None:
     """Export a model to ONNX, check it, and compare onnxruntime with torch (exit 1 if off)."""
     import math
@@ -42,19 +48,28 @@ def export(
     if output is not None:
         output = check_output(output, "-o", inputs, make_parent=True)
     resolved = resolve_target(target, checkpoint)
-    path = output or check_output(resolved.default_output, "the default output", inputs,
-                                  make_parent=True)
+    path = output or check_output(
+        resolved.default_output, "the default output", inputs, make_parent=True
+    )
     try:
-        report = export_onnx(resolved.model, resolved.spec, path, checkpoint=resolved.checkpoint,
-                             opset=opset, include_preprocessing=include_preprocessing,
-                             atol=atol)
+        report = export_onnx(
+            resolved.model,
+            resolved.spec,
+            path,
+            checkpoint=resolved.checkpoint,
+            opset=opset,
+            include_preprocessing=include_preprocessing,
+            atol=atol,
+        )
     except ExportError as exc:
         raise RunError(str(exc)) from None
     info = report.info
     dims = "dynamic batch" + (", dynamic sequence length" if info.dynamic_seq else "")
     out = sys.stdout.write
-    out(f"exported {target} -> {path} (opset {info.opset}, {_fmt_size(report.size_bytes)}, "
-        f"{dims})\n")
+    out(
+        f"exported {target} -> {path} (opset {info.opset}, {_fmt_size(report.size_bytes)}, "
+        f"{dims})\n"
+    )
     if report.seq_note:
         out(f"note: {report.seq_note}\n")
     if info.includes_preprocessing:

@@ -11,10 +11,13 @@ import typer
 def predict(
     model: Path = typer.Argument(..., help="An ONNX file written by `specc export`."),  # noqa: B008
     inputs: Path = typer.Argument(  # noqa: B008
-        ..., help="A CSV of raw feature columns, a .npy/.npz array, or images (a file, or "
-        "a folder: one row per file)."),
+        ...,
+        help="A CSV of raw feature columns, a .npy/.npz array, or images (a file, or "
+        "a folder: one row per file).",
+    ),
     output: str | None = typer.Option(
-        None, "-o", "--output", help="Write the predictions CSV here (default: stdout)."),
+        None, "-o", "--output", help="Write the predictions CSV here (default: stdout)."
+    ),
     top_k: int = typer.Option(1, "--top-k", min=1, help="Report the k most likely classes."),
 ) -> None:
     """Predict: one CSV row per input (class, label, probability; or the regression value)."""

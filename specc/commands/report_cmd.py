@@ -11,8 +11,11 @@ _RUN = typer.Argument(..., help="A run folder (as specc train writes).")
 _OUT = typer.Option(None, "--out", help="Where to write the page (default RUN_DIR/report.html).")
 
 
-def report(run_dir: Path = _RUN, out: Path | None = _OUT,
-           quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing.")) -> None:
+def report(
+    run_dir: Path = _RUN,
+    out: Path | None = _OUT,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing."),
+) -> None:
     """Write one self-contained HTML page: spec, layers, curves, confusion matrix, errors."""
     from specc.report.html import write_report
 

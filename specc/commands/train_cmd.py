@@ -14,10 +14,18 @@ _SPEC = typer.Argument(None, help="The spec file (omit with --resume).")
 _OUT = typer.Option(None, "--out", help="Exact run folder (default runs/<name>/<timestamp>/).")
 _SET = typer.Option(None, "--set", help="Override a spec value: key.path=value (repeatable).")
 _RESUME = typer.Option(None, "--resume", help="Continue a run folder from its last.pt.")
-_FORCE = typer.Option(False, "--force", help="With --resume: continue although the spec or "
-                      "the data differ from last.pt's (recorded in summary.json).")
-_NPROC = typer.Option(None, "--nproc", help="Train on N processes of this node through torchrun "
-                      "(DistributedDataParallel; batch_size stays the global batch).")
+_FORCE = typer.Option(
+    False,
+    "--force",
+    help="With --resume: continue although the spec or "
+    "the data differ from last.pt's (recorded in summary.json).",
+)
+_NPROC = typer.Option(
+    None,
+    "--nproc",
+    help="Train on N processes of this node through torchrun "
+    "(DistributedDataParallel; batch_size stays the global batch).",
+)
 _NNODES = typer.Option(None, "--nnodes", help="With --nproc: number of nodes (torchrun's).")
 _NODE_RANK = typer.Option(None, "--node-rank", help="With --nproc: this node's rank.")
 _RDZV = typer.Option(None, "--rdzv-endpoint", help="With --nproc: HOST:PORT of node 0.")
@@ -45,19 +53,33 @@ def train(
 ) -> None:
     """Train a spec: checkpoints, metrics.csv, summary.json and curves.png in a run folder."""
     if (spec is None) == (resume is None):
-        raise RunError("give a SPEC to train, or --resume RUN_DIR to continue a run "
-                       "(not both)", exit_code=2)
+        raise RunError(
+            "give a SPEC to train, or --resume RUN_DIR to continue a run (not both)", exit_code=2
+        )
     if resume is not None and out is not None:
-        raise RunError("--out cannot be used with --resume (the run folder is RUN_DIR)",
-                       exit_code=2)
+        raise RunError(
+            "--out cannot be used with --resume (the run folder is RUN_DIR)", exit_code=2
+        )
     if force and resume is None:
         raise RunError("--force goes with --resume", exit_code=2)
-    sets = [f"{key}={value}" for key, value in (("train.epochs", epochs), ("train.device", device),
-                                                ("data.batch_size", batch_size),
-                                                ("optimizer.lr", lr)) if value is not None]
+    sets = [
+        f"{key}={value}"
+        for key, value in (
+            ("train.epochs", epochs),
+            ("train.device", device),
+            ("data.batch_size", batch_size),
+            ("optimizer.lr", lr),
+        )
+        if value is not None
+    ]
     sets += list(overrides or [])
-    launcher = {"nnodes": nnodes, "node_rank": node_rank, "rdzv_endpoint": rdzv_endpoint,
-                "master_addr": master_addr, "master_port": master_port}
+    launcher = {
+        "nnodes": nnodes,
+        "node_rank": node_rank,
+        "rdzv_endpoint": rdzv_endpoint,
+        "master_addr": master_addr,
+        "master_port": master_port,
+    }
     if nproc is not None:  # torchrun starts `python -m specc train ...` on each rank
         _check_before_launch(spec, out, sets)  # a bad spec: one report here, not one per rank
         from specc.train.distributed import launch
@@ -65,16 +87,20 @@ def train(
         launch(nproc, _worker_args(spec, out, sets, resume, quiet, force), **launcher)
         return
     if any(value is not None for value in launcher.values()):
-        raise RunError("--nnodes, --node-rank, --rdzv-endpoint, --master-addr and "
-                       "--master-port go with --nproc", exit_code=2)
+        raise RunError(
+            "--nnodes, --node-rank, --rdzv-endpoint, --master-addr and "
+            "--master-port go with --nproc",
+            exit_code=2,
+        )
     if out is not None:
         check_out_dir(out, spec)
     loaded = load_or_exit(spec) if spec is not None else None
     from specc.train import train as run_training
 
     out_dir = Path(out) if out is not None else None
-    result = run_training(loaded, out_dir=out_dir, overrides=sets, resume=resume, quiet=quiet,
-                          force=force)
+    result = run_training(
+        loaded, out_dir=out_dir, overrides=sets, resume=resume, quiet=quiet, force=force
+    )
     from specc.train.distributed import is_main_process
 
     if not quiet and is_main_process():
@@ -117,6 +143,8 @@ def _closing(result) -> str:
     summary = result.summary
     best = summary.get("best") or {}
     shown = format_row(best)
-    return (f"{summary['status']}: {summary['epochs_run']} epochs in "
-            f"{summary['seconds']:.1f}s; best epoch {best.get('epoch')}: {shown}\n"
-            f"run saved to {result.run_dir}")
+    return (
+        f"{summary['status']}: {summary['epochs_run']} epochs in "
+        f"{summary['seconds']:.1f}s; best epoch {best.get('epoch')}: {shown}\n"
+        f"run saved to {result.run_dir}"
+    )

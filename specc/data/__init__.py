@@ -17,5 +17,11 @@ from specc.data.pipeline import PreparedData, prepare_data
 from specc.data.replay import apply_preprocessing
 from specc.data.transforms import make_augment
 
-__all__ = ["PreparedData", "TensorSplit", "apply_preprocessing", "iter_batches",
-           "make_augment", "prepare_data"]
+__all__ = [
+    "PreparedData",
+    "TensorSplit",
+    "apply_preprocessing",
+    "iter_batches",
+    "make_augment",
+    "prepare_data",
+]

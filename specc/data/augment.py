@@ -32,8 +32,9 @@ def _uniform(generator, n: int, low: float, high: float) -> torch.Tensor:
 
 def _sample(x: torch.Tensor, theta: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resampling of x (B, C, H, W) through affine maps theta (B, 2, 3)."""
-    grid = F.affine_grid(theta.to(x.device, x.dtype), [x.shape[0], x.shape[1], *size],
-                         align_corners=False)
+    grid = F.affine_grid(
+        theta.to(x.device, x.dtype), [x.shape[0], x.shape[1], *size], align_corners=False
+    )
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -50,8 +51,10 @@ def _boxes(generator, b: int, height: int, width: int, scale, ratio) -> torch.Te
     rows = torch.arange(b)
     h = torch.where(first >= 0, h[rows, first.clamp(min=0)], torch.tensor(float(height)))
     w = torch.where(first >= 0, w[rows, first.clamp(min=0)], torch.tensor(float(width)))
-    u, v = torch.rand(b, generator=generator, dtype=torch.float64), torch.rand(
-        b, generator=generator, dtype=torch.float64)
+    u, v = (
+        torch.rand(b, generator=generator, dtype=torch.float64),
+        torch.rand(b, generator=generator, dtype=torch.float64),
+    )
     top = torch.floor(u * (height - h + 1))
     left = torch.floor(v * (width - w + 1))
     return torch.stack([top, left, h, w], 1)
@@ -75,8 +78,9 @@ def random_resized_crop(step, generator) -> Callable:
 
 def random_rotation(step, generator) -> Callable:
     """x (B, C, H, W) -> (B, C, H, W) rotated by a uniform angle each."""
-    low, high = ((-step.degrees, step.degrees) if isinstance(step.degrees, (int, float))
-                 else step.degrees)
+    low, high = (
+        (-step.degrees, step.degrees) if isinstance(step.degrees, (int, float)) else step.degrees
+    )
 
     def rotate(x):
         b, height, width = x.shape[0], x.shape[-2], x.shape[-1]
@@ -112,8 +116,10 @@ def color_jitter(step, generator) -> Callable:
     def jitter(x):
         b = x.shape[0]
         shape = (b, 1, 1, 1)
-        draws = [None if r is None else _uniform(generator, b, *r).to(x.device, x.dtype)
-                 .view(shape) for r in ranges]
+        draws = [
+            None if r is None else _uniform(generator, b, *r).to(x.device, x.dtype).view(shape)
+            for r in ranges
+        ]
         brightness, contrast, saturation = draws
         if brightness is not None:
             x = (x * brightness).clamp(0, 1)

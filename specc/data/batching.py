@@ -40,12 +40,17 @@ class TensorSplit:
         """x (b, ...), y (b, ...) in order, ``size`` rows at a time, where they are (the
         ``device`` of the call is where they already are)."""
         for start in range(0, len(self), size):
-            yield self.x[start:start + size], self.y[start:start + size]
+            yield self.x[start : start + size], self.y[start : start + size]
 
 
-def iter_batches(split: TensorSplit, batch_size: int, *, generator=None,
-                 augment: Callable | None = None, drop_last: bool = False
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def iter_batches(
+    split: TensorSplit,
+    batch_size: int,
+    *,
+    generator=None,
+    augment: Callable | None = None,
+    drop_last: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x, y)`` batches of ``split``.
 
     Args:
@@ -68,5 +73,5 @@ def iter_batches(split: TensorSplit, batch_size: int, *, generator=None,
         x, y = x.index_select(0, order), y.index_select(0, order.to(y.device))
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         yield (augment(xb) if augment is not None else xb), yb

@@ -45,8 +45,14 @@ def check_agreement(spec, sample: list[int], target, *, described: str) -> list[
     errors = []
     wanted = list(spec.model.input.shape)
     if not reshape_ok(sample, wanted):
-        errors.append(located(spec, INPUT_SHAPE, f"model.input.shape is {wanted} but "
-                              f"{described}", hint=_shape_hint(sample, wanted)))
+        errors.append(
+            located(
+                spec,
+                INPUT_SHAPE,
+                f"model.input.shape is {wanted} but {described}",
+                hint=_shape_hint(sample, wanted),
+            )
+        )
     errors += _augment_problems(spec)
     errors += _output_problems(spec, target)
     return errors
@@ -65,20 +71,38 @@ def _augment_problems(spec) -> list[SpecError]:
         if step.type not in AUGMENTATIONS:
             continue
         if len(wanted) != 3:
-            errors.append(located(spec, ("data", "transforms", i), f"{step.type} needs "
-                                  f"images [C, H, W], but model.input.shape is {wanted}"))
+            errors.append(
+                located(
+                    spec,
+                    ("data", "transforms", i),
+                    f"{step.type} needs images [C, H, W], but model.input.shape is {wanted}",
+                )
+            )
         elif step.type == "color_jitter" and spec.data.source.type != "image_folder":
-            errors.append(located(spec, ("data", "transforms", i), "color_jitter needs pixels "
-                                  "in [0, 1] before normalize: it is offered for the "
-                                  "image_folder source only"))
+            errors.append(
+                located(
+                    spec,
+                    ("data", "transforms", i),
+                    "color_jitter needs pixels "
+                    "in [0, 1] before normalize: it is offered for the "
+                    "image_folder source only",
+                )
+            )
         elif step.type in ("random_crop", "random_resized_crop"):
             size, image = list(_size(step.size)), _augmented_size(spec)
             if size != image:
-                errors.append(located(spec, ("data", "transforms", i, "size"), f"{step.type} "
-                                      f"size {size} must equal the image size {image} "
-                                      "(validation and test images are not cropped)",
-                                      hint="pad with the crop's padding argument instead"
-                                      if step.type == "random_crop" else None))
+                errors.append(
+                    located(
+                        spec,
+                        ("data", "transforms", i, "size"),
+                        f"{step.type} "
+                        f"size {size} must equal the image size {image} "
+                        "(validation and test images are not cropped)",
+                        hint="pad with the crop's padding argument instead"
+                        if step.type == "random_crop"
+                        else None,
+                    )
+                )
     return errors
 
 
@@ -102,12 +126,24 @@ def _output_problems(spec, target) -> list[SpecError]:
     if target.task == "regression":
         width = target.y.shape[1]
         if math.prod(shape) != width:
-            return [located(spec, where, f"{label} gives {shape} per sample but the target "
-                            f"has {width} column{'s' if width != 1 else ''}")]
+            return [
+                located(
+                    spec,
+                    where,
+                    f"{label} gives {shape} per sample but the target "
+                    f"has {width} column{'s' if width != 1 else ''}",
+                )
+            ]
         return []
     if len(shape) != 1:
-        return [located(spec, where, f"{label} gives {shape} per sample; a class target "
-                        "needs one score per class ([K]) per sample")]
+        return [
+            located(
+                spec,
+                where,
+                f"{label} gives {shape} per sample; a class target "
+                "needs one score per class ([K]) per sample",
+            )
+        ]
     return _class_problems(spec, where, label, shape[0], target)
 
 
@@ -116,16 +152,32 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
     if target.task == "binary":
         if units != 1:
             who = loss or "a binary target"
-            return [located(spec, where, f"{who} needs 1 output unit for a binary target, but "
-                            f"{label} has {units} units",
-                            hint="use 1 unit, or cross_entropy with 2 units")]
+            return [
+                located(
+                    spec,
+                    where,
+                    f"{who} needs 1 output unit for a binary target, but {label} has {units} units",
+                    hint="use 1 unit, or cross_entropy with 2 units",
+                )
+            ]
         return []
     if target.y.size and int(target.y.max()) >= units:
-        return [located(spec, where, f"the target has class labels up to {int(target.y.max())}"
-                        f" but {label} has {units} units (classes 0..{units - 1})")]
+        return [
+            located(
+                spec,
+                where,
+                f"the target has class labels up to {int(target.y.max())}"
+                f" but {label} has {units} units (classes 0..{units - 1})",
+            )
+        ]
     if units != target.num_classes:
-        return [located(spec, where, f"{label} has {units} units but the target has "
-                        f"{target.num_classes} classes")]
+        return [
+            located(
+                spec,
+                where,
+                f"{label} has {units} units but the target has {target.num_classes} classes",
+            )
+        ]
     return []
 
 
@@ -137,20 +189,38 @@ def transform_problems(spec, sample: list[int]) -> list[SpecError]:
             channels = shape[0] if shape else 1
             for key in ("mean", "std"):
                 if len(getattr(step, key)) not in (1, channels):
-                    errors.append(located(spec, ("data", "transforms", i, key),
-                                          f"normalize has {len(getattr(step, key))} {key} "
-                                          f"values but the samples have {channels} channels "
-                                          f"(shape {shape})"))
+                    errors.append(
+                        located(
+                            spec,
+                            ("data", "transforms", i, key),
+                            f"normalize has {len(getattr(step, key))} {key} "
+                            f"values but the samples have {channels} channels "
+                            f"(shape {shape})",
+                        )
+                    )
         elif step.type in ("pad", "resize"):
             if len(shape) < 2:
-                errors.append(located(spec, ("data", "transforms", i), f"{step.type} needs "
-                                      f"images, but the samples have shape {shape}"))
+                errors.append(
+                    located(
+                        spec,
+                        ("data", "transforms", i),
+                        f"{step.type} needs images, but the samples have shape {shape}",
+                    )
+                )
                 return errors
-            if step.type == "pad" and not isinstance(step.padding, int) \
-                    and len(step.padding) not in (1, 2, 4):
-                errors.append(located(spec, ("data", "transforms", i, "padding"),
-                                      "pad takes 1, 2 or 4 numbers (all sides; left/right "
-                                      "and top/bottom; left, top, right, bottom)"))
+            if (
+                step.type == "pad"
+                and not isinstance(step.padding, int)
+                and len(step.padding) not in (1, 2, 4)
+            ):
+                errors.append(
+                    located(
+                        spec,
+                        ("data", "transforms", i, "padding"),
+                        "pad takes 1, 2 or 4 numbers (all sides; left/right "
+                        "and top/bottom; left, top, right, bottom)",
+                    )
+                )
                 return errors
             shape = transformed_shape([step.model_dump()], shape)
     return errors

@@ -33,16 +33,20 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     """
     data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != _UBYTE or data[3] != ndim:
-        raise_io(f"{path} is not an IDX file of {ndim}-D unsigned bytes "
-                 f"(magic number {data[:4].hex() or 'missing'}, expected 000008{ndim:02x})")
+        raise_io(
+            f"{path} is not an IDX file of {ndim}-D unsigned bytes "
+            f"(magic number {data[:4].hex() or 'missing'}, expected 000008{ndim:02x})"
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise_io(f"{path} is truncated: the IDX header is incomplete")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + int(np.prod(dims))
     if len(data) != expected:
-        raise_io(f"{path} is corrupt: the header promises {dims} values ({expected} bytes) "
-                 f"but the file has {len(data)} bytes")
+        raise_io(
+            f"{path} is corrupt: the header promises {dims} values ({expected} bytes) "
+            f"but the file has {len(data)} bytes"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 

@@ -53,12 +53,20 @@ def recipe_of(spec) -> Recipe:
     """How this spec's images are decoded (the model's channels, :func:`decode_size`)."""
     shape = list(spec.model.input.shape)
     if len(shape) != 3 or shape[0] not in (1, 3):
-        raise_located(spec, INPUT_SHAPE, f"the image_folder source gives images [C, H, W] with "
-                      f"1 (grey) or 3 (RGB) channels, but model.input.shape is {shape}")
+        raise_located(
+            spec,
+            INPUT_SHAPE,
+            f"the image_folder source gives images [C, H, W] with "
+            f"1 (grey) or 3 (RGB) channels, but model.input.shape is {shape}",
+        )
     size = decode_size(spec)
     if min(size) < 1:
-        raise_located(spec, ("data", "transforms"), f"the pad steps leave decoded images of "
-                      f"size {list(size)} for model.input.shape {shape}")
+        raise_located(
+            spec,
+            ("data", "transforms"),
+            f"the pad steps leave decoded images of "
+            f"size {list(size)} for model.input.shape {shape}",
+        )
     fit = "exact" if any(t.type == "resize" for t in spec.data.transforms) else "cover"
     return Recipe("L" if shape[0] == 1 else "RGB", size, fit)
 
@@ -76,23 +84,41 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
     found = list_folder(folder, spec.data.source.extensions, classes)
     at = (*SOURCE, key)
     if not found.classes:
-        raise_located(spec, at, f"{folder} has no class folders; the image_folder source "
-                      "reads DIR/<class name>/<image files>")
+        raise_located(
+            spec,
+            at,
+            f"{folder} has no class folders; the image_folder source "
+            "reads DIR/<class name>/<image files>",
+        )
     if found.empty:
         exts = ", ".join(spec.data.source.extensions)
-        raise_located(spec, at, f"class folder '{found.empty[0]}' in {folder} has no image "
-                      f"files ({exts})" + (f" ({len(found.empty)} such folders: "
-                                           f"{listing(found.empty, SHOWN)})"
-                                           if len(found.empty) > 1 else ""),
-                      hint="remove the empty folder, or add its extension to "
-                      "data.source.extensions")
+        raise_located(
+            spec,
+            at,
+            f"class folder '{found.empty[0]}' in {folder} has no image "
+            f"files ({exts})"
+            + (
+                f" ({len(found.empty)} such folders: {listing(found.empty, SHOWN)})"
+                if len(found.empty) > 1
+                else ""
+            ),
+            hint="remove the empty folder, or add its extension to data.source.extensions",
+        )
     if classes is None and len(found.classes) == 1:
-        raise_located(spec, at, f"{folder} has one class folder ('{found.classes[0]}'); a "
-                      "classifier needs at least two classes")
+        raise_located(
+            spec,
+            at,
+            f"{folder} has one class folder ('{found.classes[0]}'); a "
+            "classifier needs at least two classes",
+        )
     if classes is not None and (found.labels < 0).any():
         stray = sorted(set(found.classes) - set(classes))
-        raise_located(spec, at, f"{folder} has class folder '{stray[0]}', which is not a "
-                      f"class of data.source.path", hint=f"its classes: {listing(classes, 12)}")
+        raise_located(
+            spec,
+            at,
+            f"{folder} has class folder '{stray[0]}', which is not a class of data.source.path",
+            hint=f"its classes: {listing(classes, 12)}",
+        )
     return found
 
 
@@ -122,15 +148,21 @@ def _checked(spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
     if spec.data.source.on_bad_file == "error":
         named = "; ".join(f"{paths[i]}: {reasons[i]}" for i in bad[:SHOWN])
         more = f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
-        raise_io(f"{len(bad)} bad image file{'s' if len(bad) > 1 else ''} under "
-                 f"{found.root}: {named}{more}; set on_bad_file: skip in "
-                 f"{where(spec, (*SOURCE, key))} to leave them out")
+        raise_io(
+            f"{len(bad)} bad image file{'s' if len(bad) > 1 else ''} under "
+            f"{found.root}: {named}{more}; set on_bad_file: skip in "
+            f"{where(spec, (*SOURCE, key))} to leave them out"
+        )
     keep = np.setdiff1d(np.arange(len(found)), bad)
     kept = found.keep(keep)
     empty = sorted(set(range(len(found.classes))) - set(kept.labels.tolist()))
     if empty:
-        raise_located(spec, (*SOURCE, key), f"every file in class folder "
-                      f"'{found.classes[empty[0]]}' of {found.root} is a bad image")
+        raise_located(
+            spec,
+            (*SOURCE, key),
+            f"every file in class folder "
+            f"'{found.classes[empty[0]]}' of {found.root} is a bad image",
+        )
     return kept, len(bad), sizes[keep]
 
 
@@ -143,10 +175,14 @@ def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
         if getattr(source, key) is None:
             continue
         if getattr(split, name):
-            raise_located(spec, ("data", "split", name), f"data.source.{key} gives the "
-                          f"{name} images; remove split.{name}")
+            raise_located(
+                spec,
+                ("data", "split", name),
+                f"data.source.{key} gives the {name} images; remove split.{name}",
+            )
         listed, more, given_sizes[name] = _checked(
-            spec, _listed(spec, spec_dir, key, main.classes), key)
+            spec, _listed(spec, spec_dir, key, main.classes), key
+        )
         given[name], skipped = listed, skipped + more
     index = split_indices(spec, len(main), main.labels, has_own_test="test" in given)
     parts = {name: main.keep(rows) for name, rows in index.items() if rows is not None}
@@ -157,13 +193,23 @@ def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
 def _target(spec, parts: dict[str, Listing]):
     labels = np.concatenate([parts[n].labels for n in ("train", "val", "test") if n in parts])
     classes = parts["train"].classes
-    raw = RawData(np.empty((0,)), labels, f"the image folder {parts['train'].root}",
-                  (*SOURCE, "path"), class_names=classes)
+    raw = RawData(
+        np.empty((0,)),
+        labels,
+        f"the image folder {parts['train'].root}",
+        (*SOURCE, "path"),
+        class_names=classes,
+    )
     task = infer_task(spec, labels)
     if task == "regression":
-        raise_located(spec, ("loss",) if spec.loss else SOURCE, "the image_folder source "
-                      "gives class labels (one per class folder), so it needs a "
-                      "classification loss", hint="use cross_entropy")
+        raise_located(
+            spec,
+            ("loss",) if spec.loss else SOURCE,
+            "the image_folder source "
+            "gives class labels (one per class folder), so it needs a "
+            "classification loss",
+            hint="use cross_entropy",
+        )
     return encode_target(spec, raw, task)
 
 
@@ -173,8 +219,7 @@ def _digest(parts: dict[str, Listing], sizes: dict[str, np.ndarray]) -> str:
     for name in ("train", "val", "test"):
         if name in parts:
             part = parts[name]
-            for chunk in (name.encode(), b"\0".join(part.paths.tolist()), sizes[name],
-                          part.labels):
+            for chunk in (name.encode(), b"\0".join(part.paths.tolist()), sizes[name], part.labels):
                 digest.update(chunk)
     return digest.hexdigest()
 
@@ -189,24 +234,54 @@ def prepare_images(spec, spec_dir: Path):
     raise_all(spec, transform_problems(spec, recipe.shape))  # e.g. normalize's channel count
     parts, skipped, digest = _parts(spec, spec_dir)
     target = _target(spec, parts)
-    sample = transformed_shape([t.model_dump() for t in spec.data.transforms
-                                if t.type == "pad"], recipe.shape)
-    raise_all(spec, check_agreement(spec, sample, target, described=f"the images are "
-                                    f"decoded to {recipe.shape}"))
+    sample = transformed_shape(
+        [t.model_dump() for t in spec.data.transforms if t.type == "pad"], recipe.shape
+    )
+    raise_all(
+        spec,
+        check_agreement(
+            spec, sample, target, described=f"the images are decoded to {recipe.shape}"
+        ),
+    )
     steps = [plain_dict(t.model_dump()) for t in spec.data.transforms if t.type != "resize"]
-    state = {"version": 1, "kind": "array", "scale": 1 / 255, "features": None, "steps": [],
-             "columns": None, "sample_shape": recipe.shape, "transforms": steps,
-             "image": recipe.to_state(), "input_shape": list(spec.model.input.shape),
-             "input_dtype": spec.model.input.dtype, "task": target.task,
-             "num_classes": target.num_classes, "class_labels": target.class_labels}
+    state = {
+        "version": 1,
+        "kind": "array",
+        "scale": 1 / 255,
+        "features": None,
+        "steps": [],
+        "columns": None,
+        "sample_shape": recipe.shape,
+        "transforms": steps,
+        "image": recipe.to_state(),
+        "input_shape": list(spec.model.input.shape),
+        "input_dtype": spec.model.input.dtype,
+        "task": target.task,
+        "num_classes": target.num_classes,
+        "class_labels": target.class_labels,
+    }
     offset, splits = 0, {}
     for name in ("train", "val", "test"):
         if name in parts:
             n = len(parts[name])
-            splits[name] = ImageSplit(parts[name], target.y[offset:offset + n], recipe, steps,
-                                      skip=spec.data.source.on_bad_file == "skip")
+            splits[name] = ImageSplit(
+                parts[name],
+                target.y[offset : offset + n],
+                recipe,
+                steps,
+                skip=spec.data.source.on_bad_file == "skip",
+            )
             offset += n
     notes = {"images": {name: len(parts[name]) for name in parts}, "skipped_files": skipped}
-    return PreparedData(splits["train"], splits.get("val"), splits.get("test"), target.task,
-                        target.num_classes, target.class_labels, None, state, digest,
-                        notes)
+    return PreparedData(
+        splits["train"],
+        splits.get("val"),
+        splits.get("test"),
+        target.task,
+        target.num_classes,
+        target.class_labels,
+        None,
+        state,
+        digest,
+        notes,
+    )

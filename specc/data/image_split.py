@@ -48,7 +48,7 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, share: Share) -> Loaded:
         """Decode the share's files (what DataLoader calls for a batch)."""
-        mine = share.rows[share.lo:share.hi]
+        mine = share.rows[share.lo : share.hi]
         x = np.zeros((len(mine), *self.recipe.shape), dtype=np.uint8)
         bad = []
         for j, row in enumerate(mine.tolist()):
@@ -58,13 +58,19 @@ class ImageDataset(torch.utils.data.Dataset):
             except Exception as exc:  # any decoder failure: reported with the path
                 bad.append(f"{path}: {exc}")
         whole = share.lo == 0 and share.hi == share.rows.shape[0]
-        return Loaded(torch.from_numpy(x), self.y.index_select(0, mine),
-                      None if whole else self.y.index_select(0, share.rows), share.lo,
-                      share.hi, tuple(bad))
+        return Loaded(
+            torch.from_numpy(x),
+            self.y.index_select(0, mine),
+            None if whole else self.y.index_select(0, share.rows),
+            share.lo,
+            share.hi,
+            tuple(bad),
+        )
 
 
 def _stateless(steps: list[dict]) -> Callable[[torch.Tensor], torch.Tensor]:
     """The ``pad`` and ``normalize`` steps in order, on float batches (B, C, H, W)."""
+
     def apply(x: torch.Tensor) -> torch.Tensor:
         for step in steps:
             if step["type"] == "pad":
@@ -108,8 +114,9 @@ class ImageSplit:
 
     lazy = True
 
-    def __init__(self, listing: Listing, y: np.ndarray, recipe: Recipe, steps: list[dict],
-                 skip: bool = False) -> None:
+    def __init__(
+        self, listing: Listing, y: np.ndarray, recipe: Recipe, steps: list[dict], skip: bool = False
+    ) -> None:
         self.listing, self.recipe, self.steps, self.skip = listing, recipe, steps, skip
         self.y = torch.from_numpy(np.ascontiguousarray(y))
         self.workers, self.failures = 0, 0
@@ -120,8 +127,9 @@ class ImageSplit:
     def part(self, rows: slice) -> ImageSplit:
         """The files at ``rows`` (a slice) as a split of their own."""
         index = np.arange(len(self))[rows]
-        split = ImageSplit(self.listing.keep(index), self.y.numpy()[index], self.recipe,
-                           self.steps, self.skip)
+        split = ImageSplit(
+            self.listing.keep(index), self.y.numpy()[index], self.recipe, self.steps, self.skip
+        )
         split.workers = self.workers
         return split
 
@@ -139,21 +147,30 @@ class ImageSplit:
 
         for item in loaded:
             if item.bad and not self.skip:
-                raise RunError(f"cannot decode image {item.bad[0]} (set data.source."
-                               "on_bad_file: skip to feed such files as black images)")
+                raise RunError(
+                    f"cannot decode image {item.bad[0]} (set data.source."
+                    "on_bad_file: skip to feed such files as black images)"
+                )
             self.failures += len(item.bad)
             yield item
 
-    def chunks(self, size: int, device: torch.device) -> Iterator[tuple[torch.Tensor,
-                                                                         torch.Tensor]]:
+    def chunks(
+        self, size: int, device: torch.device
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The split in order, in chunks of ``size``: x (b, C, H, W) float on ``device``
         (/ 255 and the stateless steps), y (b, ...) on ``device``."""
         rows = torch.arange(len(self))
-        shares = [Share(rows[s:s + size], 0, min(size, len(self) - s))
-                  for s in range(0, len(self), size)]
+        shares = [
+            Share(rows[s : s + size], 0, min(size, len(self) - s))
+            for s in range(0, len(self), size)
+        ]
         loader = torch.utils.data.DataLoader(
-            self.dataset(), batch_sampler=shares, num_workers=min(self.workers, len(shares)),
-            collate_fn=_as_is, generator=torch.Generator())
+            self.dataset(),
+            batch_sampler=shares,
+            num_workers=min(self.workers, len(shares)),
+            collate_fn=_as_is,
+            generator=torch.Generator(),
+        )
         finish = finisher(self.steps)
         for item in self.watch(iter(loader)):
             yield finish(item.x.to(device)), item.y.to(device)

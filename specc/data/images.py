@@ -79,15 +79,19 @@ def list_folder(root: Path, extensions: list[str], classes: list[str] | None = N
     index = {name: i for i, name in enumerate(classes if classes is not None else found)}
     paths, labels, empty = [], [], []
     for name in found:
-        files = sorted(e.name for e in os.scandir(root / name)
-                       if e.name.lower().endswith(suffixes) and e.is_file())
+        files = sorted(
+            e.name
+            for e in os.scandir(root / name)
+            if e.name.lower().endswith(suffixes) and e.is_file()
+        )
         if not files:
             empty.append(name)
         label = index.get(name, -1)
         paths += [os.fsencode(f"{name}/{f}") for f in files]
         labels += [label] * len(files)
-    return Listing(Path(root), np.array(paths, dtype=np.bytes_),
-                   np.array(labels, dtype=np.int64), found, empty)
+    return Listing(
+        Path(root), np.array(paths, dtype=np.bytes_), np.array(labels, dtype=np.int64), found, empty
+    )
 
 
 def _sniff(head: bytes) -> tuple[str, int, int] | None:
@@ -98,8 +102,11 @@ def _sniff(head: bytes) -> tuple[str, int, int] | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG", -1, -1  # the size sits in a SOF segment somewhere after the tables
     if head.startswith(b"BM") and len(head) >= 26:
-        return "BMP", int.from_bytes(head[18:22], "little", signed=True), abs(
-            int.from_bytes(head[22:26], "little", signed=True))
+        return (
+            "BMP",
+            int.from_bytes(head[18:22], "little", signed=True),
+            abs(int.from_bytes(head[22:26], "little", signed=True)),
+        )
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "WEBP", -1, -1
     return None
@@ -175,8 +182,9 @@ class Recipe:
 def _cover(width: int, height: int, size: tuple[int, int]) -> tuple[int, int]:
     """The smallest (w, h) with the aspect of ``width x height`` that covers ``size``."""
     scale = max(size[0] / height, size[1] / width)
-    return max(size[1], math.ceil(width * scale - 1e-6)), max(size[0], math.ceil(height * scale
-                                                                                 - 1e-6))
+    return max(size[1], math.ceil(width * scale - 1e-6)), max(
+        size[0], math.ceil(height * scale - 1e-6)
+    )
 
 
 def decode(path: str, recipe: Recipe) -> np.ndarray:

@@ -28,8 +28,16 @@ import torch
 
 from specc.data.shares import share_bounds
 
-__all__ = ["GlobalBatchSampler", "Loaded", "Share", "SplitDataset", "augment_share",
-           "loaded_batches", "make_loader", "resolve_workers"]
+__all__ = [
+    "GlobalBatchSampler",
+    "Loaded",
+    "Share",
+    "SplitDataset",
+    "augment_share",
+    "loaded_batches",
+    "make_loader",
+    "resolve_workers",
+]
 
 IMAGE_WORKERS = 4  # the most workers image_folder takes by default
 
@@ -74,8 +82,14 @@ class GlobalBatchSampler:
     ``batch_size``; yields this rank's :class:`Share` of each (the last batch may be smaller).
     """
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None = None,
-                 world: int = 1, rank: int = 0) -> None:
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        world: int = 1,
+        rank: int = 0,
+    ) -> None:
         self.n, self.batch_size, self.generator = n, batch_size, generator
         self.world, self.rank = world, rank
 
@@ -89,7 +103,7 @@ class GlobalBatchSampler:
         else:
             order = torch.arange(self.n)
         for start in range(0, self.n, self.batch_size):
-            rows = order[start:start + self.batch_size]
+            rows = order[start : start + self.batch_size]
             yield Share(rows, *share_bounds(rows.shape[0], self.world, self.rank))
 
 
@@ -107,10 +121,15 @@ class SplitDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, share: Share) -> Loaded:
         """The share's rows by one gather each (what DataLoader calls for a batch)."""
-        mine = share.rows[share.lo:share.hi]
+        mine = share.rows[share.lo : share.hi]
         whole = share.lo == 0 and share.hi == share.rows.shape[0]
-        return Loaded(self.x.index_select(0, mine), self.y.index_select(0, mine),
-                      None if whole else self.y.index_select(0, share.rows), share.lo, share.hi)
+        return Loaded(
+            self.x.index_select(0, mine),
+            self.y.index_select(0, mine),
+            None if whole else self.y.index_select(0, share.rows),
+            share.lo,
+            share.hi,
+        )
 
 
 def _as_is(batch: Loaded) -> Loaded:
@@ -118,8 +137,16 @@ def _as_is(batch: Loaded) -> Loaded:
     return batch
 
 
-def make_loader(split, batch_size: int, *, num_workers: int, generator=None, world: int = 1,
-                rank: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
+def make_loader(
+    split,
+    batch_size: int,
+    *,
+    num_workers: int,
+    generator=None,
+    world: int = 1,
+    rank: int = 0,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader:
     """A DataLoader over ``split`` (CPU tensors, or an image split's files) with persistent
     ``num_workers`` workers.
 
@@ -131,9 +158,14 @@ def make_loader(split, batch_size: int, *, num_workers: int, generator=None, wor
     sampler = GlobalBatchSampler(len(split), batch_size, generator, world, rank)
     dataset = split.dataset() if hasattr(split, "dataset") else SplitDataset(split)
     return torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=num_workers,
-        collate_fn=_as_is, pin_memory=pin_memory, persistent_workers=num_workers > 0,
-        generator=torch.Generator())  # workers' base seed: never drawn from the global RNG
+        dataset,
+        batch_sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=_as_is,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator(),
+    )  # workers' base seed: never drawn from the global RNG
 
 
 def augment_share(augment: Callable, x: torch.Tensor, batch: int, lo: int) -> torch.Tensor:
@@ -143,12 +175,13 @@ def augment_share(augment: Callable, x: torch.Tensor, batch: int, lo: int) -> to
     if x.shape[0] == batch:
         return augment(x)
     full = x.new_zeros((batch, *x.shape[1:]))
-    full[lo:lo + x.shape[0]] = x
-    return augment(full)[lo:lo + x.shape[0]]
+    full[lo : lo + x.shape[0]] = x
+    return augment(full)[lo : lo + x.shape[0]]
 
 
-def loaded_batches(loader, device: torch.device, augment: Callable | None = None
-                   ) -> Iterator[Loaded]:
+def loaded_batches(
+    loader, device: torch.device, augment: Callable | None = None
+) -> Iterator[Loaded]:
     """One epoch of ``loader``'s shares on ``device``, x augmented when ``augment`` is given.
 
     Yields:

@@ -77,8 +77,9 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
     raw = load_source(spec, spec_dir)
     target, n_main = _targets(spec, raw)
     labels = None if target.task == "regression" else target.y.reshape(len(target.y), -1)[:, 0]
-    index = split_indices(spec, n_main, None if labels is None else labels[:n_main],
-                          has_own_test=raw.test is not None)
+    index = split_indices(
+        spec, n_main, None if labels is None else labels[:n_main], has_own_test=raw.test is not None
+    )
     ys = {name: target.y[rows] for name, rows in index.items() if rows is not None}
     if raw.test is not None:
         ys["test"] = target.y[n_main:]
@@ -91,16 +92,23 @@ def _targets(spec, raw: RawData) -> tuple[Target, int]:
     n_main = len(raw.y)
     if raw.test is None:
         return encode_target(spec, raw, infer_task(spec, raw.y)), n_main
-    both = RawData(raw.x, np.concatenate([raw.y, raw.test.y]), raw.origin, raw.target_key,
-                   raw.class_names)
+    both = RawData(
+        raw.x, np.concatenate([raw.y, raw.test.y]), raw.origin, raw.target_key, raw.class_names
+    )
     return encode_target(spec, both, infer_task(spec, both.y)), n_main
 
 
 def _features(spec, raw: RawData, index: dict) -> tuple[dict[str, np.ndarray], dict]:
     """Split x and fit preprocessing; returns float arrays per split and the state so far."""
-    state = {"version": 1, "kind": "tabular" if raw.tabular else "array", "scale": raw.scale,
-             "features": None, "steps": [], "columns": None,
-             "sample_shape": None if raw.tabular else list(raw.x.shape[1:])}
+    state = {
+        "version": 1,
+        "kind": "tabular" if raw.tabular else "array",
+        "scale": raw.scale,
+        "features": None,
+        "steps": [],
+        "columns": None,
+        "sample_shape": None if raw.tabular else list(raw.x.shape[1:]),
+    }
     if raw.tabular:
         frames = {name: raw.x.iloc[rows] for name, rows in index.items() if rows is not None}
         state["features"] = [str(c) for c in raw.x.columns]
@@ -108,12 +116,15 @@ def _features(spec, raw: RawData, index: dict) -> tuple[dict[str, np.ndarray], d
         state["columns"] = [str(c) for c in frames["train"].columns]
         return finish(spec, frames, raw), state
     if spec.data.preprocess:
-        raise_located(spec, ("data", "preprocess"), f"preprocess steps work on tables of "
-                      f"columns, but {raw.origin} gives samples of shape "
-                      f"{list(raw.x.shape[1:])}", hint="use data.transforms (normalize) for "
-                      "images")
-    xs = {name: _scaled(raw.x[rows], raw.scale) for name, rows in index.items()
-          if rows is not None}
+        raise_located(
+            spec,
+            ("data", "preprocess"),
+            f"preprocess steps work on tables of "
+            f"columns, but {raw.origin} gives samples of shape "
+            f"{list(raw.x.shape[1:])}",
+            hint="use data.transforms (normalize) for images",
+        )
+    xs = {name: _scaled(raw.x[rows], raw.scale) for name, rows in index.items() if rows is not None}
     if raw.test is not None:
         xs["test"] = _scaled(raw.test.x, raw.scale)
     return xs, state
@@ -131,17 +142,20 @@ def _finish_x(spec, raw: RawData, xs: dict, state: dict, target: Target) -> dict
     state["transforms"] = [plain_dict(t.model_dump()) for t in spec.data.transforms]
     xs = {name: apply_transforms(state["transforms"], x) for name, x in xs.items()}
     sample = list(xs["train"].shape[1:])
-    raise_all(spec, check_agreement(spec, sample, target,
-                                    described=_described(spec, raw, state, sample)))
+    raise_all(
+        spec, check_agreement(spec, sample, target, described=_described(spec, raw, state, sample))
+    )
     shape, dtype = list(spec.model.input.shape), spec.model.input.dtype
     state.update(input_shape=shape, input_dtype=dtype)
     out = {}
     for name, x in xs.items():
         if dtype == "int64" and not np.all(np.mod(x, 1) == 0):
-            raise_located(spec, ("model", "input", "dtype"), f"model.input.dtype is int64 but "
-                          f"{raw.origin} has non-integer values")
-        out[name] = x.reshape(len(x), *shape).astype(np.int64 if dtype == "int64" else
-                                                    np.float32)
+            raise_located(
+                spec,
+                ("model", "input", "dtype"),
+                f"model.input.dtype is int64 but {raw.origin} has non-integer values",
+            )
+        out[name] = x.reshape(len(x), *shape).astype(np.int64 if dtype == "int64" else np.float32)
     return out
 
 
@@ -173,10 +187,15 @@ def _assemble(xs: dict, ys: dict, target: Target, state: dict) -> PreparedData:
             for part in (name.encode(), x, y):  # streamed: no joined copy of the bytes
                 digest.update(part)
             splits[name] = TensorSplit(torch.from_numpy(x), torch.from_numpy(y))
-    state.update(task=target.task, num_classes=target.num_classes,
-                 class_labels=target.class_labels)
-    return PreparedData(splits["train"], splits.get("val"), splits.get("test"), target.task,
-                        target.num_classes, target.class_labels, state["features"], state,
-                        digest.hexdigest())
-
-
+    state.update(task=target.task, num_classes=target.num_classes, class_labels=target.class_labels)
+    return PreparedData(
+        splits["train"],
+        splits.get("val"),
+        splits.get("test"),
+        target.task,
+        target.num_classes,
+        target.class_labels,
+        state["features"],
+        state,
+        digest.hexdigest(),
+    )

@@ -49,24 +49,24 @@ def plain(value):
 class _Kind:
     """How one step type is built from sklearn and how its fitted state is recorded."""
 
-    numeric: bool          # needs numeric input
-    make: object           # step -> estimator
-    state: object          # (estimator, step) -> dict
-    names: object = None   # (estimator, columns) -> output column names (None: same names)
+    numeric: bool  # needs numeric input
+    make: object  # step -> estimator
+    state: object  # (estimator, step) -> dict
+    names: object = None  # (estimator, columns) -> output column names (None: same names)
 
 
 def _make_imputer(step):
     from sklearn.impute import SimpleImputer
 
-    return SimpleImputer(strategy=step.strategy, fill_value=step.fill_value,
-                         keep_empty_features=True)
+    return SimpleImputer(
+        strategy=step.strategy, fill_value=step.fill_value, keep_empty_features=True
+    )
 
 
 def _make_one_hot(step):
     from sklearn.preprocessing import OneHotEncoder
 
-    return OneHotEncoder(drop=step.drop, handle_unknown=step.handle_unknown,
-                         sparse_output=False)
+    return OneHotEncoder(drop=step.drop, handle_unknown=step.handle_unknown, sparse_output=False)
 
 
 def _make_ordinal(step):
@@ -97,19 +97,33 @@ def _one_hot_names(est, columns: list[str]) -> list[str]:
 
 
 _KINDS = {
-    "simple_imputer": _Kind(False, _make_imputer,
-                            lambda e, s: {"statistics": plain(e.statistics_)}),
-    "one_hot_encoder": _Kind(False, _make_one_hot, lambda e, s: {
-        "categories": [plain(c) for c in e.categories_],
-        "drop": None if e.drop_idx_ is None else plain(e.drop_idx_),
-        "handle_unknown": s.handle_unknown}, _one_hot_names),
-    "ordinal_encoder": _Kind(False, _make_ordinal,
-                             lambda e, s: {"categories": [plain(c) for c in e.categories_]}),
-    "standard_scaler": _Kind(True, _make_standard, lambda e, s: {
-        "mean": plain(e.mean_) if e.mean_ is not None and s.with_mean else None,
-        "scale": plain(e.scale_) if e.scale_ is not None else None}),
-    "min_max_scaler": _Kind(True, _make_min_max,
-                            lambda e, s: {"scale": plain(e.scale_), "min": plain(e.min_)}),
+    "simple_imputer": _Kind(
+        False, _make_imputer, lambda e, s: {"statistics": plain(e.statistics_)}
+    ),
+    "one_hot_encoder": _Kind(
+        False,
+        _make_one_hot,
+        lambda e, s: {
+            "categories": [plain(c) for c in e.categories_],
+            "drop": None if e.drop_idx_ is None else plain(e.drop_idx_),
+            "handle_unknown": s.handle_unknown,
+        },
+        _one_hot_names,
+    ),
+    "ordinal_encoder": _Kind(
+        False, _make_ordinal, lambda e, s: {"categories": [plain(c) for c in e.categories_]}
+    ),
+    "standard_scaler": _Kind(
+        True,
+        _make_standard,
+        lambda e, s: {
+            "mean": plain(e.mean_) if e.mean_ is not None and s.with_mean else None,
+            "scale": plain(e.scale_) if e.scale_ is not None else None,
+        },
+    ),
+    "min_max_scaler": _Kind(
+        True, _make_min_max, lambda e, s: {"scale": plain(e.scale_), "min": plain(e.min_)}
+    ),
 }
 ENCODERS = ("one_hot_encoder", "ordinal_encoder")
 
@@ -130,8 +144,11 @@ def fit_preprocessing(spec, frames: dict[str, pd.DataFrame], raw) -> list[dict]:
     steps = []
     for i, step in enumerate(spec.data.preprocess):
         columns = _columns(spec, i, step, frames["train"], numeric)
-        steps.append(_run_step(spec, i, step, frames, columns, raw) if columns else
-                     {"type": step.type, "columns": [], "outputs": []})
+        steps.append(
+            _run_step(spec, i, step, frames, columns, raw)
+            if columns
+            else {"type": step.type, "columns": [], "outputs": []}
+        )
     return steps
 
 
@@ -143,14 +160,17 @@ def _columns(spec, i: int, step, frame: pd.DataFrame, numeric: set[str]) -> list
         return [c for c in present if c in numeric]
     for j, name in enumerate(step.columns):
         if name not in present:
-            raise_located(spec, (*PRE, i, "columns", j), f"{step.type}: column '{name}' is "
-                          f"not among the features at this step{did_you_mean(name, present)}",
-                          hint=f"columns here: {listing(present, 15)}")
+            raise_located(
+                spec,
+                (*PRE, i, "columns", j),
+                f"{step.type}: column '{name}' is "
+                f"not among the features at this step{did_you_mean(name, present)}",
+                hint=f"columns here: {listing(present, 15)}",
+            )
     return list(step.columns)
 
 
-def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list[str],
-              raw) -> dict:
+def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list[str], raw) -> dict:
     kind = _KINDS[step.type]
     needs_numbers = kind.numeric or getattr(step, "strategy", "") in ("mean", "median")
     as_numbers = needs_numbers or all(is_numeric_dtype(frames["train"][c]) for c in columns)
@@ -170,9 +190,12 @@ def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list
                 warnings.simplefilter("ignore", UserWarning)
                 values = est.transform(_matrix(frame, columns, as_numbers))
         except ValueError as exc:
-            raise_located(spec, (*PRE, i), f"{step.type} on the {name} split of {raw.origin}: "
-                          f"{exc}", hint="handle_unknown: ignore accepts categories unseen "
-                          "in training")
+            raise_located(
+                spec,
+                (*PRE, i),
+                f"{step.type} on the {name} split of {raw.origin}: {exc}",
+                hint="handle_unknown: ignore accepts categories unseen in training",
+            )
         frames[name] = _replace(frame, columns, outputs, values, as_numbers)
     return {"type": step.type, "columns": columns, "outputs": outputs, **kind.state(est, step)}
 
@@ -184,8 +207,13 @@ def _matrix(frame: pd.DataFrame, columns: list[str], as_numbers: bool) -> np.nda
     return values.where(pd.notna(values), np.nan).to_numpy(dtype=object)
 
 
-def _replace(frame: pd.DataFrame, columns: list[str], outputs: list[str], values: np.ndarray,
-             as_numbers: bool) -> pd.DataFrame:
+def _replace(
+    frame: pd.DataFrame,
+    columns: list[str],
+    outputs: list[str],
+    values: np.ndarray,
+    as_numbers: bool,
+) -> pd.DataFrame:
     """``frame`` with ``columns`` replaced (at the first one's place) by ``outputs``."""
     new = pd.DataFrame(values, columns=outputs, index=frame.index)
     return splice(frame, columns, new if as_numbers else new.infer_objects())
@@ -201,13 +229,17 @@ def _require_numeric(spec, key: tuple, column: pd.Series, raw, why: str) -> None
     row = bad.index[0]
     at = f" (line {row + raw.row_offset})" if raw.row_offset else f" (row {row})"
     if numbers.notna().sum() >= bad.size:
-        message = (f"column '{column.name}' of {raw.origin} should hold numbers but has text "
-                   f"'{bad.iloc[0]}'{at}")
+        message = (
+            f"column '{column.name}' of {raw.origin} should hold numbers but has text "
+            f"'{bad.iloc[0]}'{at}"
+        )
         hint = "fix or remove that row of the file"
     else:
         message = f"column '{column.name}' of {raw.origin} is text ('{bad.iloc[0]}'{at})"
-        hint = ("encode it with one_hot_encoder or ordinal_encoder in data.preprocess, or "
-                "leave it out of data.source.features")
+        hint = (
+            "encode it with one_hot_encoder or ordinal_encoder in data.preprocess, or "
+            "leave it out of data.source.features"
+        )
     raise_located(spec, key, f"{message}; {why}", hint=hint)
 
 
@@ -218,8 +250,11 @@ def finish(spec, frames: dict[str, pd.DataFrame], raw) -> dict[str, np.ndarray]:
     out = {}
     for name, frame in frames.items():
         for col in frame.columns:
-            key = (("data", "source", "features", features.index(col)) if col in features
-                   else ("data", "source"))
+            key = (
+                ("data", "source", "features", features.index(col))
+                if col in features
+                else ("data", "source")
+            )
             _require_numeric(spec, key, frame[col], raw, "the model needs numbers")
         matrix = frame.to_numpy(dtype=np.float64)
         _check_nan(spec, name, frame, matrix, raw)
@@ -234,6 +269,10 @@ def _check_nan(spec, split: str, frame: pd.DataFrame, matrix: np.ndarray, raw) -
     j = int(np.flatnonzero(counts)[0])
     col = str(frame.columns[j])
     where = ("data", "preprocess") if spec.data.preprocess else ("data", "source")
-    raise_located(spec, where, f"column '{col}' of {raw.origin} has {int(counts[j])} missing "
-                  f"values (NaN) left after preprocessing in the {split} split",
-                  hint=f"add {{type: simple_imputer, columns: [{col}]}} to data.preprocess")
+    raise_located(
+        spec,
+        where,
+        f"column '{col}' of {raw.origin} has {int(counts[j])} missing "
+        f"values (NaN) left after preprocessing in the {split} split",
+        hint=f"add {{type: simple_imputer, columns: [{col}]}} to data.preprocess",
+    )

@@ -18,8 +18,9 @@ def located(spec, key_path: tuple, message: str, hint: str | None = None) -> Spe
     """A :class:`SpecError` at the spec line of ``key_path`` (``("data", "source", "path")``)."""
     positions = getattr(spec, "positions", None)
     line, col = positions.locate(tuple(key_path)) if positions is not None else (0, 0)
-    return SpecError(getattr(spec, "source_path", "<spec>"), line, col, message,
-                     tuple(key_path), hint)
+    return SpecError(
+        getattr(spec, "source_path", "<spec>"), line, col, message, tuple(key_path), hint
+    )
 
 
 def raise_located(spec, key_path: tuple, message: str, hint: str | None = None) -> NoReturn:

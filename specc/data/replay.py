@@ -37,8 +37,9 @@ def apply_preprocessing(state: dict, rows) -> np.ndarray:
         x = np.asarray(rows, dtype=np.float64) * state["scale"]
         size = math.prod(state["sample_shape"])
         if x.size % size:
-            raise ValueError(f"rows of {x.size} values are not samples of shape "
-                             f"{state['sample_shape']}")
+            raise ValueError(
+                f"rows of {x.size} values are not samples of shape {state['sample_shape']}"
+            )
         x = x.reshape(x.size // size, *state["sample_shape"])
     x = apply_transforms(state["transforms"], x)
     x = x.reshape(len(x), *state["input_shape"])
@@ -53,8 +54,9 @@ def _tabular(state: dict, rows) -> np.ndarray:
             raise ValueError(f"the rows lack the feature columns {missing}")
         frame = rows[features].copy()
     else:
-        frame = pd.DataFrame(np.asarray(rows, dtype=object).reshape(-1, len(features)),
-                             columns=features).infer_objects()
+        frame = pd.DataFrame(
+            np.asarray(rows, dtype=object).reshape(-1, len(features)), columns=features
+        ).infer_objects()
     frame = apply_steps(state["steps"], frame)
     return frame[state["columns"]].to_numpy(dtype=np.float64)
 
@@ -151,5 +153,10 @@ def _min_max(step: dict, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(x)
 
 
-_APPLY = {"simple_imputer": _impute, "one_hot_encoder": _one_hot, "ordinal_encoder": _ordinal,
-          "standard_scaler": _standard, "min_max_scaler": _min_max}
+_APPLY = {
+    "simple_imputer": _impute,
+    "one_hot_encoder": _one_hot,
+    "ordinal_encoder": _ordinal,
+    "standard_scaler": _standard,
+    "min_max_scaler": _min_max,
+}

@@ -66,8 +66,10 @@ def load_source(spec, spec_dir: Path) -> RawData:
 def _file(spec, spec_dir: Path, relative: str) -> Path:
     path = spec_dir / relative
     if not path.exists():
-        raise_io(f"data file not found: {path} ({where(spec, (*SOURCE, 'path'))})"
-                 + (_nearby(path) if _inside(spec_dir, path) else ""))
+        raise_io(
+            f"data file not found: {path} ({where(spec, (*SOURCE, 'path'))})"
+            + (_nearby(path) if _inside(spec_dir, path) else "")
+        )
     return path
 
 
@@ -103,20 +105,29 @@ def _samples(x: np.ndarray) -> pd.DataFrame | np.ndarray:
 
 def _inline(spec, source, spec_dir: Path) -> RawData:
     if len(source.x) != len(source.y):
-        raise_located(spec, (*SOURCE, "y"), f"inline data has {len(source.x)} samples in x "
-                      f"but {len(source.y)} targets in y")
+        raise_located(
+            spec,
+            (*SOURCE, "y"),
+            f"inline data has {len(source.x)} samples in x but {len(source.y)} targets in y",
+        )
     try:
         x = np.asarray(source.x, dtype=np.float64)
     except (TypeError, ValueError):
         x = None
     if x is not None and x.dtype != object and not np.isfinite(x).all():
-        raise_located(spec, (*SOURCE, "x"), "inline x holds a non-finite number (inf or nan); "
-                      "training needs finite numbers")
+        raise_located(
+            spec,
+            (*SOURCE, "x"),
+            "inline x holds a non-finite number (inf or nan); training needs finite numbers",
+        )
     if x is None or x.dtype == object:
         if all(isinstance(row, list) for row in source.x) and len({len(r) for r in source.x}) == 1:
             return RawData(_table(source.x), _targets(source.y), "inline data", (*SOURCE, "y"))
-        raise_located(spec, (*SOURCE, "x"), "inline x must be numbers, or lists of equal "
-                      "length (one per sample)")
+        raise_located(
+            spec,
+            (*SOURCE, "x"),
+            "inline x must be numbers, or lists of equal length (one per sample)",
+        )
     return RawData(_samples(x), _targets(source.y), "inline data", (*SOURCE, "y"))
 
 
@@ -145,13 +156,22 @@ def _csv(spec, source, spec_dir: Path) -> RawData:
     for i, name in enumerate(features):
         _check_column(spec, name, columns, path, (*SOURCE, "features", i), shown)
         if name == source.target:
-            raise_located(spec, (*SOURCE, "features", i),
-                          f"column '{name}' is the target; it cannot also be a feature")
+            raise_located(
+                spec,
+                (*SOURCE, "features", i),
+                f"column '{name}' is the target; it cannot also be a feature",
+            )
     if len(frame) == 0:
         raise_io(f"{path} has a header but no rows of data")
     _check_finite(frame, [*features, source.target], path)
-    return RawData(frame[features].copy(), frame[source.target].to_numpy(), path.name,
-                   (*SOURCE, "target"), class_names=source.labels, row_offset=2)
+    return RawData(
+        frame[features].copy(),
+        frame[source.target].to_numpy(),
+        path.name,
+        (*SOURCE, "target"),
+        class_names=source.labels,
+        row_offset=2,
+    )
 
 
 def _check_finite(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
@@ -161,28 +181,43 @@ def _check_finite(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
         if pd.api.types.is_float_dtype(values.dtype):
             bad = np.flatnonzero(np.isinf(values.to_numpy()))
             if len(bad):
-                raise_io(f"{path}: column '{name}' has an infinite value at line "
-                         f"{int(bad[0]) + 2} (row {int(bad[0]) + 1}); training needs finite "
-                         "numbers (fix the file, or leave the cell empty to impute it)")
+                raise_io(
+                    f"{path}: column '{name}' has an infinite value at line "
+                    f"{int(bad[0]) + 2} (row {int(bad[0]) + 1}); training needs finite "
+                    "numbers (fix the file, or leave the cell empty to impute it)"
+                )
 
 
-def _check_column(spec, name: str, columns: list[str], path: Path, key: tuple,
-                  shown: bool = True) -> None:
+def _check_column(
+    spec, name: str, columns: list[str], path: Path, key: tuple, shown: bool = True
+) -> None:
     if name in columns:
         return
     if not shown:
-        raise_located(spec, key, f"column '{name}' is not in {path.name}",
-                      hint="its columns are not listed: the file is outside the spec's folder")
-    raise_located(spec, key, f"column '{name}' is not in {path.name}"
-                  f"{did_you_mean(name, columns)}", hint=f"its columns are: {listing(columns, 12)}")
+        raise_located(
+            spec,
+            key,
+            f"column '{name}' is not in {path.name}",
+            hint="its columns are not listed: the file is outside the spec's folder",
+        )
+    raise_located(
+        spec,
+        key,
+        f"column '{name}' is not in {path.name}{did_you_mean(name, columns)}",
+        hint=f"its columns are: {listing(columns, 12)}",
+    )
 
 
 def _sklearn(spec, source, spec_dir: Path) -> RawData:
     from sklearn import datasets
 
-    loaders = {"digits": datasets.load_digits, "iris": datasets.load_iris,
-               "wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
-               "diabetes": datasets.load_diabetes}
+    loaders = {
+        "digits": datasets.load_digits,
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "diabetes": datasets.load_diabetes,
+    }
     bunch = loaders[source.name]()
     origin = f"sklearn {source.name}"
     names = [str(n) for n in bunch.target_names] if "target_names" in bunch else None
@@ -199,8 +234,10 @@ def _mnist(spec, source, spec_dir: Path) -> RawData:
         raise_io(f"MNIST folder not found: {folder} ({where(spec, (*SOURCE, 'path'))})")
     train, test = find_idx_pair(folder, "train"), find_idx_pair(folder, "t10k")
     if train is None and test is None:
-        raise_io(f"no MNIST IDX files in {folder}: expected train-images-idx3-ubyte[.gz] and "
-                 "train-labels-idx1-ubyte[.gz], or the t10k-* pair")
+        raise_io(
+            f"no MNIST IDX files in {folder}: expected train-images-idx3-ubyte[.gz] and "
+            "train-labels-idx1-ubyte[.gz], or the t10k-* pair"
+        )
     main = _mnist_part(train or test, source.limit)
     if train is not None and test is not None:
         main.test = _mnist_part(test, source.limit)
@@ -224,16 +261,23 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
             shown = _inside(spec_dir, path)
             for key, field in ((source.x_key, "x_key"), (source.y_key, "y_key")):
                 if key not in keys:
-                    raise_located(spec, (*SOURCE, field), f"{path.name} has no array '{key}'"
-                                  + (did_you_mean(key, keys) if shown else ""),
-                                  hint=f"its arrays: {keys}" if shown else None)
+                    raise_located(
+                        spec,
+                        (*SOURCE, field),
+                        f"{path.name} has no array '{key}'"
+                        + (did_you_mean(key, keys) if shown else ""),
+                        hint=f"its arrays: {keys}" if shown else None,
+                    )
             _check_npz_size(archive, [source.x_key, source.y_key], path)
             x, y = archive[source.x_key], archive[source.y_key]
     except (OSError, ValueError, EOFError, zlib.error) as exc:
         raise_io(f"cannot read {path} as .npz (without pickle): {exc}")
     if len(x) != len(y):
-        raise_located(spec, SOURCE, f"{path.name}: '{source.x_key}' has {len(x)} samples but "
-                      f"'{source.y_key}' has {len(y)}")
+        raise_located(
+            spec,
+            SOURCE,
+            f"{path.name}: '{source.x_key}' has {len(x)} samples but '{source.y_key}' has {len(y)}",
+        )
     return RawData(_samples(x), y, path.name, (*SOURCE, "y_key"))
 
 
@@ -263,18 +307,31 @@ def _torchvision(spec, source, spec_dir: Path) -> RawData:
     try:
         import torchvision.datasets as tvd
     except ImportError:
-        raise_located(spec, (*SOURCE, "type"), "the torchvision source needs torchvision, "
-                      "which is not installed", hint="pip install torchvision, or use the "
-                      "mnist, csv, npz or sklearn source")
-    table = {"MNIST": tvd.MNIST, "FashionMNIST": tvd.FashionMNIST, "KMNIST": tvd.KMNIST,
-             "CIFAR10": tvd.CIFAR10, "CIFAR100": tvd.CIFAR100}
+        raise_located(
+            spec,
+            (*SOURCE, "type"),
+            "the torchvision source needs torchvision, which is not installed",
+            hint="pip install torchvision, or use the mnist, csv, npz or sklearn source",
+        )
+    table = {
+        "MNIST": tvd.MNIST,
+        "FashionMNIST": tvd.FashionMNIST,
+        "KMNIST": tvd.KMNIST,
+        "CIFAR10": tvd.CIFAR10,
+        "CIFAR100": tvd.CIFAR100,
+    }
     if source.name not in table:
-        raise_located(spec, (*SOURCE, "name"), f"unknown torchvision dataset '{source.name}'"
-                      f"{did_you_mean(source.name, table)}", hint=f"known: {', '.join(table)}")
+        raise_located(
+            spec,
+            (*SOURCE, "name"),
+            f"unknown torchvision dataset '{source.name}'{did_you_mean(source.name, table)}",
+            hint=f"known: {', '.join(table)}",
+        )
     root = spec_dir / source.root
     try:
-        parts = [table[source.name](str(root), train=t, download=source.download)
-                 for t in (True, False)]
+        parts = [
+            table[source.name](str(root), train=t, download=source.download) for t in (True, False)
+        ]
     except (RuntimeError, OSError) as exc:
         raise_io(f"cannot load torchvision {source.name} from {root}: {exc}")
     main, test = (_tv_part(p, source.name) for p in parts)
@@ -286,9 +343,20 @@ def _tv_part(dataset, name: str) -> RawData:
     x = np.asarray(dataset.data)
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     names = [str(c) for c in getattr(dataset, "classes", [])] or None
-    return RawData(x, np.asarray(dataset.targets, dtype=np.int64), f"torchvision {name}",
-                   class_names=names, scale=1 / 255)
+    return RawData(
+        x,
+        np.asarray(dataset.targets, dtype=np.int64),
+        f"torchvision {name}",
+        class_names=names,
+        scale=1 / 255,
+    )
 
 
-_LOADERS = {"inline": _inline, "csv": _csv, "sklearn": _sklearn, "mnist": _mnist,
-            "npz": _npz, "torchvision": _torchvision}
+_LOADERS = {
+    "inline": _inline,
+    "csv": _csv,
+    "sklearn": _sklearn,
+    "mnist": _mnist,
+    "npz": _npz,
+    "torchvision": _torchvision,
+}

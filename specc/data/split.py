@@ -16,8 +16,9 @@ __all__ = ["split_indices"]
 SPLIT = ("data", "split")
 
 
-def split_indices(spec, n: int, labels: np.ndarray | None, *, has_own_test: bool
-                  ) -> dict[str, np.ndarray | None]:
+def split_indices(
+    spec, n: int, labels: np.ndarray | None, *, has_own_test: bool
+) -> dict[str, np.ndarray | None]:
     """Row indices of each split.
 
     Args:
@@ -32,11 +33,13 @@ def split_indices(spec, n: int, labels: np.ndarray | None, *, has_own_test: bool
     split = spec.data.split
     seed = spec.seed if split.seed is None else split.seed
     if split.stratify and labels is None:
-        raise_located(spec, (*SPLIT, "stratify"), "stratify needs a class target, but the "
-                      "task is regression")
+        raise_located(
+            spec, (*SPLIT, "stratify"), "stratify needs a class target, but the task is regression"
+        )
     if split.test and has_own_test:
-        raise_located(spec, (*SPLIT, "test"), "the source has its own test files; remove "
-                      "split.test")
+        raise_located(
+            spec, (*SPLIT, "test"), "the source has its own test files; remove split.test"
+        )
     rest, test = _take(spec, np.arange(n), labels, split.test, seed, "test")
     val_fraction = split.val / (1 - (split.test or 0)) if split.val else None
     if val_fraction is not None and val_fraction >= 1:
@@ -49,17 +52,22 @@ def split_indices(spec, n: int, labels: np.ndarray | None, *, has_own_test: bool
     return result
 
 
-def _take(spec, rows: np.ndarray, labels: np.ndarray | None, fraction: float | None,
-          seed: int, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _take(
+    spec, rows: np.ndarray, labels: np.ndarray | None, fraction: float | None, seed: int, name: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     if not fraction:
         return rows, None
     from sklearn.model_selection import train_test_split
 
     stratify = labels[rows] if (labels is not None and spec.data.split.stratify) else None
     try:
-        keep, taken = train_test_split(rows, test_size=fraction, random_state=seed,
-                                       shuffle=True, stratify=stratify)
+        keep, taken = train_test_split(
+            rows, test_size=fraction, random_state=seed, shuffle=True, stratify=stratify
+        )
     except ValueError as exc:
-        raise_located(spec, (*SPLIT, name), f"cannot split off {fraction:.3g} of {len(rows)} "
-                      f"samples for {name}: {exc}")
+        raise_located(
+            spec,
+            (*SPLIT, name),
+            f"cannot split off {fraction:.3g} of {len(rows)} samples for {name}: {exc}",
+        )
     return np.asarray(keep, dtype=np.int64), np.asarray(taken, dtype=np.int64)

@@ -70,8 +70,12 @@ def encode_target(spec, raw, task: str) -> Target:
     y = raw.y
     missing = int(pd.isna(pd.DataFrame(y)).to_numpy().sum())
     if missing:
-        raise_located(spec, raw.target_key, f"the target in {raw.origin} has {missing} "
-                      "missing values", hint="drop those rows from the file")
+        raise_located(
+            spec,
+            raw.target_key,
+            f"the target in {raw.origin} has {missing} missing values",
+            hint="drop those rows from the file",
+        )
     if task == "regression":
         return _regression(spec, raw)
     labels, names = _class_indices(spec, raw)
@@ -91,9 +95,13 @@ def _regression(spec, raw) -> Target:
             y = raw.y.astype(np.float64)
         except (TypeError, ValueError):
             first = next(v for v in raw.y.ravel() if not _is_number(v))
-            raise_located(spec, raw.target_key, f"{_loss_name(spec, 'regression')} needs a "
-                          f"numeric target but {raw.origin} has '{first}'",
-                          hint="use cross_entropy for class labels")
+            raise_located(
+                spec,
+                raw.target_key,
+                f"{_loss_name(spec, 'regression')} needs a "
+                f"numeric target but {raw.origin} has '{first}'",
+                hint="use cross_entropy for class labels",
+            )
     else:
         y = raw.y
     y = y.reshape(len(y), -1).astype(np.float32)
@@ -111,16 +119,25 @@ def _is_number(value) -> bool:
 def _class_indices(spec, raw) -> tuple[np.ndarray, list[str] | None]:
     y = raw.y
     if y.ndim != 1:
-        raise_located(spec, raw.target_key, f"a class target must be one label per sample, "
-                      f"but {raw.origin} gives shape {list(y.shape[1:])} per sample")
+        raise_located(
+            spec,
+            raw.target_key,
+            f"a class target must be one label per sample, "
+            f"but {raw.origin} gives shape {list(y.shape[1:])} per sample",
+        )
     if _text_labels(y):
         return _string_classes(spec, raw)
     values = y.astype(np.float64)
     bad = values[(np.mod(values, 1) != 0) | (values < 0)]
     if bad.size:
-        raise_located(spec, raw.target_key, f"{_loss_name(spec, 'classification')} needs "
-                      f"class indices 0, 1, 2, ... but the target in {raw.origin} has "
-                      f"{bad[0]:g}", hint="use a regression loss (mse) for real-valued targets")
+        raise_located(
+            spec,
+            raw.target_key,
+            f"{_loss_name(spec, 'classification')} needs "
+            f"class indices 0, 1, 2, ... but the target in {raw.origin} has "
+            f"{bad[0]:g}",
+            hint="use a regression loss (mse) for real-valued targets",
+        )
     return values.astype(np.int64), raw.class_names
 
 
@@ -130,24 +147,32 @@ def _string_classes(spec, raw) -> tuple[np.ndarray, list[str]]:
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(text.tolist()) - set(index))
     if unknown:
-        raise_located(spec, ("data", "source", "labels"), f"the target in {raw.origin} has "
-                      f"label '{unknown[0]}', which is not in data.source.labels")
+        raise_located(
+            spec,
+            ("data", "source", "labels"),
+            f"the target in {raw.origin} has "
+            f"label '{unknown[0]}', which is not in data.source.labels",
+        )
     return np.asarray([index[v] for v in text], dtype=np.int64), names
 
 
-def _binary(spec, raw, labels: np.ndarray, names: list[str] | None, *,
-            from_text: bool) -> Target:
+def _binary(spec, raw, labels: np.ndarray, names: list[str] | None, *, from_text: bool) -> Target:
     loss = _loss_name(spec, "a binary target")
     present = sorted(set(labels.tolist()))
     if not from_text and not set(present) <= {0, 1}:
         shown = ", ".join(str(v) for v in present[:5])
-        raise_located(spec, ("loss",) if spec.loss else raw.target_key,
-                      f"{loss} needs a 0/1 target but the target in {raw.origin} has values "
-                      f"{shown}", hint="use cross_entropy for more than two classes")
+        raise_located(
+            spec,
+            ("loss",) if spec.loss else raw.target_key,
+            f"{loss} needs a 0/1 target but the target in {raw.origin} has values {shown}",
+            hint="use cross_entropy for more than two classes",
+        )
     if names is not None and len(names) > 2:
-        raise_located(spec, ("loss",) if spec.loss else raw.target_key,
-                      f"{loss} needs a binary target but the target in {raw.origin} has "
-                      f"{len(names)} classes", hint="use cross_entropy for more than two "
-                      "classes")
+        raise_located(
+            spec,
+            ("loss",) if spec.loss else raw.target_key,
+            f"{loss} needs a binary target but the target in {raw.origin} has {len(names)} classes",
+            hint="use cross_entropy for more than two classes",
+        )
     y = labels.astype(np.float32).reshape(-1, 1)
     return Target(y, "binary", 2, names)

@@ -21,8 +21,13 @@ import numpy as np
 
 __all__ = ["AUGMENTATIONS", "apply_transforms", "make_augment", "transformed_shape"]
 
-AUGMENTATIONS = ("random_crop", "random_horizontal_flip", "random_resized_crop",
-                 "random_rotation", "color_jitter")
+AUGMENTATIONS = (
+    "random_crop",
+    "random_horizontal_flip",
+    "random_resized_crop",
+    "random_rotation",
+    "color_jitter",
+)
 
 
 def _pads(padding) -> tuple[int, int, int, int]:
@@ -76,7 +81,10 @@ def resize(x: np.ndarray, step: dict) -> np.ndarray:
 
 
 _STATELESS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
-    "normalize": normalize, "pad": pad, "resize": resize}
+    "normalize": normalize,
+    "pad": pad,
+    "resize": resize,
+}
 
 
 def apply_transforms(steps: list[dict], x: np.ndarray) -> np.ndarray:
@@ -166,5 +174,8 @@ def _from_augment(name: str) -> Callable:
     return make
 
 
-_AUGMENT = {"random_crop": _random_crop, "random_horizontal_flip": _random_flip,
-            **{name: _from_augment(name) for name in AUGMENTATIONS[2:]}}
+_AUGMENT = {
+    "random_crop": _random_crop,
+    "random_horizontal_flip": _random_flip,
+    **{name: _from_augment(name) for name in AUGMENTATIONS[2:]},
+}

@@ -11,5 +11,12 @@ from __future__ import annotations
 from specc.export.api import ExportError, ExportReport, export_onnx, export_run, model_info
 from specc.export.metadata import ModelInfo, read_metadata
 
-__all__ = ["ExportError", "ExportReport", "ModelInfo", "export_onnx", "export_run",
-           "model_info", "read_metadata"]
+__all__ = [
+    "ExportError",
+    "ExportReport",
+    "ModelInfo",
+    "export_onnx",
+    "export_run",
+    "model_info",
+    "read_metadata",
+]

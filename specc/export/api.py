@@ -19,8 +19,9 @@ from specc.spec.sections import task_of
 __all__ = ["ExportError", "ExportReport", "export_onnx", "export_run", "model_info"]
 
 #: layers over a sequence of any length: a model with one is exported with a dynamic length
-SEQUENCE_LAYERS = frozenset({"rnn", "lstm", "gru", "multiheadattention",
-                             "transformerencoderlayer", "transformerencoder"})
+SEQUENCE_LAYERS = frozenset(
+    {"rnn", "lstm", "gru", "multiheadattention", "transformerencoderlayer", "transformerencoder"}
+)
 INPUT_NAME = "input"
 
 
@@ -82,14 +83,25 @@ def _opset(spec) -> int:
 
 def _token_bound(graph) -> int:
     """Exclusive bound of valid token ids for an int64 input (its embeddings' smallest size)."""
-    sizes = [node.layer.num_embeddings for node in graph.nodes
-             if node.kind == "embedding" and "input" in node.inputs]
+    sizes = [
+        node.layer.num_embeddings
+        for node in graph.nodes
+        if node.kind == "embedding" and "input" in node.inputs
+    ]
     return min(sizes) if sizes else 2
 
 
-def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | None = None,
-                opset: int | None = None, include_preprocessing: bool | None = None,
-                check: bool = True, atol: float = 1e-4) -> ExportReport:
+def export_onnx(
+    model,
+    spec,
+    path: Path | str,
+    *,
+    checkpoint: dict[str, Any] | None = None,
+    opset: int | None = None,
+    include_preprocessing: bool | None = None,
+    check: bool = True,
+    atol: float = 1e-4,
+) -> ExportReport:
     """Export ``model`` (built from ``spec``) to ``path`` and verify it.
 
     Args:
@@ -116,15 +128,25 @@ def export_onnx(model, spec, path: Path | str, *, checkpoint: dict[str, Any] | N
         info.opset = opset
     module, transform = _wrap(model, spec, info, include_preprocessing)
     want_seq = any(node.kind in SEQUENCE_LAYERS for node in spec.graph.nodes)
-    result, seq_note = _export_verified(module, spec, info, path, want_seq, transform,
-                                        check=check, atol=atol)
+    result, seq_note = _export_verified(
+        module, spec, info, path, want_seq, transform, check=check, atol=atol
+    )
     if result.error:
         raise ExportError(f"onnxruntime cannot run the exported model at {result.error}")
     return ExportReport(path, result, info, seq_note, path.stat().st_size)
 
 
-def _export_verified(module, spec, info: ModelInfo, path: Path, want_seq: bool, transform, *,
-                     check: bool, atol: float) -> tuple[Parity, str | None]:
+def _export_verified(
+    module,
+    spec,
+    info: ModelInfo,
+    path: Path,
+    want_seq: bool,
+    transform,
+    *,
+    check: bool,
+    atol: float,
+) -> tuple[Parity, str | None]:
     """Export, save and verify ``module``: ``(parity, seq_note)``.
 
     A dynamic sequence length that is right only at the example's length is retried without
@@ -137,12 +159,15 @@ def _export_verified(module, spec, info: ModelInfo, path: Path, want_seq: bool, 
         exported = _export(module, info, spec, seq, high, optimize)
         _save(exported.proto, info, path)
         result = _verify(path, module, info, high, transform) if check else Parity()
-        if k == len(attempts) - 1 or not (exported.dynamic_seq
-                                          and result.broken_at_other_seq(atol)):
+        if k == len(attempts) - 1 or not (
+            exported.dynamic_seq and result.broken_at_other_seq(atol)
+        ):
             break
-        note = note or (f"the sequence length is fixed at {info.input_shape[0]}: with a dynamic "
-                        f"length onnxruntime was wrong at another length "
-                        f"({result.error or result.describe()})")
+        note = note or (
+            f"the sequence length is fixed at {info.input_shape[0]}: with a dynamic "
+            f"length onnxruntime was wrong at another length "
+            f"({result.error or result.describe()})"
+        )
     return result, exported.seq_note or (note if not exported.dynamic_seq else None)
 
 
@@ -164,10 +189,17 @@ def _export(module, info: ModelInfo, spec, want_seq: bool, high: int, optimize: 
     from specc.export.onnx_export import ExportFailure, export_module
 
     try:
-        exported = export_module(module, tuple(info.input_shape), info.input_dtype,
-                                 opset=info.opset, input_name=INPUT_NAME,
-                                 output_names=info.output_names, dynamic_seq=want_seq, high=high,
-                                 optimize=optimize)
+        exported = export_module(
+            module,
+            tuple(info.input_shape),
+            info.input_dtype,
+            opset=info.opset,
+            input_name=INPUT_NAME,
+            output_names=info.output_names,
+            dynamic_seq=want_seq,
+            high=high,
+            optimize=optimize,
+        )
     except ExportFailure as exc:
         raise ExportError(_failure_message(exc, spec)) from exc
     info.dynamic_seq = exported.dynamic_seq
@@ -208,12 +240,20 @@ def _verify(path: Path, module, info: ModelInfo, high: int, transform) -> Parity
         check(path)
     except Exception as exc:
         raise ExportError(f"the ONNX checker rejected {path}: {exc}") from exc
-    return parity(path, module, tuple(info.input_shape), info.input_dtype,
-                  dynamic_seq=info.dynamic_seq, high=high, transform=transform)
+    return parity(
+        path,
+        module,
+        tuple(info.input_shape),
+        info.input_dtype,
+        dynamic_seq=info.dynamic_seq,
+        high=high,
+        transform=transform,
+    )
 
 
-def export_run(run_dir: Path | str, path: Path | str | None = None, *,
-               atol: float = 1e-4, quiet: bool = False) -> ExportReport:
+def export_run(
+    run_dir: Path | str, path: Path | str | None = None, *, atol: float = 1e-4, quiet: bool = False
+) -> ExportReport:
     """Export a training run's best model to ``path`` (default ``run_dir/model.onnx``).
 
     This is the hook ``specc train`` calls when the spec has ``export.onnx``.
@@ -231,14 +271,17 @@ def export_run(run_dir: Path | str, path: Path | str | None = None, *,
     target = resolve_target(run_dir)
     path = Path(path) if path is not None else target.default_output
     try:
-        report = export_onnx(target.model, target.spec, path, checkpoint=target.checkpoint,
-                             atol=atol)
+        report = export_onnx(
+            target.model, target.spec, path, checkpoint=target.checkpoint, atol=atol
+        )
     except ExportError as exc:
         raise RunError(f"ONNX export of {run_dir}: {exc}") from None
     diff = report.parity.max_abs_diff
     if diff > atol:
-        raise RunError(f"ONNX export of {run_dir}: onnxruntime differs from torch by "
-                       f"{diff:.3g} > atol {atol:g}")
+        raise RunError(
+            f"ONNX export of {run_dir}: onnxruntime differs from torch by "
+            f"{diff:.3g} > atol {atol:g}"
+        )
     if not quiet:
         sys.stdout.write(f"exported {path} (onnxruntime vs torch: max abs diff {diff:.2g})\n")
     return report

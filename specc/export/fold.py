@@ -36,8 +36,9 @@ def affine_of(state: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         ExportError: the state is missing, not tabular, or has a step that cannot be folded.
     """
     if not state:
-        raise _fail("the fitted preprocessing is unknown; export a run directory or pass "
-                    "--checkpoint")
+        raise _fail(
+            "the fitted preprocessing is unknown; export a run directory or pass --checkpoint"
+        )
     if state.get("kind") != "tabular":
         raise _fail("only tabular (CSV/table) preprocessing can be folded")
     features = list(state["features"])

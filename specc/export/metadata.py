@@ -19,6 +19,7 @@ OUTPUT_KINDS = ("logits", "log_probabilities", "logit", "probability", "values")
 
 PREFIX = "specc."
 
+
 @dataclass
 class ModelInfo:
     """Everything about an exported model that prediction needs besides the graph.
@@ -68,7 +69,7 @@ def read_metadata(props: dict[str, str]) -> ModelInfo:
     Raises:
         ValueError: when the mapping was not written by specc.
     """
-    fields = {key[len(PREFIX):]: value for key, value in props.items() if key.startswith(PREFIX)}
+    fields = {key[len(PREFIX) :]: value for key, value in props.items() if key.startswith(PREFIX)}
     if "spec_name" not in fields or "input_shape" not in fields:
         raise ValueError("the model has no specc metadata (was it exported by `specc export`?)")
     known = set(ModelInfo.__dataclass_fields__)
@@ -77,8 +78,9 @@ def read_metadata(props: dict[str, str]) -> ModelInfo:
         info = ModelInfo(**data)
     except (TypeError, ValueError, RecursionError) as exc:
         detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise ValueError(f"the model's specc metadata is incomplete or damaged ({detail})") \
-            from None
+        raise ValueError(
+            f"the model's specc metadata is incomplete or damaged ({detail})"
+        ) from None
     bad = [name for name, ok in _checks(info).items() if not ok]
     if bad:
         raise ValueError(f"the model's specc metadata is damaged: unexpected {', '.join(bad)}")
@@ -91,7 +93,8 @@ def _ints(value: Any) -> bool:
 
 def _texts(value: Any, optional: bool = True) -> bool:
     return (optional and value is None) or (
-        isinstance(value, list) and all(isinstance(v, str) for v in value))
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    )
 
 
 def _checks(info: ModelInfo) -> dict[str, bool]:
@@ -102,7 +105,8 @@ def _checks(info: ModelInfo) -> dict[str, bool]:
         "input_shape": _ints(info.input_shape),
         "input_dtype": info.input_dtype in ("float32", "int64"),
         "output_names": _texts(info.output_names, optional=False),
-        "output_shapes": isinstance(info.output_shapes, list) and len(info.output_shapes) > 0
+        "output_shapes": isinstance(info.output_shapes, list)
+        and len(info.output_shapes) > 0
         and all(_ints(s) for s in info.output_shapes),
         "task": info.task in ("binary", "multiclass", "regression"),
         "output_kind": info.output_kind in OUTPUT_KINDS,

@@ -60,16 +60,26 @@ def _quiet():
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with (contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer),
-              warnings.catch_warnings()):
+        with (
+            contextlib.redirect_stdout(buffer),
+            contextlib.redirect_stderr(buffer),
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")
             yield buffer
     finally:
         logger.setLevel(level)
 
 
-def example_input(input_shape: tuple[int, ...], input_dtype: str, *, batch: int = EXAMPLE_BATCH,
-                  seq: int | None = None, high: int = 2, seed: int = 0):
+def example_input(
+    input_shape: tuple[int, ...],
+    input_dtype: str,
+    *,
+    batch: int = EXAMPLE_BATCH,
+    seq: int | None = None,
+    high: int = 2,
+    seed: int = 0,
+):
     """A random ``(batch, *input_shape)`` tensor; ``seq`` replaces the first sample dimension.
 
     int64 inputs are token ids drawn from ``[0, high)``; float inputs are standard normal.
@@ -137,8 +147,12 @@ def _fresh_dispatch():
     """
     import torch
 
-    ops = [torch.ops.aten.lstm.input, torch.ops.aten.gru.input,
-           torch.ops.aten.rnn_tanh.input, torch.ops.aten.rnn_relu.input]
+    ops = [
+        torch.ops.aten.lstm.input,
+        torch.ops.aten.gru.input,
+        torch.ops.aten.rnn_tanh.input,
+        torch.ops.aten.rnn_relu.input,
+    ]
 
     def clear():
         for op in ops:
@@ -221,9 +235,18 @@ def _dynamic_dims(proto) -> list[bool]:
     return [dim.HasField("dim_param") or not dim.HasField("dim_value") for dim in dims]
 
 
-def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, opset: int,
-                  input_name: str, output_names: list[str], dynamic_seq: bool = False,
-                  high: int = 2, optimize: bool = True) -> Exported:
+def export_module(
+    module,
+    input_shape: tuple[int, ...],
+    input_dtype: str,
+    *,
+    opset: int,
+    input_name: str,
+    output_names: list[str],
+    dynamic_seq: bool = False,
+    high: int = 2,
+    optimize: bool = True,
+) -> Exported:
     """Export an eval-mode module whose forward takes one ``(B, *input_shape)`` tensor.
 
     Args:
@@ -249,8 +272,13 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
         program, note = _export_program(module, example, dynamic_seq, layers)
         try:
             onnx_program = torch.onnx.export(
-                program, (example,), dynamo=True, opset_version=opset, verbose=False,
-                optimize=optimize, custom_translation_table=_translations(),
+                program,
+                (example,),
+                dynamo=True,
+                opset_version=opset,
+                verbose=False,
+                optimize=optimize,
+                custom_translation_table=_translations(),
             )
         except Exception as exc:
             layer = _layer_from_program(exc, program, layers)
@@ -260,17 +288,18 @@ def export_module(module, input_shape: tuple[int, ...], input_dtype: str, *, ops
     return _checked(proto, input_shape, dynamic_seq, note)
 
 
-def _checked(proto, input_shape: tuple[int, ...], dynamic_seq: bool,
-             note: str | None) -> Exported:
+def _checked(proto, input_shape: tuple[int, ...], dynamic_seq: bool, note: str | None) -> Exported:
     """What stayed symbolic in the ONNX input: the batch must; a fixed sequence gets a note."""
     dynamic = _dynamic_dims(proto)
     if not dynamic[0]:
         raise ExportFailure("torch.export fixed the batch dimension; a layer depends on it")
     seq_ok = dynamic_seq and len(dynamic) > 1 and dynamic[1]
     if dynamic_seq and not seq_ok:
-        note = note or ("torch.export specialized it: a layer needs a fixed length (a "
-                        "flatten after the sequence, or nn.RNN, whose decomposition unrolls "
-                        "the time steps)")
+        note = note or (
+            "torch.export specialized it: a layer needs a fixed length (a "
+            "flatten after the sequence, or nn.RNN, whose decomposition unrolls "
+            "the time steps)"
+        )
         note = f"the sequence length is fixed at {input_shape[0]}: {note}"
     return Exported(proto, seq_ok, note)
 
@@ -306,8 +335,13 @@ def set_io_names(proto, input_name: str, output_names: list[str]) -> None:
     used = {n for g in _graphs(graph) for node in g.node for n in (*node.input, *node.output)}
     used |= {v.name for g in _graphs(graph) for v in (*g.input, *g.output, *g.initializer)}
     clashes = {name: f"{name}__internal" for name in wanted if name in used and name not in current}
-    clashes.update({name: f"{name}__internal" for name in wanted
-                    if name in current and current.index(name) != wanted.index(name)})
+    clashes.update(
+        {
+            name: f"{name}__internal"
+            for name in wanted
+            if name in current and current.index(name) != wanted.index(name)
+        }
+    )
     _rename(proto, clashes)
     moved = [clashes.get(name, name) for name in current]
     _rename(proto, {old: new for old, new in zip(moved, wanted, strict=False) if old != new})

@@ -23,8 +23,10 @@ def adaptive_windows(length: int, out: int) -> list[tuple[int, int]]:
 
 def _pool_axis(op, x, axis: int, length: int, out: int):
     """Adaptive max pool of ``x`` along ``axis`` (static ``length``) to ``out`` positions."""
-    parts = [op.ReduceMax(op.Slice(x, [start], [end], [axis]), [axis], keepdims=1)
-             for start, end in adaptive_windows(length, out)]
+    parts = [
+        op.ReduceMax(op.Slice(x, [start], [end], [axis]), [axis], keepdims=1)
+        for start, end in adaptive_windows(length, out)
+    ]
     return parts[0] if len(parts) == 1 else op.Concat(*parts, axis=axis)
 
 
@@ -47,5 +49,7 @@ def adaptive_pool_translations() -> dict:
     """``{torch op: translation}`` for ``torch.onnx.export(custom_translation_table=...)``."""
     import torch
 
-    return {torch.ops.aten.adaptive_max_pool1d.default: _adaptive_max_pool(1),
-            torch.ops.aten.adaptive_max_pool2d.default: _adaptive_max_pool(2)}
+    return {
+        torch.ops.aten.adaptive_max_pool1d.default: _adaptive_max_pool(1),
+        torch.ops.aten.adaptive_max_pool2d.default: _adaptive_max_pool(2),
+    }

@@ -50,15 +50,22 @@ def _one_layer(inp, hidden, params, has_biases, reverse=False, *, nonlinearity):
 
 
 def _impl(nonlinearity):
-    def rnn(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
-            batch_first):
+    def rnn(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
         import torch
         from torch._decomp.decompositions import _rnn_helper, gather_params
 
         out, finals = _rnn_helper(
-            input, list(hx.unbind(0)), gather_params(params, has_biases, False), has_biases,
-            num_layers, dropout, train, bidirectional, batch_first,
-            partial(_one_layer, nonlinearity=nonlinearity))
+            input,
+            list(hx.unbind(0)),
+            gather_params(params, has_biases, False),
+            has_biases,
+            num_layers,
+            dropout,
+            train,
+            bidirectional,
+            batch_first,
+            partial(_one_layer, nonlinearity=nonlinearity),
+        )
         return out, torch.stack(finals, 0)
 
     return rnn
@@ -74,6 +81,8 @@ def register_rnn_while_loop_decompositions():
     )
 
     ops = torch.ops.aten
-    with (_register_rnn_while_loop_decomposition(ops.rnn_tanh.input, _impl(torch.tanh)),
-          _register_rnn_while_loop_decomposition(ops.rnn_relu.input, _impl(torch.relu))):
+    with (
+        _register_rnn_while_loop_decomposition(ops.rnn_tanh.input, _impl(torch.tanh)),
+        _register_rnn_while_loop_decomposition(ops.rnn_relu.input, _impl(torch.relu)),
+    ):
         yield

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 __all__ = ["rnn_translations"]
 
 
-def _layer_weights(op, params: Sequence, first: int, per_direction: int, directions: int,
-                   has_biases: bool):
+def _layer_weights(
+    op, params: Sequence, first: int, per_direction: int, directions: int, has_biases: bool
+):
     """ONNX ``W`` [D, H, in], ``R`` [D, H, H] and ``B`` [D, 2H] (or None) of one layer."""
     ws, rs, bs = [], [], []
     for d in range(directions):
@@ -34,8 +35,17 @@ def _layer_weights(op, params: Sequence, first: int, per_direction: int, directi
 
 
 def _rnn(activation: str):
-    def translate(input, hx, params, has_biases: bool, num_layers: int, dropout: float,
-                  train: bool, bidirectional: bool, batch_first: bool):
+    def translate(
+        input,
+        hx,
+        params,
+        has_biases: bool,
+        num_layers: int,
+        dropout: float,
+        train: bool,
+        bidirectional: bool,
+        batch_first: bool,
+    ):
         """``aten.rnn_*.input``: (B, seq, in) or (seq, B, in) -> (output, h_n)."""
         from onnxscript.onnx_opset import opset18 as op
 
@@ -44,13 +54,27 @@ def _rnn(activation: str):
         x = op.Transpose(input, perm=[1, 0, 2]) if batch_first else input
         finals = []
         for layer in range(num_layers):
-            w, r, b = _layer_weights(op, params, layer * per_direction * directions,
-                                     per_direction, directions, has_biases)
+            w, r, b = _layer_weights(
+                op,
+                params,
+                layer * per_direction * directions,
+                per_direction,
+                directions,
+                has_biases,
+            )
             h0 = op.Slice(hx, [layer * directions], [(layer + 1) * directions], axes=[0])
             hidden = params[1].shape[1]
-            y, y_h = op.RNN(x, w, r, b, None, h0, activations=[activation] * directions,
-                            direction="bidirectional" if bidirectional else "forward",
-                            hidden_size=hidden)
+            y, y_h = op.RNN(
+                x,
+                w,
+                r,
+                b,
+                None,
+                h0,
+                activations=[activation] * directions,
+                direction="bidirectional" if bidirectional else "forward",
+                hidden_size=hidden,
+            )
             # y: (seq, D, B, H) -> (seq, B, D*H)
             y = op.Transpose(y, perm=[0, 2, 1, 3])
             x = op.Reshape(y, op.Constant(value_ints=[0, 0, directions * hidden]))
@@ -66,5 +90,7 @@ def rnn_translations() -> dict:
     """``{torch op: translation}`` for ``torch.onnx.export(custom_translation_table=...)``."""
     import torch
 
-    return {torch.ops.aten.rnn_tanh.input: _rnn("Tanh"),
-            torch.ops.aten.rnn_relu.input: _rnn("Relu")}
+    return {
+        torch.ops.aten.rnn_tanh.input: _rnn("Tanh"),
+        torch.ops.aten.rnn_relu.input: _rnn("Relu"),
+    }

@@ -50,8 +50,7 @@ def require_state_dict(checkpoint: Any, where: Path) -> dict[str, Any]:
     from specc.errors import RunError
 
     model = checkpoint.get("model") if isinstance(checkpoint, dict) else None
-    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor)
-                                              for v in model.values()):
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
         raise RunError(f"{where} is not a specc checkpoint (no 'model' state_dict of tensors)")
     return checkpoint
 

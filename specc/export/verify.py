@@ -63,9 +63,17 @@ def seq_lengths(seq: int) -> tuple[int, int]:
     return (seq, seq // 2 if seq > 2 else seq + 3)
 
 
-def parity(path: Path, module, input_shape: tuple[int, ...], input_dtype: str, *,
-           dynamic_seq: bool = False, high: int = 2, transform=None,
-           seed: int = 1234) -> Parity:
+def parity(
+    path: Path,
+    module,
+    input_shape: tuple[int, ...],
+    input_dtype: str,
+    *,
+    dynamic_seq: bool = False,
+    high: int = 2,
+    transform=None,
+    seed: int = 1234,
+) -> Parity:
     """Compare onnxruntime on ``path`` with ``module`` on fresh random inputs.
 
     Args:
@@ -97,8 +105,10 @@ def parity(path: Path, module, input_shape: tuple[int, ...], input_dtype: str, *
         expected = expected if isinstance(expected, (tuple, list)) else (expected,)
         try:
             actual = session.run(None, {name: x.numpy()})
-            diff = max(float(np.max(np.abs(a - e.numpy()), initial=0.0))
-                       for a, e in zip(actual, expected, strict=True))
+            diff = max(
+                float(np.max(np.abs(a - e.numpy()), initial=0.0))
+                for a, e in zip(actual, expected, strict=True)
+            )
         except Exception as exc:  # onnxruntime rejects this batch/sequence length
             detail = " ".join(str(exc).split())[:300]
             result.error = result.error or f"{_where(batch, seq)}: {detail}"

@@ -31,8 +31,22 @@ from specc.ops.base import Inferred, Layer, ShapeError
 __all__ = ["LAYER_TYPES", "Inferred", "Layer", "ShapeError", "layer_classes"]
 
 _MODULES = (
-    dense, conv, pool, sampling, reshape, shape, index, reduce, activation, norm, dropout,
-    embedding, recurrent, attention, merge, parameter,
+    dense,
+    conv,
+    pool,
+    sampling,
+    reshape,
+    shape,
+    index,
+    reduce,
+    activation,
+    norm,
+    dropout,
+    embedding,
+    recurrent,
+    attention,
+    merge,
+    parameter,
 )
 
 

@@ -45,15 +45,21 @@ def _split_ids(layer: Layer, shapes: Sequence[Shape], dtypes: Sequence[str]):
     ids = None
     if layer.padding_idx is not None:
         if len(shapes) < 2:
-            raise ShapeError("padding_idx needs the token ids as the last input, e.g. "
-                             "`inputs: [embedding_1, input]`")
+            raise ShapeError(
+                "padding_idx needs the token ids as the last input, e.g. "
+                "`inputs: [embedding_1, input]`"
+            )
         ids, ids_dtype = data_shapes.pop(), data_dtypes.pop()
         if ids_dtype != "int64" or len(ids) != 1:
-            raise ShapeError(f"with padding_idx the last input must be [seq] int64 token ids, "
-                             f"got {list(ids)} {ids_dtype}")
+            raise ShapeError(
+                f"with padding_idx the last input must be [seq] int64 token ids, "
+                f"got {list(ids)} {ids_dtype}"
+            )
     if "int64" in data_dtypes:
-        raise ShapeError(f"{layer.kind} needs float32 inputs, but an input is int64 (token ids); "
-                         "an embedding layer turns ids into vectors")
+        raise ShapeError(
+            f"{layer.kind} needs float32 inputs, but an input is int64 (token ids); "
+            "an embedding layer turns ids into vectors"
+        )
     return data_shapes, None if ids is None else ids[0]
 
 
@@ -94,14 +100,17 @@ class MultiheadAttention(Layer):
         """``[L, E]`` (and ``[S, kdim]``, ``[S, vdim]``) -> ``[L, E]``."""
         data, seq_ids = _split_ids(self, shapes, dtypes)
         if len(data) not in (1, 3):
-            raise ShapeError(f"multiheadattention takes one input (self-attention) or three "
-                             f"[query, key, value]{' plus the token ids' if seq_ids else ''}, "
-                             f"got {len(data)}")
+            raise ShapeError(
+                f"multiheadattention takes one input (self-attention) or three "
+                f"[query, key, value]{' plus the token ids' if seq_ids else ''}, "
+                f"got {len(data)}"
+            )
         seqs = [_sequence(s, "multiheadattention") for s in data]
         (length, d), (keys, kdim), (values, vdim) = seqs * 3 if len(seqs) == 1 else seqs
         if keys != values:
-            raise ShapeError(f"key and value need the same sequence length, got {keys} "
-                             f"and {values}")
+            raise ShapeError(
+                f"key and value need the same sequence length, got {keys} and {values}"
+            )
         _heads(d, self.num_heads, "embed_dim")
         _check_ids(seq_ids, keys)
         params = mha_params(d, kdim, vdim, self.bias)
@@ -170,8 +179,10 @@ class TransformerEncoderLayer(Layer):
         """``[seq, d_model] -> [seq, d_model]``."""
         data, seq_ids = _split_ids(self, shapes, dtypes)
         if len(data) != 1:
-            raise ShapeError(f"{self.kind} takes one sequence input (plus the token ids with "
-                             f"padding_idx), got {len(data)}")
+            raise ShapeError(
+                f"{self.kind} takes one sequence input (plus the token ids with "
+                f"padding_idx), got {len(data)}"
+            )
         seq, d = _sequence(data[0], self.kind)
         _heads(d, self.nhead, "d_model")
         _check_ids(seq_ids, seq)
@@ -187,8 +198,9 @@ class TransformerEncoderLayer(Layer):
             f"2*{1 + b}*{d} = {fmt_int(per)} parameters",
         ]
         macs = n * seq * (4 * d * d + 2 * d * ff + 2 * seq * d)
-        return Inferred(shape=(seq, d), args={"d_model": d}, params=params, macs=macs,
-                        explain=explain)
+        return Inferred(
+            shape=(seq, d), args={"d_model": d}, params=params, macs=macs, explain=explain
+        )
 
     def _total(self, per: int, n: int, d: int) -> tuple[int, list[str]]:
         return per, []
@@ -243,10 +255,15 @@ class TransformerEncoder(TransformerEncoderLayer):
         d = inferred.args["d_model"]
         norm = None
         if self.norm:
-            norm = call("nn.LayerNorm", [d],
-                        eps=None if self.layer_norm_eps == 1e-5 else self.layer_norm_eps,
-                        bias=None if self.bias else False)
+            norm = call(
+                "nn.LayerNorm",
+                [d],
+                eps=None if self.layer_norm_eps == 1e-5 else self.layer_norm_eps,
+                bias=None if self.bias else False,
+            )
         layer = self._layer_source(d)
         extra = f", norm={norm}" if norm else ""
-        return (f"nn.TransformerEncoder({layer}, num_layers={self.num_layers}{extra}, "
-                "enable_nested_tensor=False)")
+        return (
+            f"nn.TransformerEncoder({layer}, num_layers={self.num_layers}{extra}, "
+            "enable_nested_tensor=False)"
+        )

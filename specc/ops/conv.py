@@ -23,8 +23,9 @@ def as_tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
     return (value,) * n if isinstance(value, int) else tuple(value)
 
 
-def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
-               ceil_mode: bool = False) -> int:
+def window_out(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+) -> int:
     """Output length of a sliding window, torch's formula."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if ceil_mode:
@@ -35,8 +36,16 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
     return span // stride + 1
 
 
-def window_explain(kind: str, size: int, kernel: int, stride: int, padding: int,
-                   dilation: int, out: int, ceil_mode: bool = False) -> str:
+def window_explain(
+    kind: str,
+    size: int,
+    kernel: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+    out: int,
+    ceil_mode: bool = False,
+) -> str:
     """``conv2d: (28 + 2*2 - 5)/1 + 1 = 28`` style arithmetic."""
     k = f"{dilation}*({kernel} - 1) - 1" if dilation != 1 else f"{kernel}"
     pad = f" + 2*{padding}" if padding else ""
@@ -172,4 +181,3 @@ class Conv2d(_ConvNd):
     type: Literal["conv2d"]
     ndim = 2
     torch_class = "nn.Conv2d"
-

@@ -48,8 +48,12 @@ class Select(_Index):
                 f"{shape[a]} (input {list(shape)})"
             )
         out = (*shape[:a], *shape[a + 1 :])
-        return Inferred(shape=out, args={"rank": rank}, dtype=dtypes[0],
-                        explain=[f"select: {list(shape)} -> {list(out)}"])
+        return Inferred(
+            shape=out,
+            args={"rank": rank},
+            dtype=dtypes[0],
+            explain=[f"select: {list(shape)} -> {list(out)}"],
+        )
 
     def _item(self) -> str:
         return str(self.index)
@@ -69,12 +73,14 @@ class Slice(_Index):
         a = axis(self.dim, rank)
         size = len(range(*slice(self.start, self.end, self.step).indices(shape[a])))
         if size < 1:
-            raise ShapeError(
-                f"slice {self._item()} of dim {self.dim} (size {shape[a]}) is empty"
-            )
+            raise ShapeError(f"slice {self._item()} of dim {self.dim} (size {shape[a]}) is empty")
         out = (*shape[:a], size, *shape[a + 1 :])
-        return Inferred(shape=out, args={"rank": rank}, dtype=dtypes[0],
-                        explain=[f"slice: {list(shape)} -> {list(out)}"])
+        return Inferred(
+            shape=out,
+            args={"rank": rank},
+            dtype=dtypes[0],
+            explain=[f"slice: {list(shape)} -> {list(out)}"],
+        )
 
     def _item(self) -> str:
         start = "" if self.start is None else str(self.start)

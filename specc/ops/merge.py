@@ -187,14 +187,14 @@ class Concat(Layer):
                 f"{_shapes_text(shapes)}"
             )
         axis = self._axis(len(shapes[0]) + 1)
-        others = {tuple(s[:axis]) + tuple(s[axis + 1:]) for s in shapes}
+        others = {tuple(s[:axis]) + tuple(s[axis + 1 :]) for s in shapes}
         if len(others) != 1:
             raise ShapeError(
                 f"concat along dim {self.dim} needs the inputs to agree on every other "
                 f"dimension, got {_shapes_text(shapes)}"
             )
         total = sum(shape[axis] for shape in shapes)
-        out = (*shapes[0][:axis], total, *shapes[0][axis + 1:])
+        out = (*shapes[0][:axis], total, *shapes[0][axis + 1 :])
         sizes = " + ".join(str(shape[axis]) for shape in shapes)
         return Inferred(
             shape=out,

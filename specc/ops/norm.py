@@ -129,10 +129,10 @@ class LayerNorm(Layer):
         wanted = (written,) if isinstance(written, int) else tuple(written)
         if not wanted:
             raise ShapeError("normalized_shape needs at least one dimension")
-        if len(wanted) > len(shape) or tuple(shape[len(shape) - len(wanted):]) != wanted:
+        if len(wanted) > len(shape) or tuple(shape[len(shape) - len(wanted) :]) != wanted:
             raise ShapeError(
                 f"normalized_shape is {list(wanted)} but the input's trailing dimensions are "
-                f"{list(shape[-len(wanted):])} (input {list(shape)}); omit it and specc uses "
+                f"{list(shape[-len(wanted) :])} (input {list(shape)}); omit it and specc uses "
                 "the last dimension"
             )
         return wanted
@@ -195,8 +195,13 @@ class GroupNorm(Layer):
         explain = [f"groupnorm: {channels} channels in {self.num_groups} groups"]
         if self.affine:
             explain.append(f"groupnorm: 2*{channels} = {fmt_int(params)} parameters")
-        return Inferred(shape=tuple(shape), args={"num_channels": channels}, params=params,
-                        macs=numel(shape), explain=explain)
+        return Inferred(
+            shape=tuple(shape),
+            args={"num_channels": channels},
+            params=params,
+            macs=numel(shape),
+            explain=explain,
+        )
 
     def init_source(self, inferred: Inferred) -> str:
         return call(

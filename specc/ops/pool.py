@@ -51,7 +51,7 @@ class _PoolNd(Layer):
         """``[C, *spatial] -> [C, *out]``, each ``out`` by torch's pooling formula."""
         (shape,) = shapes
         self._check_rank(shape)
-        lead, sizes = shape[: len(shape) - self.ndim], shape[len(shape) - self.ndim:]
+        lead, sizes = shape[: len(shape) - self.ndim], shape[len(shape) - self.ndim :]
         out_sizes, explain = [], []
         for size, k, s, p, d in zip(sizes, *self._window(), strict=True):
             out = window_out(size, k, s, p, d, self.ceil_mode)
@@ -127,9 +127,7 @@ class _AdaptivePoolNd(Layer):
             )
         size = as_tuple(self.output_size, self.ndim)
         lead = shape[: len(shape) - self.ndim]
-        return Inferred(
-            shape=(*lead, *size), explain=[f"{self.kind}: output_size {list(size)}"]
-        )
+        return Inferred(shape=(*lead, *size), explain=[f"{self.kind}: output_size {list(size)}"])
 
     def init_source(self, inferred: Inferred) -> str:
         return call(self.torch_class, [self.output_size])

@@ -56,17 +56,14 @@ class _Recurrent(Layer):
             bias_text = f" + 2*{g}*{h}" if self.bias else ""
             formula = f"{g}*{h}*({size} + {h}){bias_text}"
             formula = f"2*({formula})" if d == 2 else formula
-            explain.append(
-                f"{self.kind}: layer {k + 1}: {formula} = {fmt_int(d * per)} parameters"
-            )
+            explain.append(f"{self.kind}: layer {k + 1}: {formula} = {fmt_int(d * per)} parameters")
         return total, explain
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         (shape,) = shapes
         if len(shape) != 2:
             raise ShapeError(
-                "a recurrent layer needs a [seq, features] input per sample, "
-                f"got {list(shape)}"
+                f"a recurrent layer needs a [seq, features] input per sample, got {list(shape)}"
             )
         seq, n_in = shape
         width = self.directions * self.hidden_size
@@ -78,8 +75,13 @@ class _Recurrent(Layer):
             self.directions * self.gates * self.hidden_size * (size + self.hidden_size)
             for size in [n_in] + [width] * (self.num_layers - 1)
         )
-        return Inferred(shape=out, args={"input_size": n_in, "seq_len": seq}, params=params,
-                        macs=macs, explain=explain)
+        return Inferred(
+            shape=out,
+            args={"input_size": n_in, "seq_len": seq},
+            params=params,
+            macs=macs,
+            explain=explain,
+        )
 
     def _extra(self) -> dict:
         return {}

@@ -27,8 +27,12 @@ class _Reduction(Layer):
             out = tuple(1 if i in found else size for i, size in enumerate(shape))
         else:
             out = tuple(size for i, size in enumerate(shape) if i not in found)
-        return Inferred(shape=out, macs=numel(shape), dtype=self._dtype(dtypes[0]),
-                        explain=[f"{self.kind}: {list(shape)} -> {list(out)}"])
+        return Inferred(
+            shape=out,
+            macs=numel(shape),
+            dtype=self._dtype(dtypes[0]),
+            explain=[f"{self.kind}: {list(shape)} -> {list(out)}"],
+        )
 
     def _dtype(self, dtype: str) -> str:
         return "float32"

@@ -29,8 +29,9 @@ from specc.ops.base import (
 from specc.ops.conv import as_tuple
 
 
-def transposed_out(size: int, kernel: int, stride: int, padding: int, output_padding: int,
-                   dilation: int) -> int:
+def transposed_out(
+    size: int, kernel: int, stride: int, padding: int, output_padding: int, dilation: int
+) -> int:
     """Output length of a transposed convolution, torch's formula."""
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
@@ -56,7 +57,11 @@ class _ConvTransposeNd(Layer):
 
     inferred_args = ("in_channels",)
     _window_args: ClassVar[tuple[str, ...]] = (
-        "kernel_size", "stride", "padding", "output_padding", "dilation",
+        "kernel_size",
+        "stride",
+        "padding",
+        "output_padding",
+        "dilation",
     )
 
     def _tuples(self) -> list[tuple[int, ...]]:
@@ -178,13 +183,17 @@ class Upsample(Layer):
         require_rank(shape, [2, 3], "upsample ([channels, length] or [channels, height, width])")
         n = len(shape) - 1
         if self.mode == "bilinear" and n != 2:
-            raise ShapeError("mode 'bilinear' needs a [channels, height, width] input per "
-                             f"sample, got {list(shape)}")
+            raise ShapeError(
+                "mode 'bilinear' needs a [channels, height, width] input per "
+                f"sample, got {list(shape)}"
+            )
         for arg in ("size", "scale_factor"):
             value = getattr(self, arg)
             if isinstance(value, list) and len(value) != n:
-                raise ShapeError(f"{arg} needs one number or a list of {n} for an input of "
-                                 f"{n} spatial dimension(s), got {value}")
+                raise ShapeError(
+                    f"{arg} needs one number or a list of {n} for an input of "
+                    f"{n} spatial dimension(s), got {value}"
+                )
         if self.size is not None:
             out = as_tuple(self.size, n)
             explain = [f"upsample: size {list(out)}"]
@@ -197,8 +206,10 @@ class Upsample(Layer):
                 for s, f, o in zip(shape[1:], scales, out, strict=True)
             ]
         if min(out) < 1:
-            raise ShapeError(f"scale_factor {self.scale_factor} leaves no output "
-                             f"({list(shape[1:])} -> {list(out)})")
+            raise ShapeError(
+                f"scale_factor {self.scale_factor} leaves no output "
+                f"({list(shape[1:])} -> {list(out)})"
+            )
         return Inferred(shape=(shape[0], *out), explain=explain)
 
     def init_source(self, inferred: Inferred) -> str:
@@ -238,8 +249,10 @@ class PixelShuffle(Layer):
         out = (channels // (r * r), h * r, w * r)
         return Inferred(
             shape=out,
-            explain=[f"pixelshuffle: [{channels}, {h}, {w}] -> [{channels}/{r * r}, {h}*{r}, "
-                     f"{w}*{r}] = {list(out)}"],
+            explain=[
+                f"pixelshuffle: [{channels}, {h}, {w}] -> [{channels}/{r * r}, {h}*{r}, "
+                f"{w}*{r}] = {list(out)}"
+            ],
         )
 
     def init_source(self, inferred: Inferred) -> str:

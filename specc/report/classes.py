@@ -15,8 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["MAX_ERRORS", "class_names", "per_class_scores", "plot_confusion", "plot_errors",
-           "write_class_report"]
+__all__ = [
+    "MAX_ERRORS",
+    "class_names",
+    "per_class_scores",
+    "plot_confusion",
+    "plot_errors",
+    "write_class_report",
+]
 
 MAX_ERRORS = 32
 
@@ -33,10 +39,12 @@ def per_class_scores(pred: np.ndarray, target: np.ndarray, names: list[str]) -> 
     from sklearn.metrics import precision_recall_fscore_support
 
     precision, recall, f1, support = precision_recall_fscore_support(
-        target, pred, labels=list(range(len(names))), zero_division=0)
-    return {name: {"precision": float(p), "recall": float(r), "f1": float(f),
-                   "support": int(s)}
-            for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)}
+        target, pred, labels=list(range(len(names))), zero_division=0
+    )
+    return {
+        name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
+    }
 
 
 def _pyplot():
@@ -62,8 +70,15 @@ def plot_confusion(cm: np.ndarray, names: list[str], path: Path) -> None:
     if k <= 30:
         limit = cm.max() / 2 if cm.size else 0
         for (i, j), count in np.ndenumerate(cm):
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > limit else "black")
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if count > limit else "black",
+            )
     ax.set_title("confusion matrix")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -79,8 +94,9 @@ def _displayable(image: torch.Tensor) -> np.ndarray:
     return image[0].numpy() if image.shape[0] != 3 else image.permute(1, 2, 0).numpy()
 
 
-def plot_errors(x: torch.Tensor, pred: np.ndarray, target: np.ndarray, names: list[str],
-                path: Path) -> int:
+def plot_errors(
+    x: torch.Tensor, pred: np.ndarray, target: np.ndarray, names: list[str], path: Path
+) -> int:
     """A grid of the first :data:`MAX_ERRORS` misclassified images of ``x`` (N, C, H, W);
     write a PNG and return how many it shows (0: nothing written)."""
     wrong = np.flatnonzero(pred != target)[:MAX_ERRORS]
@@ -102,8 +118,14 @@ def plot_errors(x: torch.Tensor, pred: np.ndarray, target: np.ndarray, names: li
     return len(wrong)
 
 
-def write_class_report(run_dir: Path, pred: torch.Tensor, target: torch.Tensor,
-                       x: torch.Tensor, num_classes: int, labels: list | None) -> dict:
+def write_class_report(
+    run_dir: Path,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    x: torch.Tensor,
+    num_classes: int,
+    labels: list | None,
+) -> dict:
     """Write the figures of one evaluated split into ``run_dir``; return its per-class scores.
 
     Args:

@@ -18,8 +18,11 @@ from specc.commands.common import RunError
 
 __all__ = ["FIGURES", "render_report", "write_report"]
 
-FIGURES = (("curves.png", "Training curves"), ("confusion_matrix.png", "Confusion matrix"),
-           ("errors.png", "Misclassified validation images"))
+FIGURES = (
+    ("curves.png", "Training curves"),
+    ("confusion_matrix.png", "Confusion matrix"),
+    ("errors.png", "Misclassified validation images"),
+)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -33,8 +36,14 @@ pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:90%}img{max-width:100
 def _table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td{' class=n' if i >= numeric_from else ''}>{escape(_cell(v))}</td>"
-                         for i, v in enumerate(row)) + "</tr>" for row in rows)
+        "<tr>"
+        + "".join(
+            f"<td{' class=n' if i >= numeric_from else ''}>{escape(_cell(v))}</td>"
+            for i, v in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -44,8 +53,9 @@ def _cell(value) -> str:
 
 def _image(path: Path, title: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<h2>{escape(title)}</h2>\n<img alt=\"{escape(title)}\" "
-            f"src=\"data:image/png;base64,{data}\">")
+    return (
+        f'<h2>{escape(title)}</h2>\n<img alt="{escape(title)}" src="data:image/png;base64,{data}">'
+    )
 
 
 def _layers(text: str, path: Path) -> str:
@@ -56,19 +66,27 @@ def _layers(text: str, path: Path) -> str:
     if errors or spec.graph is None:
         return "<p>(the stored spec does not validate with this specc; no layer table)</p>"
     summary = summarize(spec)
-    rows = [[row.name, row.type, "x".join(map(str, row.output_shape)), row.params, row.line]
-            for row in summary.layers]
-    return (_table(["layer", "type", "output", "params", "line"], rows, numeric_from=3)
-            + f"<p>{summary.params:,} parameters, input {summary.input_shape}</p>")
+    rows = [
+        [row.name, row.type, "x".join(map(str, row.output_shape)), row.params, row.line]
+        for row in summary.layers
+    ]
+    return (
+        _table(["layer", "type", "output", "params", "line"], rows, numeric_from=3)
+        + f"<p>{summary.params:,} parameters, input {summary.input_shape}</p>"
+    )
 
 
 def _headline(summary: dict) -> str:
     if not summary:
         return "<p>(no summary.json: the run has not finished)</p>"
     best = summary.get("best") or {}
-    rows = [["status", summary.get("status")], ["epochs", summary.get("epochs_run")],
-            ["device", summary.get("device")], ["seconds", summary.get("seconds")],
-            ["best epoch", best.get("epoch")]]
+    rows = [
+        ["status", summary.get("status")],
+        ["epochs", summary.get("epochs_run")],
+        ["device", summary.get("device")],
+        ["seconds", summary.get("seconds")],
+        ["best epoch", best.get("epoch")],
+    ]
     rows += [[f"best {k}", v] for k, v in best.items() if k not in ("epoch", "seconds")]
     rows += [[f"test {k}", v] for k, v in (summary.get("test") or {}).items()]
     return _table(["", "value"], rows)
@@ -77,10 +95,14 @@ def _headline(summary: dict) -> str:
 def _per_class(summary: dict) -> str:
     parts = []
     for split, classes in (summary.get("per_class") or {}).items():
-        rows = [[name, s["precision"], s["recall"], s["f1"], s["support"]]
-                for name, s in classes.items()]
-        parts.append(f"<h2>Per class ({escape(split)})</h2>"
-                     + _table(["class", "precision", "recall", "f1", "support"], rows))
+        rows = [
+            [name, s["precision"], s["recall"], s["f1"], s["support"]]
+            for name, s in classes.items()
+        ]
+        parts.append(
+            f"<h2>Per class ({escape(split)})</h2>"
+            + _table(["class", "precision", "recall", "f1", "support"], rows)
+        )
     return "\n".join(parts)
 
 
@@ -92,11 +114,11 @@ def render_report(run_dir: str | Path) -> str:
         raise RunError(f"{run_dir} is not a run directory (no spec.yaml)")
     text = spec_file.read_text(encoding="utf-8")
     summary_file = run_dir / "summary.json"
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() \
-        else {}
+    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else {}
     name = summary.get("name") or run_dir.name
-    figures = "\n".join(_image(run_dir / f, title) for f, title in FIGURES
-                        if (run_dir / f).exists())
+    figures = "\n".join(
+        _image(run_dir / f, title) for f, title in FIGURES if (run_dir / f).exists()
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(name)}: specc report</title>
 <style>{_STYLE}</style></head><body>

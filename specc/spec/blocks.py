@@ -87,15 +87,17 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[tuple], Lay
     _expand_body(ex, model["layers"], LAYERS, top)
     model["layers"] = ex.layers
     # located now: once aliases redirect expanded indices, model.layers[i] means another layer
-    located = [(path, message, positions.locate(path, at_key=True))
-               for path, message in ex.problems]
+    located = [
+        (path, message, positions.locate(path, at_key=True)) for path, message in ex.problems
+    ]
     positions.aliases.update(ex.aliases)
     outputs = model.get("outputs")
     if isinstance(outputs, str):
         model["outputs"] = _top_ref(ex, top, outputs, ("model", "outputs"))
     elif isinstance(outputs, list):
-        model["outputs"] = [_top_ref(ex, top, o, ("model", "outputs", i))
-                            for i, o in enumerate(outputs)]
+        model["outputs"] = [
+            _top_ref(ex, top, o, ("model", "outputs", i)) for i, o in enumerate(outputs)
+        ]
     return located, ex.layout
 
 
@@ -149,15 +151,16 @@ def _expand_body(ex: _Expander, items: list[Any], origin: tuple, body: _Body) ->
     return previous
 
 
-def _clash(ex: _Expander, item: dict, at: tuple, body: _Body, other: int,
-           origin: tuple) -> None:
+def _clash(ex: _Expander, item: dict, at: tuple, body: _Body, other: int, origin: tuple) -> None:
     """Two layers or uses with one name; two plain top-level layers are left to lowering."""
     structural = item.get("type") in ("block", "sequential")
     if body.block is None and body.scope is None and not structural:
         return
     line = ex.positions.locate((*origin, other))[0]
-    ex.problem((*at, "name"), f"duplicate layer name '{item['name']}': the layer or use on "
-               f"line {line} has it too")
+    ex.problem(
+        (*at, "name"),
+        f"duplicate layer name '{item['name']}': the layer or use on line {line} has it too",
+    )
 
 
 def _present(ex: _Expander, item: dict, body: _Body, at: tuple) -> bool:
@@ -167,8 +170,7 @@ def _present(ex: _Expander, item: dict, body: _Body, at: tuple) -> bool:
         return True
     if isinstance(when, bool):
         return when
-    ex.problem((*at, "when"), f"when must be a condition over the block's parameters, "
-               f"got {when!r}")
+    ex.problem((*at, "when"), f"when must be a condition over the block's parameters, got {when!r}")
     return True
 
 
@@ -195,6 +197,7 @@ def _read_refs(ex: _Expander, item: dict, at: tuple, body: _Body, previous: str)
     refs = [written] if isinstance(written, str) else written
     if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
         return refs if isinstance(refs, list) else [written]  # pydantic reports the type
+
     def key(i: int) -> tuple:
         return (*at, "inputs", i) if isinstance(written, list) else (*at, "inputs")
 
@@ -208,8 +211,11 @@ def _read_refs(ex: _Expander, item: dict, at: tuple, body: _Body, previous: str)
             out.append(body.local[ref])
         else:
             known = [INPUT, *body.local]
-            ex.problem(key(i), f"unknown input '{ref}': a layer in block '{body.block}' reads "
-                       f"only 'input' and the block's earlier layers{did_you_mean(ref, known)}")
+            ex.problem(
+                key(i),
+                f"unknown input '{ref}': a layer in block '{body.block}' reads "
+                f"only 'input' and the block's earlier layers{did_you_mean(ref, known)}",
+            )
             out.append(body.source)
     return out
 
@@ -254,11 +260,14 @@ def _substitute(ex: _Expander, item: dict, body: _Body, at: tuple) -> dict | Non
 
 def _value(text: str, body: _Body, condition: bool) -> Any:
     """A ``$name`` (any value) or an integer/boolean expression over the block's params."""
+
     def lookup(name: str) -> Any:
         if name not in body.env:
             params = ", ".join(body.env) or "none"
-            raise ExprError(f"'${name}' names no parameter of block '{body.block}'"
-                            f"{did_you_mean(name, list(body.env))} (its parameters: {params})")
+            raise ExprError(
+                f"'${name}' names no parameter of block '{body.block}'"
+                f"{did_you_mean(name, list(body.env))} (its parameters: {params})"
+            )
         return body.env[name]
 
     stripped = text.strip()
@@ -305,26 +314,41 @@ def _expand_use(ex: _Expander, use: dict, at: tuple, body: _Body, previous: str)
     line = ex.positions.locate(at)[0]
     container = None
     if repeat > 1 or copy_names is not None:
-        container = Scope(f"{body.prefix}{name}", name, "repeat", None, line, body.scope,
-                          named=copy_names is not None, input=source)
+        container = Scope(
+            f"{body.prefix}{name}",
+            name,
+            "repeat",
+            None,
+            line,
+            body.scope,
+            named=copy_names is not None,
+            input=source,
+        )
     for r in range(repeat):
         env = _block_env(ex, block_name, block, use, at, r == 0)
         if env is None:
             return _raw(ex, use, at, body, previous)
-        key = name if container is None else (copy_names.replace("{n}", str(r + 1))
-                                              .replace("{i}", str(r)) if copy_names else str(r))
+        key = (
+            name
+            if container is None
+            else (
+                copy_names.replace("{n}", str(r + 1)).replace("{i}", str(r))
+                if copy_names
+                else str(r)
+            )
+        )
         parent = container or body.scope
         path = f"{body.prefix}{key}" if container is None else f"{container.path}.{key}"
         scope = Scope(path, key, "copy", block_name, line, parent, env=env, input=source)
         inner = _Body(scope, f"{path}.", source, env, block_name, (*body.stack, block_name))
-        source = _expand_body(ex, block["layers"], ("model", "blocks", block_name, "layers"),
-                              inner)
+        source = _expand_body(ex, block["layers"], ("model", "blocks", block_name, "layers"), inner)
         scope.output = source
     if container is not None:
         container.output = source
     if body.scope is None:
-        ex.legacy[f"{name}_{repeat}_{_last_name(block)}" if repeat > 1
-                  else f"{name}_{_last_name(block)}"] = source
+        ex.legacy[
+            f"{name}_{repeat}_{_last_name(block)}" if repeat > 1 else f"{name}_{_last_name(block)}"
+        ] = source
     return source
 
 
@@ -347,16 +371,19 @@ def _unknown_block(ex: _Expander, block_name: Any, at: tuple) -> None:
     ex.problem((*at, "block"), f"unknown block '{block_name}'{hint}{known}")
 
 
-def _use_ok(ex: _Expander, use: dict, at: tuple, block: Any, repeat: Any,
-            copy_names: Any) -> bool:
+def _use_ok(ex: _Expander, use: dict, at: tuple, block: Any, repeat: Any, copy_names: Any) -> bool:
     if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
         return False  # pydantic reports the block definition
     if type(repeat) is not int or repeat < 1:
         return False  # pydantic reports it
-    if copy_names is not None and (not isinstance(copy_names, str) or "{" not in copy_names
-                                   or not _valid_pattern(copy_names)):
-        ex.problem((*at, "copy_names"), "copy_names must be a name with {n} (counting from "
-                   f"1) or {{i}} (from 0), such as 'denselayer{{n}}', got {copy_names!r}")
+    if copy_names is not None and (
+        not isinstance(copy_names, str) or "{" not in copy_names or not _valid_pattern(copy_names)
+    ):
+        ex.problem(
+            (*at, "copy_names"),
+            "copy_names must be a name with {n} (counting from "
+            f"1) or {{i}} (from 0), such as 'denselayer{{n}}', got {copy_names!r}",
+        )
         return False
     if isinstance(use.get("inputs"), list):
         ex.problem((*at, "inputs"), "a block use reads one input (a block has one 'input')")
@@ -369,8 +396,9 @@ def _valid_pattern(pattern: str) -> bool:
     return name.isidentifier() and name != pattern
 
 
-def _block_env(ex: _Expander, block_name: str, block: dict, use: dict, at: tuple,
-               first: bool) -> dict | None:
+def _block_env(
+    ex: _Expander, block_name: str, block: dict, use: dict, at: tuple, first: bool
+) -> dict | None:
     """The parameter values of one copy: the use's args, ``first`` overrides for copy 0,
     then defaults (which may be expressions over other parameters)."""
     params = block.get("params") or {}
@@ -383,8 +411,11 @@ def _block_env(ex: _Expander, block_name: str, block: dict, use: dict, at: tuple
     for section, values in (("args", given), ("first", overrides)):
         for key in values:
             if key not in params:
-                ex.problem((*at, section, key), f"block '{block_name}' has no parameter '{key}'"
-                           f"{did_you_mean(str(key), [str(p) for p in params])}")
+                ex.problem(
+                    (*at, section, key),
+                    f"block '{block_name}' has no parameter '{key}'"
+                    f"{did_you_mean(str(key), [str(p) for p in params])}",
+                )
                 ok = False
     values = {**given, **(overrides if first else {})}
     env: dict[str, Any] = {}
@@ -394,8 +425,16 @@ def _block_env(ex: _Expander, block_name: str, block: dict, use: dict, at: tuple
     return env if ok else None
 
 
-def _param_value(ex: _Expander, block_name: str, params: dict, values: dict, key: str,
-                 env: dict, at: tuple, seen: tuple) -> Any:
+def _param_value(
+    ex: _Expander,
+    block_name: str,
+    params: dict,
+    values: dict,
+    key: str,
+    env: dict,
+    at: tuple,
+    seen: tuple,
+) -> Any:
     if key in env:
         return env[key]
     value = values[key] if key in values else params[key]
@@ -405,22 +444,30 @@ def _param_value(ex: _Expander, block_name: str, params: dict, values: dict, key
     if isinstance(value, str) and "$" in value and key not in values:
         where = ("model", "blocks", block_name, "params", key)
         if key in seen:
-            ex.problem(where, f"the defaults of block '{block_name}' refer to each other: "
-                       f"{' -> '.join((*seen, key))}")
+            ex.problem(
+                where,
+                f"the defaults of block '{block_name}' refer to each other: "
+                f"{' -> '.join((*seen, key))}",
+            )
             return None
 
         def lookup(name: str) -> Any:
             if name not in params:
-                raise ExprError(f"'${name}' names no parameter of block '{block_name}'"
-                                f"{did_you_mean(name, list(params))}")
+                raise ExprError(
+                    f"'${name}' names no parameter of block '{block_name}'"
+                    f"{did_you_mean(name, list(params))}"
+                )
             got = _param_value(ex, block_name, params, values, name, env, at, (*seen, key))
             if got is None:
                 raise ExprError("")
             return got
 
         try:
-            value = evaluate(parse(value), lookup) if not value.strip()[1:].isidentifier() \
+            value = (
+                evaluate(parse(value), lookup)
+                if not value.strip()[1:].isidentifier()
                 else lookup(value.strip()[1:])
+            )
         except ExprError as exc:
             if str(exc):
                 ex.problem(where, str(exc))
@@ -429,14 +476,17 @@ def _param_value(ex: _Expander, block_name: str, params: dict, values: dict, key
     return value
 
 
-def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body,
-                       previous: str) -> str:
+def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body, previous: str) -> str:
     """A ``{type: sequential, name, layers}``: its members form a chain keyed by position
     (or by their own ``name``); returns the output path."""
     extra = set(item) - SEQ_KEYS
     members = item.get("layers")
-    if extra or not isinstance(item.get("name"), str) or not isinstance(members, list) \
-            or not members:
+    if (
+        extra
+        or not isinstance(item.get("name"), str)
+        or not isinstance(members, list)
+        or not members
+    ):
         ex.emit(item, at, f"{body.prefix}{item.get('name')}", body.scope)  # pydantic reports
         return previous
     name = _check_name(ex, item, at)
@@ -444,17 +494,26 @@ def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body,
         return previous
     source = _read_refs(ex, item, at, body, previous)[0]
     path = f"{body.prefix}{name}"
-    scope = Scope(path, name, "sequential", None, ex.positions.locate(at)[0], body.scope,
-                  named=any(isinstance(m, dict) and isinstance(m.get("name"), str)
-                            for m in members), input=source)
+    scope = Scope(
+        path,
+        name,
+        "sequential",
+        None,
+        ex.positions.locate(at)[0],
+        body.scope,
+        named=any(isinstance(m, dict) and isinstance(m.get("name"), str) for m in members),
+        input=source,
+    )
     for k, member in enumerate(members):
         member = copy.deepcopy(_as_mapping(member))
         m_at = (*at, "layers", k)
         if isinstance(member, dict):
             for key in ("inputs", "when"):
                 if key in member:
-                    ex.problem((*m_at, key), f"'{key}' is not allowed inside a sequential: "
-                               "its layers form a chain")
+                    ex.problem(
+                        (*m_at, key),
+                        f"'{key}' is not allowed inside a sequential: its layers form a chain",
+                    )
             if body.block is not None:
                 member = _substitute(ex, member, body, m_at)
                 if member is None:
@@ -466,8 +525,7 @@ def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body,
     return source
 
 
-def _member(ex: _Expander, member: Any, at: tuple, inner: _Body, source: str,
-            position: str) -> str:
+def _member(ex: _Expander, member: Any, at: tuple, inner: _Body, source: str, position: str) -> str:
     """One member of a sequential, reading ``source``; returns its output path."""
     if isinstance(member, dict) and member.get("type") in ("block", "sequential"):
         if not isinstance(member.get("name"), str):
@@ -483,8 +541,9 @@ def _member(ex: _Expander, member: Any, at: tuple, inner: _Body, source: str,
     return f"{inner.prefix}{key}"
 
 
-def _positional_use(ex: _Expander, member: dict, at: tuple, inner: _Body, source: str,
-                    position: str) -> str:
+def _positional_use(
+    ex: _Expander, member: dict, at: tuple, inner: _Body, source: str, position: str
+) -> str:
     """A block use keyed by its position in a sequential (``features.3``)."""
     member = dict(member)
     member["name"] = f"p{position}"  # a valid name while expanding; the key is the position
@@ -494,7 +553,7 @@ def _positional_use(ex: _Expander, member: dict, at: tuple, inner: _Body, source
     for i in range(start, len(ex.layers)):
         path = ex.layout.paths[i]
         if path == old or path.startswith(old + "."):
-            ex.layout.paths[i] = new + path[len(old):]
+            ex.layout.paths[i] = new + path[len(old) :]
         layer = ex.layers[i]
         if isinstance(layer, dict):
             layer["inputs"] = _rename(layer.get("inputs"), old, new)
@@ -507,7 +566,7 @@ def _rename(value: Any, old: str, new: str) -> Any:
     if isinstance(value, list):
         return [_rename(v, old, new) for v in value]
     if isinstance(value, str) and (value == old or value.startswith(old + ".")):
-        return new + value[len(old):]
+        return new + value[len(old) :]
     return value
 
 

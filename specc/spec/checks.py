@@ -37,10 +37,27 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]
 
 
 #: layers that keep an embedding's [positions, embedding_dim] layout as it is
-_LAYOUT_KEEPING = frozenset({
-    "dropout", "relu", "relu6", "leakyrelu", "elu", "gelu", "silu", "sigmoid", "tanh",
-    "hardtanh", "hardswish", "hardsigmoid", "prelu", "softplus", "mish", "selu", "layernorm",
-})
+_LAYOUT_KEEPING = frozenset(
+    {
+        "dropout",
+        "relu",
+        "relu6",
+        "leakyrelu",
+        "elu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "hardtanh",
+        "hardswish",
+        "hardsigmoid",
+        "prelu",
+        "softplus",
+        "mish",
+        "selu",
+        "layernorm",
+    }
+)
 
 
 def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str]]:
@@ -58,13 +75,15 @@ def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str]]:
         source = _through_layout_keeping(graph, node.inputs[0])
         if source is not None and source.kind == "embedding":
             positions, dim = source.shape[-2:] if len(source.shape) >= 2 else (None, None)
-            problems.append((node.index, None, (
-                f"reads embedding '{source.name}' output {list(source.shape)} = [positions, "
-                f"embedding_dim], so it would take the {positions} positions as channels and "
-                f"slide along the {dim} embedding features; put "
+            message = (
+                f"reads embedding '{source.name}' output {list(source.shape)} = "
+                f"[positions, embedding_dim], so it would take the {positions} positions as "
+                f"channels and slide along the {dim} embedding features; put "
                 "`{type: permute, dims: [0, 2, 1]}` before it to convolve over positions "
-                f"with {dim} channels (or an identity layer in between if this layout is meant)"
-            )))
+                f"with {dim} channels (or an identity layer in between if this layout is "
+                "meant)"
+            )
+            problems.append((node.index, None, message))
     return problems
 
 

@@ -24,8 +24,10 @@ from typing import Any
 
 __all__ = ["ExprError", "evaluate", "params_of", "parse"]
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|==|!=|<=|>=|[-+*()<>])"
-                    r"|([A-Za-z_]+))")
+_TOKEN = re.compile(
+    r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|==|!=|<=|>=|[-+*()<>])"
+    r"|([A-Za-z_]+))"
+)
 _CMP = ("==", "!=", "<", ">", "<=", ">=")
 
 
@@ -162,8 +164,14 @@ def evaluate(tree: tuple, lookup: Callable[[str], Any]) -> Any:
     if op in _CMP:
         if op not in ("==", "!="):
             _int(left, op), _int(right, op)
-        return {"==": left == right, "!=": left != right, "<": left < right,
-                ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+        return {
+            "==": left == right,
+            "!=": left != right,
+            "<": left < right,
+            ">": left > right,
+            "<=": left <= right,
+            ">=": left >= right,
+        }[op]
     a, b = _int(left, op), _int(right, op)
     if op == "+":
         return a + b

@@ -90,7 +90,8 @@ class _Loader(yaml.SafeLoader):
             if self._depth >= MAX_DEPTH:
                 mark = self.peek_event().start_mark
                 raise yaml.composer.ComposerError(
-                    None, None, f"the spec is nested more than {MAX_DEPTH} levels deep", mark)
+                    None, None, f"the spec is nested more than {MAX_DEPTH} levels deep", mark
+                )
             self._depth += 1
             try:
                 return super().compose_node(parent, index)
@@ -113,8 +114,12 @@ class _Builder:
         """Count one built value; False (and one error) once aliases made too many."""
         self.budget -= 1
         if self.budget == -1:
-            self.error(node.start_mark, f"the spec expands to more than {MAX_NODES:,} values "
-                       "(YAML aliases repeated inside aliases?)", key_path)
+            self.error(
+                node.start_mark,
+                f"the spec expands to more than {MAX_NODES:,} values "
+                "(YAML aliases repeated inside aliases?)",
+                key_path,
+            )
         return self.budget >= 0
 
     def error(self, mark: yaml.Mark, message: str, key_path: tuple) -> None:
@@ -136,17 +141,24 @@ class _Builder:
         try:
             value = self._scalars.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self.error(node.start_mark, f"invalid YAML value: {' '.join(str(exc).split())}",
-                       key_path)
+            self.error(
+                node.start_mark, f"invalid YAML value: {' '.join(str(exc).split())}", key_path
+            )
             return None
         if type(value) is float and not math.isfinite(value):
             kind = "not a number" if math.isnan(value) else "infinite"
-            self.error(node.start_mark, f"{_short(node.value)} is {kind}; a spec takes "
-                       "finite numbers only", key_path)
+            self.error(
+                node.start_mark,
+                f"{_short(node.value)} is {kind}; a spec takes finite numbers only",
+                key_path,
+            )
             return None
         if type(value) is int and not -INT64 <= value < INT64:
-            self.error(node.start_mark, f"the integer {_short(node.value)} is out of range "
-                       "(at most 2**63 - 1)", key_path)
+            self.error(
+                node.start_mark,
+                f"the integer {_short(node.value)} is out of range (at most 2**63 - 1)",
+                key_path,
+            )
             return None
         return value
 
@@ -156,8 +168,9 @@ class _Builder:
             if self.budget < 0:
                 break
             if key_node.tag == "tag:yaml.org,2002:merge":
-                self.error(key_node.start_mark, "YAML merge keys ('<<') are not supported",
-                           key_path)
+                self.error(
+                    key_node.start_mark, "YAML merge keys ('<<') are not supported", key_path
+                )
                 continue
             key = self.build(key_node, (*key_path, "<key>"))
             if not isinstance(key, str):
@@ -176,13 +189,11 @@ class _Builder:
         self.positions.value.pop((*key_path, "<key>"), None)
         return result
 
-
     def _bad_key(self, node: yaml.Node, key: object, key_path: tuple) -> None:
         if isinstance(node, yaml.ScalarNode):
             shown = _short(node.value) or "(empty)"
             kind = _KINDS.get(type(key), "a value")
-            message = (f"the key {shown} reads as {kind}; keys must be names "
-                       f"(quote it: '{shown}')")
+            message = f"the key {shown} reads as {kind}; keys must be names (quote it: '{shown}')"
         else:
             message = "a mapping key must be a plain value (a name), not a mapping or a list"
         self.error(node.start_mark, message, key_path)

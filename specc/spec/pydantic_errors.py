@@ -52,7 +52,8 @@ def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
 
 
 def _drop_explained_missing(
-        results: list[tuple[tuple, str, bool]]) -> list[tuple[tuple, str, bool]]:
+    results: list[tuple[tuple, str, bool]],
+) -> list[tuple[tuple, str, bool]]:
     """Drop "missing 'out_features'" when "unknown 'out_feature' (did you mean
     'out_features'?)" in the same mapping already says it."""
     suggested = {
@@ -60,8 +61,11 @@ def _drop_explained_missing(
         for path, message, _ in results
         if "unknown" in message and "did you mean '" in message
     }
-    return [r for r in results
-            if not ("missing required" in r[1] and (r[0][:-1], r[0][-1]) in suggested)]
+    return [
+        r
+        for r in results
+        if not ("missing required" in r[1] and (r[0][:-1], r[0][-1]) in suggested)
+    ]
 
 
 def _at(data: Any, path: tuple) -> Any:
@@ -167,8 +171,14 @@ def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tupl
 
 
 def _kind(value: Any) -> str:
-    names = {list: "a list", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "nothing"}
+    names = {
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "nothing",
+    }
     return names.get(type(value), type(value).__name__)
 
 

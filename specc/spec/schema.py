@@ -65,12 +65,14 @@ class SequentialLayer(Strict):
     when: bool | str | None = None
 
 
-_Layers = Annotated[Union[(*LAYER_TYPES.values(), BlockUse, SequentialLayer)],
-                    Field(discriminator="type")]
+_Layers = Annotated[
+    Union[(*LAYER_TYPES.values(), BlockUse, SequentialLayer)], Field(discriminator="type")
+]
 AnyLayer = Annotated[
     _Layers,
-    BeforeValidator(bare_name, json_schema_input_type=with_bare(
-        _Layers, bare_types(LAYER_TYPES.values()))),
+    BeforeValidator(
+        bare_name, json_schema_input_type=with_bare(_Layers, bare_types(LAYER_TYPES.values()))
+    ),
 ]
 
 

@@ -44,10 +44,13 @@ def tagged(*members: type) -> Any:
 
     The JSON Schema lists the bare names too, so editors complete ``loss: cross_entropy``.
     """
-    inner = Annotated[members[0] if len(members) == 1 else _union(members),
-                      Field(discriminator="type")]
-    return Annotated[inner, BeforeValidator(bare_name, json_schema_input_type=with_bare(
-        inner, bare_types(members)))]
+    inner = Annotated[
+        members[0] if len(members) == 1 else _union(members), Field(discriminator="type")
+    ]
+    return Annotated[
+        inner,
+        BeforeValidator(bare_name, json_schema_input_type=with_bare(inner, bare_types(members))),
+    ]
 
 
 def with_bare(inner: Any, names: tuple[str, ...]) -> Any:
@@ -79,14 +82,20 @@ class Family(Strict):
 
     def torch_kwargs(self) -> dict[str, Any]:
         """Every torch keyword argument, by torch's name, in field order."""
-        return {name: getattr(self, name) for name in type(self).model_fields
-                if name != "type" and name not in self.not_torch}
+        return {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if name != "type" and name not in self.not_torch
+        }
 
     def written_kwargs(self, skip: Iterable[str] = ()) -> dict[str, Any]:
         """The torch keyword arguments that are required or differ from their default."""
         fields = type(self).model_fields
-        return {name: value for name, value in self.torch_kwargs().items() if name not in skip
-                and (fields[name].is_required() or value != fields[name].default)}
+        return {
+            name: value
+            for name, value in self.torch_kwargs().items()
+            if name not in skip and (fields[name].is_required() or value != fields[name].default)
+        }
 
 
 # --- losses -------------------------------------------------------------------------------
@@ -157,8 +166,10 @@ class BCEWithLogitsLoss(LossSection):
     def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
         if last_kind != "sigmoid":
             return None
-        return (f"layer '{feeder}' feeds bce_with_logits through sigmoid; bce_with_logits "
-                "applies the sigmoid itself, so remove the sigmoid layer (or use the bce loss)")
+        return (
+            f"layer '{feeder}' feeds bce_with_logits through sigmoid; bce_with_logits "
+            "applies the sigmoid itself, so remove the sigmoid layer (or use the bce loss)"
+        )
 
 
 class BCELoss(LossSection):
@@ -172,8 +183,10 @@ class BCELoss(LossSection):
     def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
         if last_kind == "sigmoid":
             return None
-        return ("bce expects probabilities in [0, 1]: end the model with a sigmoid layer, or "
-                "use bce_with_logits on raw scores (more stable)")
+        return (
+            "bce expects probabilities in [0, 1]: end the model with a sigmoid layer, or "
+            "use bce_with_logits on raw scores (more stable)"
+        )
 
 
 class CrossEntropyLoss(LossSection):
@@ -189,9 +202,11 @@ class CrossEntropyLoss(LossSection):
     def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
         if last_kind not in ("softmax", "logsoftmax"):
             return None
-        return (f"layer '{feeder}' feeds cross_entropy through {last_kind}; cross_entropy "
-                "applies log-softmax itself (CrossEntropyLoss = LogSoftmax + NLLLoss), so "
-                f"remove the {last_kind} layer")
+        return (
+            f"layer '{feeder}' feeds cross_entropy through {last_kind}; cross_entropy "
+            "applies log-softmax itself (CrossEntropyLoss = LogSoftmax + NLLLoss), so "
+            f"remove the {last_kind} layer"
+        )
 
 
 class NLLLoss(LossSection):
@@ -206,12 +221,22 @@ class NLLLoss(LossSection):
     def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
         if last_kind == "logsoftmax":
             return None
-        return ("nll expects log-probabilities: end the model with a logsoftmax layer, or use "
-                "cross_entropy on raw scores")
+        return (
+            "nll expects log-probabilities: end the model with a logsoftmax layer, or use "
+            "cross_entropy on raw scores"
+        )
 
 
-LOSSES = (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCEWithLogitsLoss, BCELoss,
-          CrossEntropyLoss, NLLLoss)
+LOSSES = (
+    MSELoss,
+    L1Loss,
+    SmoothL1Loss,
+    HuberLoss,
+    BCEWithLogitsLoss,
+    BCELoss,
+    CrossEntropyLoss,
+    NLLLoss,
+)
 Loss = tagged(*LOSSES)
 
 
@@ -310,8 +335,10 @@ class SchedulerSection(Family):
 
     def derived_kwargs(self, values: dict[Derived, Any]) -> dict[str, Any]:
         """The derived arguments: written values where given, else from ``values``."""
-        return {name: getattr(self, name, None) or values[source]
-                for name, source in self.derived.items()}
+        return {
+            name: getattr(self, name, None) or values[source]
+            for name, source in self.derived.items()
+        }
 
     def scheduler_kwargs(self, values: dict[Derived, Any]) -> dict[str, Any]:
         """Every keyword argument of the torch scheduler, derived ones first."""
@@ -373,15 +400,18 @@ class ReduceLROnPlateau(SchedulerSection):
     steps = "metric"
 
 
-def schedule_problem(optimizer: OptimizerSection | None,
-                     scheduler: SchedulerSection | None) -> str | None:
+def schedule_problem(
+    optimizer: OptimizerSection | None, scheduler: SchedulerSection | None
+) -> str | None:
     """Why ``scheduler`` cannot drive ``optimizer``, if it cannot."""
     if scheduler is None or optimizer is None or not scheduler.cycles_momentum:
         return None
     if optimizer.momentum_arg is not None:
         return None
-    return (f"{scheduler.type} cycles the optimizer's momentum, but {optimizer.type} has no "
-            "momentum or betas; use sgd, adam, adamw or rmsprop, or another scheduler")
+    return (
+        f"{scheduler.type} cycles the optimizer's momentum, but {optimizer.type} has no "
+        "momentum or betas; use sgd, adam, adamw or rmsprop, or another scheduler"
+    )
 
 
 SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)
@@ -444,12 +474,20 @@ class ImageFolderSource(Strict):
     val_path: str | None = None
     test_path: str | None = None
     extensions: list[Annotated[str, Field(pattern=r"^\.?[A-Za-z0-9]+$")]] = Field(
-        default=list(IMAGE_EXTENSIONS), min_length=1)
+        default=list(IMAGE_EXTENSIONS), min_length=1
+    )
     on_bad_file: Literal["error", "skip"] = "error"
 
 
-SOURCES = (InlineSource, CSVSource, SklearnSource, MNISTSource, NPZSource, TorchvisionSource,
-           ImageFolderSource)
+SOURCES = (
+    InlineSource,
+    CSVSource,
+    SklearnSource,
+    MNISTSource,
+    NPZSource,
+    TorchvisionSource,
+    ImageFolderSource,
+)
 Source = tagged(*SOURCES)
 
 Columns = list[str] | None
@@ -536,8 +574,7 @@ class RandomResizedCrop(Strict):
     type: Literal["random_resized_crop"]
     size: PosInt | tuple[PosInt, PosInt]
     scale: Annotated[tuple[AreaFraction, AreaFraction], AfterValidator(_ordered)] = (0.08, 1.0)
-    ratio: Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_ordered)] = (3 / 4,
-                                                                                       4 / 3)
+    ratio: Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_ordered)] = (3 / 4, 4 / 3)
 
 
 class RandomRotation(Strict):
@@ -558,8 +595,16 @@ class ColorJitter(Strict):
     saturation: Range = 0.0
 
 
-TRANSFORMS = (Normalize, Pad, Resize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
-              RandomRotation, ColorJitter)
+TRANSFORMS = (
+    Normalize,
+    Pad,
+    Resize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomResizedCrop,
+    RandomRotation,
+    ColorJitter,
+)
 Transform = tagged(*TRANSFORMS)
 
 

@@ -16,24 +16,36 @@ from specc.errors import did_you_mean
 
 #: what a type computes, for telling near twins apart
 SUMMARY = {
-    "relu": "max(x, 0)", "relu6": "min(max(x, 0), 6)", "prelu": "leaky ReLU with a learned slope",
-    "elu": "x, or alpha*(exp(x) - 1) below 0", "selu": "ELU scaled by fixed constants",
-    "gelu": "x * Phi(x)", "silu": "x * sigmoid(x)", "sigmoid": "1 / (1 + exp(-x))",
+    "relu": "max(x, 0)",
+    "relu6": "min(max(x, 0), 6)",
+    "prelu": "leaky ReLU with a learned slope",
+    "elu": "x, or alpha*(exp(x) - 1) below 0",
+    "selu": "ELU scaled by fixed constants",
+    "gelu": "x * Phi(x)",
+    "silu": "x * sigmoid(x)",
+    "sigmoid": "1 / (1 + exp(-x))",
     "hardsigmoid": "relu6(x + 3) / 6, a gate in [0, 1]",
     "hardswish": "x * relu6(x + 3) / 6, x times that gate",
-    "hardtanh": "x clamped to [min_val, max_val]", "tanh": "tanh(x)",
-    "softmax": "probabilities along dim", "logsoftmax": "log-probabilities along dim",
-    "conv1d": "over [C, L]", "conv2d": "over [C, H, W]",
+    "hardtanh": "x clamped to [min_val, max_val]",
+    "tanh": "tanh(x)",
+    "softmax": "probabilities along dim",
+    "logsoftmax": "log-probabilities along dim",
+    "conv1d": "over [C, L]",
+    "conv2d": "over [C, H, W]",
     "maxpool1d": "the maximum of each window of [C, L]",
     "maxpool2d": "the maximum of each window of [C, H, W]",
     "avgpool1d": "the average of each window of [C, L]",
     "avgpool2d": "the average of each window of [C, H, W]",
     "adaptiveavgpool1d": "averages [C, L] to output_size",
     "adaptiveavgpool2d": "averages [C, H, W] to output_size",
-    "batchnorm1d": "over [C] or [C, L]", "batchnorm2d": "over [C, H, W]",
-    "instancenorm1d": "per sample over [C, L]", "instancenorm2d": "per sample over [C, H, W]",
-    "dropout": "zeroes elements", "dropout2d": "zeroes whole channels",
-    "squeeze": "removes a size-1 dimension", "unsqueeze": "adds a size-1 dimension",
+    "batchnorm1d": "over [C] or [C, L]",
+    "batchnorm2d": "over [C, H, W]",
+    "instancenorm1d": "per sample over [C, L]",
+    "instancenorm2d": "per sample over [C, H, W]",
+    "dropout": "zeroes elements",
+    "dropout2d": "zeroes whole channels",
+    "squeeze": "removes a size-1 dimension",
+    "unsqueeze": "adds a size-1 dimension",
 }
 TWIN_RATIO = 0.75
 #: twins whose names are not as close as their meanings
@@ -58,8 +70,10 @@ def layer_type_hint(tag: str, types: Sequence[str]) -> str:
     related = [t for t in types if re.sub(r"\d", "#", t) == digitless]
     if related:
         listed = " and ".join(_what(t) for t in related)
-        return f"; specc has no '{tag}': {listed} {'is a' if len(related) == 1 else 'are'} " \
-               f"different operation{'' if len(related) == 1 else 's'}, not a spelling of it"
+        return (
+            f"; specc has no '{tag}': {listed} {'is a' if len(related) == 1 else 'are'} "
+            f"different operation{'' if len(related) == 1 else 's'}, not a spelling of it"
+        )
     best = hint.split("'")[1]
     twins = [t for t in types if t != best and _ratio(t, best) >= TWIN_RATIO and t in SUMMARY]
     if best not in SUMMARY or not (twins or best in TWINS):

@@ -21,8 +21,15 @@ from specc.spec.pydantic_errors import translate
 from specc.spec.schema import ModelSpec, Spec
 from specc.spec.sections import schedule_problem
 
-__all__ = ["MAX_ELEMENTS", "MAX_LAYERS", "check_file", "check_text", "layer_budget",
-           "load_spec", "validate_data"]
+__all__ = [
+    "MAX_ELEMENTS",
+    "MAX_LAYERS",
+    "check_file",
+    "check_text",
+    "layer_budget",
+    "load_spec",
+    "validate_data",
+]
 
 MAX_LAYERS = 10_000  # layers after blocks are expanded
 MAX_ELEMENTS = 2**40  # values in one sample of any layer's output (4 TB of float32)
@@ -87,14 +94,18 @@ def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
         return None, [_located(loaded, path, message, at_key=True) for path, message in too_many]
     problems, layout = normalize_layers(loaded.data, positions)
     loaded.layout = layout
-    errors = [SpecError(loaded.path, line, col, message, tuple(path))
-              for path, message, (line, col) in problems]
+    errors = [
+        SpecError(loaded.path, line, col, message, tuple(path))
+        for path, message, (line, col) in problems
+    ]
     try:
         spec = Spec.model_validate(loaded.data)
     except ValidationError as exc:
-        errors += [_located(loaded, path, message, at_key)
-                   for path, message, at_key in translate(exc, loaded.data)
-                   if not (problems and tuple(path) == ("model", "layers"))]  # all failed
+        errors += [
+            _located(loaded, path, message, at_key)
+            for path, message, at_key in translate(exc, loaded.data)
+            if not (problems and tuple(path) == ("model", "layers"))
+        ]  # all failed
         return None, errors + _model_errors_alone(loaded, errors)
     if errors:
         return None, errors
@@ -115,8 +126,13 @@ def layer_budget(data: Any) -> list[tuple[tuple, str]]:
         total += _expanded_size(layer, blocks, 0)
         if total > MAX_LAYERS:
             at = ("model", "layers", index) + (("repeat",) if _uses_block(layer) else ())
-            return [(at, f"the model expands to more than {MAX_LAYERS:,} layers "
-                     f"(at least {total:,} by layer {index + 1}); specc refuses larger models")]
+            return [
+                (
+                    at,
+                    f"the model expands to more than {MAX_LAYERS:,} layers "
+                    f"(at least {total:,} by layer {index + 1}); specc refuses larger models",
+                )
+            ]
     return []
 
 
@@ -153,13 +169,25 @@ def _size_problems(graph) -> list[tuple[int | None, str | None, str]]:
 
     problems = []
     if math.prod(graph.input_shape) > MAX_ELEMENTS:
-        problems.append((None, "input", f"the input holds {math.prod(graph.input_shape):,} "
-                         f"values per sample, more than specc supports ({MAX_ELEMENTS:,})"))
+        problems.append(
+            (
+                None,
+                "input",
+                f"the input holds {math.prod(graph.input_shape):,} "
+                f"values per sample, more than specc supports ({MAX_ELEMENTS:,})",
+            )
+        )
     for node in graph.nodes[:0] if problems else graph.nodes:  # the first culprit only
         count = math.prod(node.inferred.shape)
         if count > MAX_ELEMENTS:
-            problems.append((node.index, None, f"its output holds {count:,} values per "
-                             f"sample, more than specc supports ({MAX_ELEMENTS:,})"))
+            problems.append(
+                (
+                    node.index,
+                    None,
+                    f"its output holds {count:,} values per "
+                    f"sample, more than specc supports ({MAX_ELEMENTS:,})",
+                )
+            )
             break
     return problems
 
@@ -180,23 +208,35 @@ def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
     layers = model.layers
     lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
     layout = loaded.layout
-    graph, problems = lower(model.input.shape, model.input.dtype, layers, model.outputs, lines,
-                            layout.paths, layout.scopes)
+    graph, problems = lower(
+        model.input.shape,
+        model.input.dtype,
+        layers,
+        model.outputs,
+        lines,
+        layout.paths,
+        layout.scopes,
+    )
     if graph is not None:
         problems = wiring_problems(graph)
-    return graph, [_layer_error(loaded, layers, index, key, message)
-                   for index, key, message in problems]
+    return graph, [
+        _layer_error(loaded, layers, index, key, message) for index, key, message in problems
+    ]
 
 
 def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     layers = spec.model.layers
     graph, errors = _lower(spec.model, loaded)
     if graph is not None:
-        errors += [_layer_error(loaded, layers, index, key, message)
-                   for index, key, message in _size_problems(graph)]
+        errors += [
+            _layer_error(loaded, layers, index, key, message)
+            for index, key, message in _size_problems(graph)
+        ]
     if graph is not None:
-        errors += [_layer_error(loaded, layers, index, key, message)
-                   for index, key, message in loss_problems(spec, graph)]
+        errors += [
+            _layer_error(loaded, layers, index, key, message)
+            for index, key, message in loss_problems(spec, graph)
+        ]
     problem = schedule_problem(spec.optimizer, spec.scheduler)
     if problem is not None:
         errors.append(_located(loaded, ("scheduler", "type"), problem, at_key=False))
@@ -209,8 +249,9 @@ def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[Spec
     return spec, []
 
 
-def _layer_error(loaded: Loaded, layers: list, index: int | None, key: str | tuple | None,
-                 message: str) -> SpecError:
+def _layer_error(
+    loaded: Loaded, layers: list, index: int | None, key: str | tuple | None, message: str
+) -> SpecError:
     suffix = key if isinstance(key, tuple) else (key,) if key else ()
     if index is None:
         return _located(loaded, ("model", *suffix), message, at_key=False)

@@ -16,8 +16,11 @@ from specc.commands.common import RunError
 __all__ = ["Trackers", "hyperparameters", "require_extra"]
 
 # feature -> (the module that must import, the pip extra that provides it)
-_EXTRAS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow"),
-           "tune": ("optuna", "tune")}
+_EXTRAS = {
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "mlflow": ("mlflow", "mlflow"),
+    "tune": ("optuna", "tune"),
+}
 
 
 def require_extra(name: str, what: str | None = None) -> None:
@@ -28,8 +31,11 @@ def require_extra(name: str, what: str | None = None) -> None:
     """
     module, extra = _EXTRAS[name]
     if importlib.util.find_spec(module) is None:
-        raise RunError(f"{what or f'train.log: {name}'} needs the '{module}' package; "
-                       f"install it with pip install 'specc[{extra}]'", exit_code=2)
+        raise RunError(
+            f"{what or f'train.log: {name}'} needs the '{module}' package; "
+            f"install it with pip install 'specc[{extra}]'",
+            exit_code=2,
+        )
 
 
 def hyperparameters(data, prefix: str = "") -> dict:

@@ -17,8 +17,14 @@ from pathlib import Path
 
 __all__ = ["ARTIFACTS", "MlflowTracker", "tracking_uri"]
 
-ARTIFACTS = ("best.pt", "curves.png", "confusion_matrix.png", "errors.png", "model.onnx",
-             "spec.yaml")
+ARTIFACTS = (
+    "best.pt",
+    "curves.png",
+    "confusion_matrix.png",
+    "errors.png",
+    "model.onnx",
+    "spec.yaml",
+)
 
 
 def tracking_uri(run_dir: Path) -> tuple[str, str | None]:
@@ -46,21 +52,30 @@ class MlflowTracker:
         uri, artifacts = tracking_uri(self.run_dir)
         self.client = MlflowClient(tracking_uri=uri)
         experiment = self.client.get_experiment_by_name(self.name)
-        experiment_id = experiment.experiment_id if experiment else \
-            self.client.create_experiment(self.name, artifact_location=artifacts)
-        run = self.client.create_run(experiment_id, run_name=self.run_dir.name,
-                                     tags={"specc.run_dir": str(self.run_dir.resolve())})
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else self.client.create_experiment(self.name, artifact_location=artifacts)
+        )
+        run = self.client.create_run(
+            experiment_id,
+            run_name=self.run_dir.name,
+            tags={"specc.run_dir": str(self.run_dir.resolve())},
+        )
         self.run_id = run.info.run_id
         params = [Param(k, str(v)[:6000]) for k, v in self.params.items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
-            self.client.log_batch(self.run_id, params=params[start:start + 100])
+            self.client.log_batch(self.run_id, params=params[start : start + 100])
 
     def epoch(self, row: dict) -> None:
         from mlflow.entities import Metric
 
         stamp = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), stamp, row["epoch"]) for k, v in row.items()
-                   if k != "epoch" and isinstance(v, (int, float))]
+        metrics = [
+            Metric(k, float(v), stamp, row["epoch"])
+            for k, v in row.items()
+            if k != "epoch" and isinstance(v, (int, float))
+        ]
         self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, summary: dict) -> None:
@@ -71,8 +86,12 @@ class MlflowTracker:
         stamp = int(time.time() * 1000)
         final = {f"test_{k}": v for k, v in (summary.get("test") or {}).items()}
         final |= {f"best_{k}": v for k, v in (summary.get("best") or {}).items() if k != "epoch"}
-        self.client.log_batch(self.run_id, metrics=[
-            Metric(k, float(v), stamp, 0) for k, v in final.items() if isinstance(v, float)])
+        self.client.log_batch(
+            self.run_id,
+            metrics=[
+                Metric(k, float(v), stamp, 0) for k, v in final.items() if isinstance(v, float)
+            ],
+        )
         for name in ARTIFACTS:
             if (self.run_dir / name).exists():
                 self.client.log_artifact(self.run_id, str(self.run_dir / name))

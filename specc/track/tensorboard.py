@@ -40,12 +40,18 @@ class TensorBoardTracker:
     def finish(self, summary: dict) -> None:
         if self.writer is None:
             return
-        metrics = {f"best/{k}": v for k, v in (summary.get("best") or {}).items()
-                   if k != "epoch" and isinstance(v, float)}
-        metrics |= {f"test/{k}": v for k, v in (summary.get("test") or {}).items()
-                    if isinstance(v, float)}
-        hparams = {k: v if isinstance(v, (int, float, str, bool)) else str(v)
-                   for k, v in self.params.items()}
+        metrics = {
+            f"best/{k}": v
+            for k, v in (summary.get("best") or {}).items()
+            if k != "epoch" and isinstance(v, float)
+        }
+        metrics |= {
+            f"test/{k}": v for k, v in (summary.get("test") or {}).items() if isinstance(v, float)
+        }
+        hparams = {
+            k: v if isinstance(v, (int, float, str, bool)) else str(v)
+            for k, v in self.params.items()
+        }
         self.writer.add_hparams(hparams, metrics, run_name=".")
 
     def close(self) -> None:

@@ -83,16 +83,28 @@ def checkpoint_failure(exc: BaseException) -> str:
 
     text = str(exc)
     if "Unsupported global" in text:
-        return ("it holds objects other than tensors and plain values, which specc does not "
-                "load (it is not a specc checkpoint)")
-    if isinstance(exc, (EOFError, RuntimeError, pickle.UnpicklingError, ValueError)) \
-            or "Weights only load failed" in text:
+        return (
+            "it holds objects other than tensors and plain values, which specc does not "
+            "load (it is not a specc checkpoint)"
+        )
+    if (
+        isinstance(exc, (EOFError, RuntimeError, pickle.UnpicklingError, ValueError))
+        or "Weights only load failed" in text
+    ):
         return "it is truncated or not a torch checkpoint"
     return " ".join(text.split())[:200] or type(exc).__name__
 
 
-def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = False,
-          force: bool = False, callbacks=()):
+def train(
+    spec=None,
+    *,
+    out_dir=None,
+    overrides=(),
+    resume=None,
+    quiet: bool = False,
+    force: bool = False,
+    callbacks=(),
+):
     """Train a validated spec (or resume a run) and return its :class:`RunResult`.
 
     Args:
@@ -133,8 +145,16 @@ def train(spec=None, *, out_dir=None, overrides=(), resume=None, quiet: bool = F
 
     trackers = Trackers.for_spec(spec, text)  # train.log: a clear error when an extra is missing
     try:
-        run_dir, summary, is_main = _run_session(spec, text, spec_dir, quiet, out_dir, run_dir,
-                                                 resume_plan, [*trackers.callbacks, *callbacks])
+        run_dir, summary, is_main = _run_session(
+            spec,
+            text,
+            spec_dir,
+            quiet,
+            out_dir,
+            run_dir,
+            resume_plan,
+            [*trackers.callbacks, *callbacks],
+        )
         if is_main and spec.export is not None and spec.export.onnx is not None:
             from specc.export import export_run  # writes run_dir/model.onnx, verified
 
@@ -156,8 +176,10 @@ def _resumed(run_dir: Path):
     state = _load(run_dir / "last.pt")
     problems = checkpoint_problems(state)
     if problems:
-        raise RunError(f"cannot resume from {run_dir / 'last.pt'}: it is not a specc "
-                       f"checkpoint ({describe(problems)})")
+        raise RunError(
+            f"cannot resume from {run_dir / 'last.pt'}: it is not a specc "
+            f"checkpoint ({describe(problems)})"
+        )
     return _validate_text(text, str(spec_file)), Path(state["spec_dir"]), state
 
 
@@ -182,8 +204,10 @@ class _ResumePlan:
         from specc.train.resume import describe
 
         if self.differences and not self.force:
-            raise RunError(f"the run differs from its last.pt: {describe(self.differences)}; "
-                           "nothing was changed (continue anyway with --force)")
+            raise RunError(
+                f"the run differs from its last.pt: {describe(self.differences)}; "
+                "nothing was changed (continue anyway with --force)"
+            )
 
     def check_session(self, session) -> None:
         """Compare the loaded data and the built model with the checkpoint."""
@@ -195,8 +219,10 @@ class _ResumePlan:
         self.check()
         problems = structure_differences(session.step.model.state_dict(), self.state["model"])
         if problems:
-            raise RunError(f"last.pt does not fit the model of the spec: {describe(problems)}; "
-                           "nothing was changed")
+            raise RunError(
+                f"last.pt does not fit the model of the spec: {describe(problems)}; "
+                "nothing was changed"
+            )
 
     def runs_an_epoch(self, spec) -> bool:
         """True when the resumed run will train at least one more epoch."""
@@ -208,12 +234,13 @@ def _restore(session, state: dict) -> None:
         session.restore(state)
     except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
         detail = " ".join(str(exc).split())[:200]
-        raise RunError(f"cannot resume from last.pt: its state does not fit "
-                       f"({type(exc).__name__}: {detail}); nothing was changed") from None
+        raise RunError(
+            f"cannot resume from last.pt: its state does not fit "
+            f"({type(exc).__name__}: {detail}); nothing was changed"
+        ) from None
 
 
-def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, plan,
-                 callbacks):
+def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, plan, callbacks):
     """Set up and run the :class:`~specc.train.session.Session` (under torchrun: this rank's;
     rank 0 alone writes files) into ``run_dir`` (resumed from ``state``) or a new folder.
 

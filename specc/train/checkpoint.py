@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["CheckpointWriter", "capture_rng", "load_checkpoint", "restore_rng",
-           "save_checkpoint"]
+__all__ = ["CheckpointWriter", "capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint"]
 
 INTERVAL_ENV = "SPECC_CHECKPOINT_INTERVAL"
 
@@ -53,10 +52,18 @@ def capture_rng(generators: dict[str, torch.Generator]) -> dict:
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
-        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64),
-                   "gauss": gauss},
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {
+            "version": version,
+            "state": torch.tensor(internal, dtype=torch.int64),
+            "gauss": gauss,
+        },
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "torch": torch.get_rng_state(),
         "generators": {name: g.get_state() for name, g in generators.items()},
     }
@@ -70,8 +77,15 @@ def restore_rng(state: dict, generators: dict[str, torch.Generator]) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
     npy = state["numpy"]
-    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"],
-                         npy["has_gauss"], npy["cached"]))
+    np.random.set_state(
+        (
+            npy["kind"],
+            npy["keys"].numpy().astype(np.uint32),
+            npy["pos"],
+            npy["has_gauss"],
+            npy["cached"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -105,8 +119,7 @@ class CheckpointWriter:
 
     def __init__(self, folder: Path, interval: float | None = None) -> None:
         self.folder = Path(folder)
-        self.interval = float(os.environ.get(INTERVAL_ENV, "1.0")) if interval is None \
-            else interval
+        self.interval = float(os.environ.get(INTERVAL_ENV, "1.0")) if interval is None else interval
         self.written_at = float("-inf")
         self.pending: dict[str, dict] = {}
         self.last_epoch = 0  # the epoch last.pt holds on disk

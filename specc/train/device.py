@@ -36,18 +36,23 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RunError(f"device '{name}' is not available: torch sees no CUDA GPU "
-                           "(use --device cpu or device: auto)")
+            raise RunError(
+                f"device '{name}' is not available: torch sees no CUDA GPU "
+                "(use --device cpu or device: auto)"
+            )
         index = int(name[5:]) if ":" in name else 0
         count = torch.cuda.device_count()
         if index >= count:
-            raise RunError(f"device '{name}' is not available: this machine has {count} "
-                           f"CUDA device{'s' if count != 1 else ''} (cuda:0..cuda:{count - 1})")
+            raise RunError(
+                f"device '{name}' is not available: this machine has {count} "
+                f"CUDA device{'s' if count != 1 else ''} (cuda:0..cuda:{count - 1})"
+            )
         return torch.device("cuda", index)
     if name == "mps":
         if not _mps_available():
-            raise RunError("device 'mps' is not available on this machine "
-                           "(use --device cpu or device: auto)")
+            raise RunError(
+                "device 'mps' is not available on this machine (use --device cpu or device: auto)"
+            )
         return torch.device("mps")
     raise RunError(f"unknown device '{name}'")
 

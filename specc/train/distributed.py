@@ -46,8 +46,17 @@ from specc.data.shares import share_bounds
 from specc.errors import RunError
 from specc.train.loop import EVAL_BATCH, Pass, evaluate
 
-__all__ = ["FAIL_HOOK_ENV", "TIMEOUT_ENV", "Distributed", "ShardedLoss", "is_main_process",
-           "launch", "share_bounds", "state_digest", "sync_batchnorm"]
+__all__ = [
+    "FAIL_HOOK_ENV",
+    "TIMEOUT_ENV",
+    "Distributed",
+    "ShardedLoss",
+    "is_main_process",
+    "launch",
+    "share_bounds",
+    "state_digest",
+    "sync_batchnorm",
+]
 
 TIMEOUT_ENV = "SPECC_DIST_TIMEOUT"
 # Test-only hook: "RANK:EPOCH" makes that rank fail (RunError) at the start of that epoch.
@@ -134,8 +143,11 @@ class Distributed:
         """Read ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` (set by torchrun)."""
         env = os.environ
         try:
-            return cls(int(env.get("WORLD_SIZE", "1")), int(env.get("RANK", "0")),
-                       int(env.get("LOCAL_RANK", "0")))
+            return cls(
+                int(env.get("WORLD_SIZE", "1")),
+                int(env.get("RANK", "0")),
+                int(env.get("LOCAL_RANK", "0")),
+            )
         except ValueError:
             raise RunError("WORLD_SIZE, RANK and LOCAL_RANK must be integers") from None
 
@@ -162,13 +174,16 @@ class Distributed:
         if device.type == "cuda":
             count = torch.cuda.device_count()
             if self.local_rank >= count:
-                raise RunError(f"local rank {self.local_rank} has no GPU: this node has {count} "
-                               "CUDA devices (use --nproc at most that, one device per rank)")
+                raise RunError(
+                    f"local rank {self.local_rank} has no GPU: this node has {count} "
+                    "CUDA devices (use --nproc at most that, one device per rank)"
+                )
             device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(device)
         elif device.type != "cpu":
-            raise RunError(f"distributed training runs on cpu (gloo) or cuda (nccl), "
-                           f"not {device.type}")
+            raise RunError(
+                f"distributed training runs on cpu (gloo) or cuda (nccl), not {device.type}"
+            )
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         seconds = float(os.environ.get(TIMEOUT_ENV, "600"))
         try:
@@ -251,8 +266,7 @@ class Distributed:
         this rank's share of its global batch; the loss is told the global batch first)."""
         for item in loaded:
             if self.enabled:
-                self.loss.begin(item.y if item.batch_y is None else item.batch_y,
-                                item.lo, item.hi)
+                self.loss.begin(item.y if item.batch_y is None else item.batch_y, item.lo, item.hi)
             yield item.x, item.y
 
     # --- global results ------------------------------------------------------------------
@@ -302,7 +316,7 @@ class Distributed:
         dist.all_gather(sizes, size)
         sizes = [int(s) for s in sizes]
         padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
-        padded[:tensor.shape[0]] = tensor
+        padded[: tensor.shape[0]] = tensor
         parts = [torch.empty_like(padded) for _ in range(self.world)]
         dist.all_gather(parts, padded.contiguous())
         return torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)])
@@ -353,8 +367,10 @@ def sync_batchnorm(model: nn.Module, device: torch.device) -> tuple[nn.Module, s
         return model, None
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model), None
-    return model, ("torch has no CPU SyncBatchNorm: each rank's BatchNorm uses its share's "
-                   "batch statistics (rank 0's running statistics are kept)")
+    return model, (
+        "torch has no CPU SyncBatchNorm: each rank's BatchNorm uses its share's "
+        "batch statistics (rank 0's running statistics are kept)"
+    )
 
 
 def state_digest(state: dict) -> str:
@@ -367,9 +383,16 @@ def state_digest(state: dict) -> str:
     return digest.hexdigest()
 
 
-def launch(nproc: int, worker_args: list[str], *, nnodes: str | None = None,
-           node_rank: int | None = None, rdzv_endpoint: str | None = None,
-           master_addr: str | None = None, master_port: int | None = None) -> None:
+def launch(
+    nproc: int,
+    worker_args: list[str],
+    *,
+    nnodes: str | None = None,
+    node_rank: int | None = None,
+    rdzv_endpoint: str | None = None,
+    master_addr: str | None = None,
+    master_port: int | None = None,
+) -> None:
     """Run ``python -m specc train <worker_args>`` on ``nproc`` processes through torchrun
     (``torch.distributed.run``), on this node of a ``nnodes`` job.
 
@@ -382,32 +405,47 @@ def launch(nproc: int, worker_args: list[str], *, nnodes: str | None = None,
     from torch.distributed.run import parse_args, run
 
     if "LOCAL_RANK" in os.environ:
-        raise RunError("--nproc starts torchrun; it cannot be used inside a torchrun job",
-                       exit_code=2)
+        raise RunError(
+            "--nproc starts torchrun; it cannot be used inside a torchrun job", exit_code=2
+        )
     if nproc < 1:
         raise RunError("--nproc must be at least 1", exit_code=2)
     # torchrun would set 1 thread per process (with a warning); share this node's cores instead
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    args = ["--nproc-per-node", str(nproc), *_node_args(nnodes, node_rank, rdzv_endpoint,
-                                                       master_addr, master_port)]
+    args = [
+        "--nproc-per-node",
+        str(nproc),
+        *_node_args(nnodes, node_rank, rdzv_endpoint, master_addr, master_port),
+    ]
     try:
         run(parse_args([*args, "-m", "specc", "train", *worker_args]))
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         code = failure.exitcode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-        raise RunError(f"the distributed run stopped: rank {rank} {how} "
-                       "(its message is above); torchrun stopped the other ranks") from None
+        raise RunError(
+            f"the distributed run stopped: rank {rank} {how} "
+            "(its message is above); torchrun stopped the other ranks"
+        ) from None
 
 
 def _node_args(nnodes, node_rank, rdzv_endpoint, master_addr, master_port) -> list[str]:
     """torchrun's node and rendezvous arguments (``--standalone`` on one node without any)."""
-    given = {"--nnodes": nnodes, "--node-rank": node_rank, "--rdzv-endpoint": rdzv_endpoint,
-             "--master-addr": master_addr, "--master-port": master_port}
+    given = {
+        "--nnodes": nnodes,
+        "--node-rank": node_rank,
+        "--rdzv-endpoint": rdzv_endpoint,
+        "--master-addr": master_addr,
+        "--master-port": master_port,
+    }
     if all(value is None for value in given.values()):
         return ["--standalone"]
     if nnodes not in (None, "1") and rdzv_endpoint is None and master_addr is None:
-        raise RunError("--nnodes above 1 needs --rdzv-endpoint HOST:PORT (or --master-addr "
-                       "and --master-port) naming the node of rank 0", exit_code=2)
-    return [part for flag, value in given.items() if value is not None
-            for part in (flag, str(value))]
+        raise RunError(
+            "--nnodes above 1 needs --rdzv-endpoint HOST:PORT (or --master-addr "
+            "and --master-port) naming the node of rank 0",
+            exit_code=2,
+        )
+    return [
+        part for flag, value in given.items() if value is not None for part in (flag, str(value))
+    ]

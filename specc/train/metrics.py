@@ -15,8 +15,15 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["CLASSIFICATION", "REGRESSION", "Predictor", "classification_scores",
-           "compute_metrics", "confusion_matrix", "regression_scores"]
+__all__ = [
+    "CLASSIFICATION",
+    "REGRESSION",
+    "Predictor",
+    "classification_scores",
+    "compute_metrics",
+    "confusion_matrix",
+    "regression_scores",
+]
 
 CLASSIFICATION = ("accuracy", "precision", "recall", "f1")
 REGRESSION = ("mse", "mae", "r2")
@@ -56,8 +63,11 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     """
     target = target.reshape(-1).long()
     flat = target * num_classes + pred.reshape(-1).long()
-    return torch.bincount(flat, minlength=num_classes * num_classes).reshape(
-        num_classes, num_classes).cpu()
+    return (
+        torch.bincount(flat, minlength=num_classes * num_classes)
+        .reshape(num_classes, num_classes)
+        .cpu()
+    )
 
 
 def classification_scores(cm: torch.Tensor) -> dict[str, float]:
@@ -88,12 +98,16 @@ def regression_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, flo
     sse = (error**2).sum(0)
     sst = ((target - target.mean(0)) ** 2).sum(0)
     r2 = torch.where(sst > 0, 1 - sse / sst.clamp(min=1e-300), (sse == 0).double())
-    return {"mse": float((error**2).mean()), "mae": float(error.abs().mean()),
-            "r2": float(r2.mean())}
+    return {
+        "mse": float((error**2).mean()),
+        "mae": float(error.abs().mean()),
+        "r2": float(r2.mean()),
+    }
 
 
-def compute_metrics(names, task: str, pred: torch.Tensor, target: torch.Tensor,
-                    num_classes: int | None) -> tuple[dict[str, float], torch.Tensor | None]:
+def compute_metrics(
+    names, task: str, pred: torch.Tensor, target: torch.Tensor, num_classes: int | None
+) -> tuple[dict[str, float], torch.Tensor | None]:
     """The requested metrics (and the confusion matrix for classification).
 
     Args:

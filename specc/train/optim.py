@@ -60,8 +60,13 @@ class Stepper:
             self.scheduler.load_state_dict(state)
 
 
-def build_scheduler(section: SchedulerSection | None, optimizer: torch.optim.Optimizer, epochs: int,
-                    batches_per_epoch: int, monitor: str | None = None) -> Stepper:
+def build_scheduler(
+    section: SchedulerSection | None,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    batches_per_epoch: int,
+    monitor: str | None = None,
+) -> Stepper:
     """A :class:`Stepper` for a validated ``scheduler`` section (None: no scheduler).
 
     Args:

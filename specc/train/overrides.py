@@ -40,12 +40,15 @@ def parse_override(text: str) -> Override:
     key, sep, raw_value = text.partition("=")
     parts = key.strip().split(".")
     if not sep or not all(parts):
-        raise RunError(f"--set {text}: expected key.path=value, for example "
-                       "--set optimizer.lr=0.01", exit_code=2)
+        raise RunError(
+            f"--set {text}: expected key.path=value, for example --set optimizer.lr=0.01",
+            exit_code=2,
+        )
     value, errors = load_value(raw_value, "--set")
     if errors:
-        raise RunError(f"--set {_short(text)}: the value is not valid ({errors[0].message})",
-                       exit_code=2)
+        raise RunError(
+            f"--set {_short(text)}: the value is not valid ({errors[0].message})", exit_code=2
+        )
     path = tuple(int(p) if p.isascii() and p.isdigit() else p for p in parts)
     return Override(text, path, value)
 
@@ -59,15 +62,17 @@ def _set(data: dict, override: Override) -> None:
     path = override.path
     for depth, part in enumerate(path[:-1]):
         child = _child(node, part, override)
-        bare = isinstance(child, str) and (path[:depth + 1] in _BARE_NAME_SECTIONS
-                                           or path[:2] == ("model", "layers"))
+        bare = isinstance(child, str) and (
+            path[: depth + 1] in _BARE_NAME_SECTIONS or path[:2] == ("model", "layers")
+        )
         if child is None or bare:
             child = {"type": child} if isinstance(child, str) else {}
             node[part] = child
         elif not isinstance(child, (dict, list)):
-            where = ".".join(map(str, path[:depth + 1]))
-            raise RunError(f"--set {override.raw}: '{where}' is a value, not a section",
-                           exit_code=2)
+            where = ".".join(map(str, path[: depth + 1]))
+            raise RunError(
+                f"--set {override.raw}: '{where}' is a value, not a section", exit_code=2
+            )
         node = child
     _child(node, path[-1], override)  # validates the last step: a list index or a key
     node[path[-1]] = override.value
@@ -77,12 +82,13 @@ def _child(node, part, override: Override):
     """``node[part]`` (None for a missing key); RunError when ``part`` cannot index ``node``."""
     if isinstance(node, list):
         if not isinstance(part, int) or not 0 <= part < len(node):
-            raise RunError(f"--set {override.raw}: '{part}' is not an index of a list of "
-                           f"{len(node)} items", exit_code=2)
+            raise RunError(
+                f"--set {override.raw}: '{part}' is not an index of a list of {len(node)} items",
+                exit_code=2,
+            )
         return node[part]
     if isinstance(part, int):
-        raise RunError(f"--set {override.raw}: '{part}' indexes a section, not a list",
-                       exit_code=2)
+        raise RunError(f"--set {override.raw}: '{part}' indexes a section, not a list", exit_code=2)
     return node.get(part)
 
 
@@ -114,8 +120,10 @@ def apply_overrides(spec, overrides: list[str]):
 
 def _blame(error: SpecError, parsed: list[Override], positions) -> SpecError:
     path = tuple(error.key_path)
-    culprit = next((o for o in parsed if path[:len(o.path)] == o.path
-                    or o.path[:len(path)] == path), parsed[0] if len(parsed) == 1 else None)
+    culprit = next(
+        (o for o in parsed if path[: len(o.path)] == o.path or o.path[: len(path)] == path),
+        parsed[0] if len(parsed) == 1 else None,
+    )
     line, col = positions.locate(path, at_key=True)
     message = f"--set {culprit.raw}: {error.message}" if culprit else error.message
     return SpecError(error.path, line, col, message, path, error.hint)

@@ -26,12 +26,21 @@ def _error(spec, path: tuple, message: str, hint: str | None = None) -> SpecErro
 
 def require_sections(spec) -> None:
     """Raise located errors for each section training needs and the spec lacks."""
-    errors = [_error(spec, (name,), f"train needs a '{name}' section", f"for example: {example}")
-              for name, example in _EXAMPLES.items() if getattr(spec, name) is None]
+    errors = [
+        _error(spec, (name,), f"train needs a '{name}' section", f"for example: {example}")
+        for name, example in _EXAMPLES.items()
+        if getattr(spec, name) is None
+    ]
     outputs = spec.graph.outputs if spec.graph is not None else []
     if len(outputs) > 1:
-        errors.append(_error(spec, ("model", "outputs"), f"train needs a model with one output; "
-                             f"this one has {len(outputs)} ({', '.join(outputs)})"))
+        errors.append(
+            _error(
+                spec,
+                ("model", "outputs"),
+                f"train needs a model with one output; "
+                f"this one has {len(outputs)} ({', '.join(outputs)})",
+            )
+        )
     if errors:
         raise SpecErrors(errors, spec.source)
 
@@ -65,10 +74,17 @@ def make_plan(spec, task: str, has_val: bool) -> Plan:
     classification = task in ("binary", "multiclass")
     allowed = CLASSIFICATION if classification else REGRESSION
     names = tuple(spec.train.metrics) or (("accuracy",) if classification else ())
-    errors = [_error(spec, ("train", "metrics", i), f"metric '{m}' needs a "
-                     f"{'regression' if classification else 'classification'} target, but this "
-                     f"spec's data is {task}; use {', '.join(allowed)}")
-              for i, m in enumerate(spec.train.metrics) if m not in allowed]
+    errors = [
+        _error(
+            spec,
+            ("train", "metrics", i),
+            f"metric '{m}' needs a "
+            f"{'regression' if classification else 'classification'} target, but this "
+            f"spec's data is {task}; use {', '.join(allowed)}",
+        )
+        for i, m in enumerate(spec.train.metrics)
+        if m not in allowed
+    ]
     available = ["train_loss", *(f"train_{m}" for m in names)]
     if has_val:
         available += ["val_loss", *(f"val_{m}" for m in names)]
@@ -78,20 +94,33 @@ def make_plan(spec, task: str, has_val: bool) -> Plan:
         if "monitor" not in section.model_fields_set:
             return fallback
         if section.monitor not in available:
-            why = "" if has_val or not section.monitor.startswith("val_") else \
-                " (the data has no validation split; add data.split.val)"
-            errors.append(_error(spec, (*path, "monitor"), f"monitor '{section.monitor}' is not "
-                                 f"computed{why}{did_you_mean(section.monitor, available)}; "
-                                 f"available: {', '.join(available)}"))
+            why = (
+                ""
+                if has_val or not section.monitor.startswith("val_")
+                else " (the data has no validation split; add data.split.val)"
+            )
+            errors.append(
+                _error(
+                    spec,
+                    (*path, "monitor"),
+                    f"monitor '{section.monitor}' is not "
+                    f"computed{why}{did_you_mean(section.monitor, available)}; "
+                    f"available: {', '.join(available)}",
+                )
+            )
         return section.monitor
 
     monitor = pick(spec.train, ("train",))
     stop = spec.train.early_stopping
     stop_monitor = pick(stop, ("train", "early_stopping")) if stop else None
-    stop_mode = (stop.mode if "mode" in stop.model_fields_set else infer_mode(stop_monitor)) \
-        if stop else None
-    plateau = spec.scheduler if spec.scheduler and spec.scheduler.type == \
-        "reduce_lr_on_plateau" else None
+    stop_mode = (
+        (stop.mode if "mode" in stop.model_fields_set else infer_mode(stop_monitor))
+        if stop
+        else None
+    )
+    plateau = (
+        spec.scheduler if spec.scheduler and spec.scheduler.type == "reduce_lr_on_plateau" else None
+    )
     plateau_monitor = pick(plateau, ("scheduler",)) if plateau else None
     if errors:
         raise SpecErrors(errors, spec.source)
@@ -105,8 +134,9 @@ class Tracker:
     min: ``value < best - min_delta``; max: ``value > best + min_delta``).
     """
 
-    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0,
-                 patience: int | None = None) -> None:
+    def __init__(
+        self, monitor: str, mode: str, min_delta: float = 0.0, patience: int | None = None
+    ) -> None:
         self.monitor, self.mode, self.min_delta, self.patience = monitor, mode, min_delta, patience
         self.best: float | None = None
         self.best_epoch = 0
@@ -116,8 +146,10 @@ class Tracker:
         """Record one epoch's row; True when it is the new best."""
         value = row[self.monitor]
         better = self.best is None or (
-            value < self.best - self.min_delta if self.mode == "min"
-            else value > self.best + self.min_delta)
+            value < self.best - self.min_delta
+            if self.mode == "min"
+            else value > self.best + self.min_delta
+        )
         if better:
             self.best, self.best_epoch, self.bad_epochs = value, row["epoch"], 0
         else:

@@ -22,8 +22,13 @@ def plot_curves(rows: list[dict], metrics: list[str], path: Path) -> None:
             key = f"{split}_{name}"
             values = [row.get(key) for row in rows]
             if any(isinstance(v, float) for v in values):
-                ax.plot(epochs, [v if isinstance(v, float) else float("nan") for v in values],
-                        marker="o", markersize=3, label=split)
+                ax.plot(
+                    epochs,
+                    [v if isinstance(v, float) else float("nan") for v in values],
+                    marker="o",
+                    markersize=3,
+                    label=split,
+                )
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

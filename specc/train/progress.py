@@ -71,9 +71,14 @@ class RichProgress(PlainProgress):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.console = Console(stderr=False)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[loss]}"), console=self.console,
-                            transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[loss]}"),
+            console=self.console,
+            transient=True,
+        )
         self.task = None
         self.epochs = 0
         self._next = 0.0
@@ -86,8 +91,7 @@ class RichProgress(PlainProgress):
     def epoch_start(self, epoch: int) -> None:
         if self.task is not None:
             self.bar.remove_task(self.task)
-        self.task = self.bar.add_task(f"epoch {epoch}/{self.epochs}", total=self.batches,
-                                      loss="")
+        self.task = self.bar.add_task(f"epoch {epoch}/{self.epochs}", total=self.batches, loss="")
         self._next = time.monotonic() + self.interval
 
     def batch(self, index: int, loss_sum, seen: int) -> None:
@@ -96,8 +100,9 @@ class RichProgress(PlainProgress):
         if now < self._next:
             return
         self._next = now + self.interval
-        self.bar.update(self.task, completed=index + 1,
-                        loss=f"loss {float(loss_sum) / max(seen, 1):.4f}")
+        self.bar.update(
+            self.task, completed=index + 1, loss=f"loss {float(loss_sum) / max(seen, 1):.4f}"
+        )
 
     def epoch_end(self, epoch: int, row: dict, seconds: float) -> None:
         self.bar.update(self.task, completed=self.batches)

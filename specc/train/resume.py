@@ -13,16 +13,28 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FREE_KEYS", "checkpoint_problems", "describe", "spec_differences",
-           "structure_differences"]
+__all__ = [
+    "FREE_KEYS",
+    "checkpoint_problems",
+    "describe",
+    "spec_differences",
+    "structure_differences",
+]
 
 # Spec keys a resumed run may change freely: how long, where and how fast it runs.
 FREE_KEYS = {("train", "epochs"), ("train", "device"), ("data", "num_workers")}
 
 # The entries of a specc checkpoint, each with the type it must have.
 _ENTRIES: dict[str, type | tuple[type, ...]] = {
-    "model": dict, "optimizer": dict, "scheduler": (dict, type(None)), "epoch": int, "rng": dict,
-    "best": dict, "history": list, "train_seconds": (int, float), "spec": str,
+    "model": dict,
+    "optimizer": dict,
+    "scheduler": (dict, type(None)),
+    "epoch": int,
+    "rng": dict,
+    "best": dict,
+    "history": list,
+    "train_seconds": (int, float),
+    "spec": str,
     "spec_dir": str,
 }
 
@@ -46,8 +58,13 @@ def checkpoint_problems(state: Any) -> list[str]:
 
 
 def _flatten(value: Any, prefix: tuple = ()) -> dict[tuple, Any]:
-    items = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else None
+    )
     if items is None:
         return {prefix: value}
     out: dict[tuple, Any] = {}
@@ -71,8 +88,9 @@ def spec_differences(old_text: str, new_text: str) -> list[str]:
         if key[:2] in FREE_KEYS or old.get(key, "<absent>") == new.get(key, "<absent>"):
             continue
         dotted = ".".join(map(str, key))
-        changes.append(f"{dotted}: {_short(old.get(key, '<absent>'))} -> "
-                       f"{_short(new.get(key, '<absent>'))}")
+        changes.append(
+            f"{dotted}: {_short(old.get(key, '<absent>'))} -> {_short(new.get(key, '<absent>'))}"
+        )
     return changes
 
 

@@ -24,11 +24,28 @@ from pathlib import Path
 from specc.errors import RunError
 from specc.paths import same_file, write_atomic
 
-__all__ = ["RUN_FILES", "MetricsLog", "check_out_dir", "create_run_dir", "lock_run_dir",
-           "write_json", "write_text"]
+__all__ = [
+    "RUN_FILES",
+    "MetricsLog",
+    "check_out_dir",
+    "create_run_dir",
+    "lock_run_dir",
+    "write_json",
+    "write_text",
+]
 
-RUN_FILES = frozenset({"spec.yaml", "metrics.csv", "summary.json", "best.pt", "last.pt",
-                       "curves.png", "model.onnx", ".lock"})
+RUN_FILES = frozenset(
+    {
+        "spec.yaml",
+        "metrics.csv",
+        "summary.json",
+        "best.pt",
+        "last.pt",
+        "curves.png",
+        "model.onnx",
+        ".lock",
+    }
+)
 LOCK = ".lock"
 
 
@@ -76,24 +93,30 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
         raise RunError("--out is empty; give a folder for the run", exit_code=2)
     run_dir = Path(out)
     if spec_path is not None and same_file(run_dir / "spec.yaml", Path(spec_path)):
-        raise RunError(f"--out {run_dir} is the spec's own folder and the spec is named "
-                       "spec.yaml: the run would replace it. Choose another --out",
-                       exit_code=2)
+        raise RunError(
+            f"--out {run_dir} is the spec's own folder and the spec is named "
+            "spec.yaml: the run would replace it. Choose another --out",
+            exit_code=2,
+        )
     if not run_dir.exists() and not run_dir.is_symlink():
         return run_dir
     if not run_dir.is_dir():
         raise RunError(f"--out {run_dir} exists and is not a folder")
     names = set(os.listdir(run_dir))
     if "last.pt" in names:
-        raise RunError(f"{run_dir} already holds a run (last.pt); continue it with "
-                       f"--resume {run_dir} or choose another --out")
+        raise RunError(
+            f"{run_dir} already holds a run (last.pt); continue it with "
+            f"--resume {run_dir} or choose another --out"
+        )
     foreign = sorted(n for n in names if n not in RUN_FILES and not n.endswith(".tmp"))
     if not foreign and names - {LOCK} and not names & {"metrics.csv", "summary.json"}:
         foreign = sorted(names - {LOCK})  # a spec.yaml alone is the user's, not a run's
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        raise RunError(f"--out {run_dir} is a folder with other files ({shown}); a run "
-                       "needs a new or empty folder, so that nothing of yours is overwritten")
+        raise RunError(
+            f"--out {run_dir} is a folder with other files ({shown}); a run "
+            "needs a new or empty folder, so that nothing of yours is overwritten"
+        )
     return run_dir
 
 
@@ -123,8 +146,10 @@ class _Lock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise RunError(f"another specc train is using {self.path.parent}; wait for it "
-                           "to finish or choose another --out") from None
+            raise RunError(
+                f"another specc train is using {self.path.parent}; wait for it "
+                "to finish or choose another --out"
+            ) from None
         return fd
 
     def _still_linked(self) -> bool:
@@ -177,8 +202,7 @@ class MetricsLog:
     def rewrite(self, rows: list[dict]) -> None:
         """Replace the file with the header and ``rows`` (a new run, or a resumed one)."""
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, self.columns, extrasaction="ignore",
-                                lineterminator="\n")
+        writer = csv.DictWriter(buffer, self.columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(_format(row) for row in rows)
         write_text(self.path, buffer.getvalue())
@@ -186,10 +210,10 @@ class MetricsLog:
     def append(self, row: dict) -> None:
         """Add one epoch's row."""
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        with open(os.open(self.path, flags, 0o666), "a", encoding="utf-8",
-                  newline="") as handle:
-            writer = csv.DictWriter(handle, self.columns, extrasaction="ignore",
-                                    lineterminator="\n")
+        with open(os.open(self.path, flags, 0o666), "a", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(
+                handle, self.columns, extrasaction="ignore", lineterminator="\n"
+            )
             writer.writerow(_format(row))
 
 

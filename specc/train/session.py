@@ -79,8 +79,15 @@ def _on_device(split, device, workers: int):
 class Session:
     """One training run (new or resumed) over a validated spec with the needed sections."""
 
-    def __init__(self, spec, text: str, spec_dir: Path, quiet: bool,
-                 dist: Distributed | None = None, callbacks=()) -> None:
+    def __init__(
+        self,
+        spec,
+        text: str,
+        spec_dir: Path,
+        quiet: bool,
+        dist: Distributed | None = None,
+        callbacks=(),
+    ) -> None:
         from specc import build_model
         from specc.data import prepare_data
 
@@ -99,19 +106,27 @@ class Session:
         self.workers = resolve_workers(spec)  # > 0, or image files: batches from a DataLoader
         self.lazy = getattr(self.data.train, "lazy", False)  # image files, decoded by workers
         workers = self.workers or self.lazy
-        self.splits = {name: getattr(self.data, name) if name == "train" and workers else
-                       _on_device(getattr(self.data, name), self.device, self.workers)
-                       for name in ("train", "val", "test")}
+        self.splits = {
+            name: getattr(self.data, name)
+            if name == "train" and workers
+            else _on_device(getattr(self.data, name), self.device, self.workers)
+            for name in ("train", "val", "test")
+        }
         self.step = self._make_step(model)
         self.train_step = self.dist.wrap(self.step)  # DDP + the sharded loss, or self.step
-        self.generators = {"shuffle": torch.Generator().manual_seed(spec.seed),
-                           "augment": torch.Generator().manual_seed(spec.seed + 1)}
+        self.generators = {
+            "shuffle": torch.Generator().manual_seed(spec.seed),
+            "augment": torch.Generator().manual_seed(spec.seed + 1),
+        }
         self.augment = self._augment()
         self.loader = self._loader() if workers else None
         self.best = Tracker(self.plan.monitor, self.plan.mode)
         stop = train.early_stopping
-        self.stopper = Tracker(self.plan.stop_monitor, self.plan.stop_mode, stop.min_delta,
-                               stop.patience) if stop else None
+        self.stopper = (
+            Tracker(self.plan.stop_monitor, self.plan.stop_mode, stop.min_delta, stop.patience)
+            if stop
+            else None
+        )
         self.history: list[dict] = []
         # per-epoch observers (loggers, a tuner's pruner): .epoch(row) on rank 0 only
         self.callbacks = list(callbacks) if self.dist.is_main else []
@@ -126,17 +141,26 @@ class Session:
         """Write into ``run_dir`` (made once the whole setup has succeeded)."""
         self.run_dir = run_dir
         self.log, self.writer = self.dist.writers(  # silent on ranks other than 0
-            MetricsLog(run_dir / "metrics.csv", self._columns()), ckpt.CheckpointWriter(run_dir))
+            MetricsLog(run_dir / "metrics.csv", self._columns()), ckpt.CheckpointWriter(run_dir)
+        )
 
     def _make_step(self, model) -> Step:
         spec = self.spec
         optimizer = build_optimizer(spec.optimizer, model.parameters())
-        stepper = build_scheduler(spec.scheduler, optimizer, spec.train.epochs, self.batches,
-                                  self.plan.plateau_monitor)
-        return Step(model, build_loss(spec.loss, self.device), optimizer, stepper,
-                    Predictor(self.data.task, spec.loss.threshold), self.precision,
-                    self.precision.scaler(), spec.train.grad_clip,
-                    spec.loss.reduction == "mean")
+        stepper = build_scheduler(
+            spec.scheduler, optimizer, spec.train.epochs, self.batches, self.plan.plateau_monitor
+        )
+        return Step(
+            model,
+            build_loss(spec.loss, self.device),
+            optimizer,
+            stepper,
+            Predictor(self.data.task, spec.loss.threshold),
+            self.precision,
+            self.precision.scaler(),
+            spec.train.grad_clip,
+            spec.loss.reduction == "mean",
+        )
 
     def _augment(self):
         """The training augmentation; for image files also / 255 and the stateless steps."""
@@ -154,10 +178,15 @@ class Session:
         from specc.data.loader import make_loader
 
         data = self.spec.data
-        return make_loader(self.splits["train"], data.batch_size, num_workers=self.workers,
-                           generator=self.generators["shuffle"] if data.shuffle else None,
-                           world=self.dist.world, rank=self.dist.rank,
-                           pin_memory=self.device.type == "cuda")
+        return make_loader(
+            self.splits["train"],
+            data.batch_size,
+            num_workers=self.workers,
+            generator=self.generators["shuffle"] if data.shuffle else None,
+            world=self.dist.world,
+            rank=self.dist.rank,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _train_batches(self):
         """This epoch's training ``(x, y)`` batches: this rank's share of each global batch."""
@@ -170,9 +199,14 @@ class Session:
                 loaded = self.splits["train"].watch(loaded)
             return self.dist.take_shares(loaded)
         data = self.spec.data
-        return self.dist.shard(iter_batches(
-            self.splits["train"], data.batch_size, augment=self.augment,
-            generator=self.generators["shuffle"] if data.shuffle else None))
+        return self.dist.shard(
+            iter_batches(
+                self.splits["train"],
+                data.batch_size,
+                augment=self.augment,
+                generator=self.generators["shuffle"] if data.shuffle else None,
+            )
+        )
 
     def _columns(self) -> list[str]:
         names = self.plan.metrics
@@ -214,8 +248,10 @@ class Session:
                 self._one_epoch(epoch)
                 if self.stopper is not None and self.stopper.should_stop:
                     status = "early_stopped"
-                    self.progress.message(f"early stopping: {self.stopper.monitor} has not "
-                                          f"improved for {self.stopper.patience} epochs")
+                    self.progress.message(
+                        f"early stopping: {self.stopper.monitor} has not "
+                        f"improved for {self.stopper.patience} epochs"
+                    )
                     break
         finally:
             self.writer.flush()  # an interrupted or failed run keeps its newest good state
@@ -229,8 +265,11 @@ class Session:
         began = time.perf_counter()
         lr = float(self.step.optimizer.param_groups[0]["lr"])  # at the epoch's start
         self.dist.fail_hook(epoch)
-        train_pass = self.dist.reduce_train(train_epoch(  # global metrics under DDP
-            self.train_step, self._train_batches(), self.device, self.progress.batch))
+        train_pass = self.dist.reduce_train(
+            train_epoch(  # global metrics under DDP
+                self.train_step, self._train_batches(), self.device, self.progress.batch
+            )
+        )
         row = self._epoch_row(epoch, train_pass) | {"lr": lr}
         self.step.stepper.epoch(row)
         seconds = time.perf_counter() - began
@@ -244,8 +283,9 @@ class Session:
         if not math.isfinite(row["train_loss"]):
             self._diverged(epoch, "train_loss", row["train_loss"])
         if self.splits["val"] is not None:
-            val_pass = self.dist.evaluate(self.step, self.splits["val"],
-                                          self.spec.data.batch_size, self.device)
+            val_pass = self.dist.evaluate(
+                self.step, self.splits["val"], self.spec.data.batch_size, self.device
+            )
             row.update(self._scores("val", val_pass)[0])
             if not math.isfinite(row["val_loss"]):
                 self._diverged(epoch, "val_loss", row["val_loss"])
@@ -254,8 +294,9 @@ class Session:
     def _scores(self, prefix: str, result) -> tuple[dict, list | None]:
         pred = self.step.predictor.finish(result.preds)
         target = torch.cat(result.targets)
-        scores, cm = compute_metrics(self.plan.metrics, self.data.task, pred, target,
-                                     self.data.num_classes)
+        scores, cm = compute_metrics(
+            self.plan.metrics, self.data.task, pred, target, self.data.num_classes
+        )
         row = {f"{prefix}_loss": result.loss(), **{f"{prefix}_{k}": v for k, v in scores.items()}}
         return row, (cm.tolist() if cm is not None else None)
 
@@ -265,7 +306,8 @@ class Session:
         if self.stopper is not None:
             self.stopper.update(row)
         final = row["epoch"] == self.spec.train.epochs or (
-            self.stopper is not None and self.stopper.should_stop)
+            self.stopper is not None and self.stopper.should_stop
+        )
         self.writer.epoch(lambda: self._checkpoint(row["epoch"]), improved, final)
         self.log.append(row)
         for callback in self.callbacks:
@@ -275,27 +317,39 @@ class Session:
 
     def _diverged(self, epoch: int, name: str, value: float) -> None:
         self.writer.flush()
-        kept = (f"the last good checkpoint (epoch {self.writer.last_epoch}) is "
-                f"{self.run_dir / 'last.pt'}" if self.writer.last_epoch else
-                "no checkpoint was written")
+        kept = (
+            f"the last good checkpoint (epoch {self.writer.last_epoch}) is "
+            f"{self.run_dir / 'last.pt'}"
+            if self.writer.last_epoch
+            else "no checkpoint was written"
+        )
         self.progress.close()
         self._write_summary("diverged", test=None, matrices={})
-        raise RunError(f"{name} became {value} at epoch {epoch}; training stopped ({kept}). "
-                       "Try a lower learning rate or train.grad_clip.")
+        raise RunError(
+            f"{name} became {value} at epoch {epoch}; training stopped ({kept}). "
+            "Try a lower learning rate or train.grad_clip."
+        )
 
     def _checkpoint(self, epoch: int) -> dict:
         data, step = self.data, self.step
         return {
-            "model": step.model.state_dict(), "optimizer": step.optimizer.state_dict(),
+            "model": step.model.state_dict(),
+            "optimizer": step.optimizer.state_dict(),
             "scheduler": step.stepper.state_dict(),
             "scaler": step.scaler.state_dict() if step.scaler is not None else None,
-            "epoch": epoch, "rng": ckpt.capture_rng(self.generators),
+            "epoch": epoch,
+            "rng": ckpt.capture_rng(self.generators),
             "best": self.best.state_dict(),
             "early_stopping": self.stopper.state_dict() if self.stopper else None,
-            "history": list(self.history), "train_seconds": self.train_seconds,
-            "preprocessing": data.preprocessing, "spec": self.text,
-            "spec_dir": str(self.spec_dir), "task": data.task, "num_classes": data.num_classes,
-            "class_labels": data.class_labels, "feature_names": data.feature_names,
+            "history": list(self.history),
+            "train_seconds": self.train_seconds,
+            "preprocessing": data.preprocessing,
+            "spec": self.text,
+            "spec_dir": str(self.spec_dir),
+            "task": data.task,
+            "num_classes": data.num_classes,
+            "class_labels": data.class_labels,
+            "feature_names": data.feature_names,
             "data_hash": data.data_hash,
         }
 
@@ -307,8 +361,9 @@ class Session:
         for name in ("val", "test"):
             if self.splits[name] is None:
                 continue
-            passes[name] = self.dist.evaluate(self.step, self.splits[name],
-                                              self.spec.data.batch_size, self.device)
+            passes[name] = self.dist.evaluate(
+                self.step, self.splits[name], self.spec.data.batch_size, self.device
+            )
             scores, cm = self._scores(name, passes[name])
             if cm is not None:
                 matrices[name] = cm
@@ -334,27 +389,49 @@ class Session:
         result, split = passes[name], self.splits[name]
         pred = self.step.predictor.finish(result.preds)
         x = split.images() if hasattr(split, "images") else split.x  # image_folder: lazily
-        return {name: write_class_report(self.run_dir, pred, torch.cat(result.targets), x,
-                                         self.data.num_classes or 2, self.data.class_labels)}
+        return {
+            name: write_class_report(
+                self.run_dir,
+                pred,
+                torch.cat(result.targets),
+                x,
+                self.data.num_classes or 2,
+                self.data.class_labels,
+            )
+        }
 
-    def _write_summary(self, status: str, test: dict | None, matrices: dict,
-                       per_class: dict | None = None) -> dict:
+    def _write_summary(
+        self, status: str, test: dict | None, matrices: dict, per_class: dict | None = None
+    ) -> dict:
         import specc
 
         history = self.history
         best = next((r for r in history if r["epoch"] == self.best.best_epoch), None)
         summary = {
-            "name": self.spec.name, "status": status, "run_dir": str(self.run_dir),
-            "epochs_run": len(history), "epochs": self.spec.train.epochs,
-            "seconds": time.perf_counter() - self.started, "train_seconds": self.train_seconds,
-            "device": str(self.device), "precision": self.precision.name, "seed": self.spec.seed,
+            "name": self.spec.name,
+            "status": status,
+            "run_dir": str(self.run_dir),
+            "epochs_run": len(history),
+            "epochs": self.spec.train.epochs,
+            "seconds": time.perf_counter() - self.started,
+            "train_seconds": self.train_seconds,
+            "device": str(self.device),
+            "precision": self.precision.name,
+            "seed": self.spec.seed,
             "deterministic": self.spec.train.deterministic,
-            "torch_version": torch.__version__, "specc_version": specc.__version__,
-            "data_hash": self.data.data_hash, "task": self.data.task,
-            "num_classes": self.data.num_classes, "class_labels": self.data.class_labels,
-            "monitor": self.plan.monitor, "mode": self.plan.mode,
-            "best": dict(best) if best else None, "final": dict(history[-1]) if history else None,
-            "test": test, "confusion_matrix": matrices, "spec_dir": str(self.spec_dir),
+            "torch_version": torch.__version__,
+            "specc_version": specc.__version__,
+            "data_hash": self.data.data_hash,
+            "task": self.data.task,
+            "num_classes": self.data.num_classes,
+            "class_labels": self.data.class_labels,
+            "monitor": self.plan.monitor,
+            "mode": self.plan.mode,
+            "best": dict(best) if best else None,
+            "final": dict(history[-1]) if history else None,
+            "test": test,
+            "confusion_matrix": matrices,
+            "spec_dir": str(self.spec_dir),
         }
         if self.data.notes is not None:  # image counts, skipped and undecodable files
             failed = sum(getattr(s, "failures", 0) for s in self.splits.values() if s)

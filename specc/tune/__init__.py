@@ -71,8 +71,10 @@ def _worker_process(fields: dict, index: int) -> None:
 def _run_workers(config: TuneConfig, study, reporter) -> None:
     """Start ``config.workers`` processes on the shared storage; report until all exit."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker_process, args=(asdict(config), i), daemon=False)
-                 for i in range(config.workers)]
+    processes = [
+        context.Process(target=_worker_process, args=(asdict(config), i), daemon=False)
+        for i in range(config.workers)
+    ]
     for process in processes:
         process.start()
     try:
@@ -124,8 +126,10 @@ def tune(config: TuneConfig, quiet: bool = False) -> TuneResult:
     spec, searches, monitor, study, recovered = _open(config)
     reporter = TrialReporter(study, config.trials, monitor, quiet)
     if recovered:
-        reporter.message(f"continuing: trial(s) {', '.join(map(str, recovered))} were "
-                         "interrupted and are queued again")
+        reporter.message(
+            f"continuing: trial(s) {', '.join(map(str, recovered))} were "
+            "interrupted and are queued again"
+        )
     if done := count(study):
         reporter.message(f"continuing: {done} of {config.trials} trials already finished")
     try:

@@ -47,8 +47,9 @@ class TuneConfig:
     def save(self) -> None:
         from specc.train.rundir import write_json
 
-        stored = {k: v for k, v in asdict(self).items()
-                  if k not in ("workers", "timeout", "started")}
+        stored = {
+            k: v for k, v in asdict(self).items() if k not in ("workers", "timeout", "started")
+        }
         stored["spec_path"] = str(Path(self.spec_path).resolve())  # --resume from anywhere
         write_json(self.out_dir / CONFIG_FILE, stored)
 
@@ -65,9 +66,12 @@ class TuneConfig:
     def same_study(self, other: TuneConfig) -> None:
         """RunError when ``other`` (the stored tune in DIR) searches a different space."""
         if sorted(self.searches) != sorted(other.searches):
-            raise RunError(f"{self.out} holds a tune of another search space "
-                           f"({' '.join(other.searches)}); continue it with --resume "
-                           f"{self.out} or choose another --out", exit_code=2)
+            raise RunError(
+                f"{self.out} holds a tune of another search space "
+                f"({' '.join(other.searches)}); continue it with --resume "
+                f"{self.out} or choose another --out",
+                exit_code=2,
+            )
 
 
 def monitor_of(spec) -> str:

@@ -27,13 +27,22 @@ def write_trials_csv(study, path: Path, keys: list[str]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["number", "state", "value", *keys, "seconds", "run_dir", "reason"])
     for trial in study.get_trials(deepcopy=False):
-        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() \
-            if trial.datetime_complete and trial.datetime_start else ""
-        writer.writerow([trial.number, trial.state.name,
-                         "" if trial.value is None else f"{trial.value:.8g}",
-                         *(trial.params.get(k, "") for k in keys),
-                         f"{seconds:.2f}" if seconds != "" else "",
-                         trial.user_attrs.get("run_dir", ""), trial.user_attrs.get("reason", "")])
+        seconds = (
+            (trial.datetime_complete - trial.datetime_start).total_seconds()
+            if trial.datetime_complete and trial.datetime_start
+            else ""
+        )
+        writer.writerow(
+            [
+                trial.number,
+                trial.state.name,
+                "" if trial.value is None else f"{trial.value:.8g}",
+                *(trial.params.get(k, "") for k in keys),
+                f"{seconds:.2f}" if seconds != "" else "",
+                trial.user_attrs.get("run_dir", ""),
+                trial.user_attrs.get("reason", ""),
+            ]
+        )
     write_text(path, buffer.getvalue())
 
 
@@ -89,9 +98,11 @@ def write_outputs(study, spec, config, keys: list[str], monitor: str) -> Path | 
         return None
     write_plots(study, out)
     best = study.best_trial
-    header = (f"specc tune: the best of {len(complete)} complete trials of {spec.source_path}\n"
-              f"trial {best.number}: {monitor} {best.value:.6g} "
-              f"({', '.join(set_text(k, v) for k, v in best.params.items())})")
+    header = (
+        f"specc tune: the best of {len(complete)} complete trials of {spec.source_path}\n"
+        f"trial {best.number}: {monitor} {best.value:.6g} "
+        f"({', '.join(set_text(k, v) for k, v in best.params.items())})"
+    )
     path = out / "best.yaml"
     write_text(path, best_spec_text(spec, best.params, out, header))
     return path

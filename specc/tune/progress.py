@@ -15,8 +15,9 @@ _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 def trial_line(trial, finished: int, total: int, monitor: str, best) -> str:
     """``trial 3 [4/20] complete  val_loss 0.4512  optimizer.lr=0.0031  best 0.4401 (#1)``."""
-    params = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in trial.params.items())
+    params = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+    )
     state = trial.state.name.lower()
     value = f"  {monitor} {trial.value:.4f}" if trial.value is not None else ""
     reason = trial.user_attrs.get("reason")
@@ -36,15 +37,17 @@ class TrialReporter:
         if not quiet and sys.stdout.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            self.bar = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
-                                transient=True)
+            self.bar = Progress(
+                TextColumn("trials"), BarColumn(), MofNCompleteColumn(), transient=True
+            )
             self.task = self.bar.add_task("trials", total=total, completed=self.finished)
             self.bar.start()
 
     @staticmethod
     def _finished(study) -> int:
-        return len(study.get_trials(deepcopy=False,
-                                    states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        return len(
+            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        )
 
     def _best(self, study):
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -52,8 +55,9 @@ class TrialReporter:
 
     def update(self, study) -> None:
         """Print each trial finished since the last call; move the bar."""
-        new = [t for t in study.get_trials(deepcopy=False, states=_DONE)
-               if t.number not in self.seen]
+        new = [
+            t for t in study.get_trials(deepcopy=False, states=_DONE) if t.number not in self.seen
+        ]
         if not new:
             return
         best = self._best(study)

@@ -83,8 +83,7 @@ def _number(text: str, raw: str, kind: str) -> float | int:
     wanted = int if kind == "int" else (int, float)
     if isinstance(value, bool) or not isinstance(value, wanted) or not math.isfinite(value):
         what = "an integer" if kind == "int" else "a finite number"
-        raise RunError(f"--search {raw}: {kind}() needs {what}, got '{text.strip()}'",
-                       exit_code=2)
+        raise RunError(f"--search {raw}: {kind}() needs {what}, got '{text.strip()}'", exit_code=2)
     return value if kind == "int" else float(value)
 
 
@@ -94,14 +93,18 @@ def _dist(text: str, raw: str) -> Dist:
         raise RunError(f"--search {raw}: '{text}' is not a distribution; {_USAGE}", exit_code=2)
     kind, body = match.group(1), match.group(2)
     if kind not in KINDS:
-        raise RunError(f"--search {raw}: unknown distribution '{kind}'"
-                       f"{did_you_mean(kind, list(KINDS))}; {_USAGE}", exit_code=2)
+        raise RunError(
+            f"--search {raw}: unknown distribution '{kind}'"
+            f"{did_you_mean(kind, list(KINDS))}; {_USAGE}",
+            exit_code=2,
+        )
     parts = [p for p in body.split(",")] if body.strip() else []
     if kind == "choice":
         values = tuple(_scalar(p, raw) for p in parts)
         if not values or len(set(map(repr, values))) != len(values):
-            raise RunError(f"--search {raw}: choice() needs one or more distinct values",
-                           exit_code=2)
+            raise RunError(
+                f"--search {raw}: choice() needs one or more distinct values", exit_code=2
+            )
         return Dist(kind, values)
     if len(parts) != 2:
         raise RunError(f"--search {raw}: {kind}() takes two bounds (a, b)", exit_code=2)
@@ -122,8 +125,11 @@ def parse_search(text: str) -> Search:
     key, sep, dist = text.partition("=")
     key = key.strip()
     if not sep or not key or not all(key.split(".")):
-        raise RunError(f"--search {text}: expected key.path=DIST, for example "
-                       "--search 'optimizer.lr=loguniform(1e-4,1e-1)'", exit_code=2)
+        raise RunError(
+            f"--search {text}: expected key.path=DIST, for example "
+            "--search 'optimizer.lr=loguniform(1e-4,1e-1)'",
+            exit_code=2,
+        )
     return Search(text, key, _dist(dist.strip(), text))
 
 
@@ -156,9 +162,15 @@ def check_space(spec, texts: list[str]) -> list[Search]:
             except RunError as exc:
                 raise RunError(_renamed(str(exc), sets, search.raw), exc.exit_code) from None
             except SpecErrors as errors:
-                raise SpecErrors([dataclasses.replace(
-                    e, message=_renamed(e.message, sets, search.raw) + f" (value {value!r})")
-                    for e in errors.errors], errors.source) from None
+                raise SpecErrors(
+                    [
+                        dataclasses.replace(
+                            e, message=_renamed(e.message, sets, search.raw) + f" (value {value!r})"
+                        )
+                        for e in errors.errors
+                    ],
+                    errors.source,
+                ) from None
     return searches
 
 

@@ -53,23 +53,29 @@ def _storage(config: TuneConfig):
 def _rdb_storage(config: TuneConfig):
     from optuna import storages
 
-    kwargs = {"connect_args": {"timeout": 60}} if config.storage_url.startswith("sqlite") \
-        else {}
+    kwargs = {"connect_args": {"timeout": 60}} if config.storage_url.startswith("sqlite") else {}
     with warnings.catch_warnings():  # the heartbeat arguments are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None) or \
-            storages.RetryFailedTrialCallback  # the name before Optuna 4.9
-        return storages.RDBStorage(config.storage_url, engine_kwargs=kwargs,
-                                   heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                   heartbeat_stale_trial_callback=retry(max_retry=3))
+        retry = (
+            getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+            or storages.RetryFailedTrialCallback
+        )  # the name before Optuna 4.9
+        return storages.RDBStorage(
+            config.storage_url,
+            engine_kwargs=kwargs,
+            heartbeat_interval=HEARTBEAT_S,
+            grace_period=GRACE_S,
+            heartbeat_stale_trial_callback=retry(max_retry=3),
+        )
 
 
 def open_study(config: TuneConfig, spec, monitor: str, worker: int = 0) -> optuna.Study:
     """Create or load the study named after the spec, with this worker's sampler."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = _storage(config)
-    study = optuna.create_study(storage=storage, study_name=spec.name, load_if_exists=True,
-                                direction=direction_of(monitor))
+    study = optuna.create_study(
+        storage=storage, study_name=spec.name, load_if_exists=True, direction=direction_of(monitor)
+    )
     seed = (spec.seed or 0) + worker + 7919 * len(study.get_trials(deepcopy=False))
     study.sampler = optuna.samplers.TPESampler(seed=seed)
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
@@ -90,9 +96,11 @@ def recover_interrupted(study: optuna.Study) -> list[int]:
     storage = study._storage  # the documented BaseStorage API, reached through the study
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(trial._trial_id, "reason",
-                                    "interrupted: the tune stopped during this trial; "
-                                    "its parameters were queued again")
+        storage.set_trial_user_attr(
+            trial._trial_id,
+            "reason",
+            "interrupted: the tune stopped during this trial; its parameters were queued again",
+        )
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         recovered.append(trial.number)
@@ -133,12 +141,17 @@ def _next_trial(study, config: TuneConfig, distributions: dict, deadline: float 
 def _surplus(study, trial, total: int) -> bool:
     """A worker elsewhere (another --out on the same --storage) asked at the same moment and
     the study already has ``total`` trials before this one: fail it unrun, and stop."""
-    earlier = [t for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
-               if t.number < trial.number]
+    earlier = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+        if t.number < trial.number
+    ]
     if len(earlier) < total:
         return False
-    trial.set_user_attr("reason", f"not run: the study already had {total} trials "
-                        "(another worker asked at the same time)")
+    trial.set_user_attr(
+        "reason",
+        f"not run: the study already had {total} trials (another worker asked at the same time)",
+    )
     study.tell(trial, state=TrialState.FAIL)
     return True
 
@@ -163,8 +176,9 @@ class _Heartbeat:
         self.thread.join()
 
 
-def run_worker(config: TuneConfig, spec, searches, monitor: str, worker: int = 0,
-               on_trial=None) -> None:
+def run_worker(
+    config: TuneConfig, spec, searches, monitor: str, worker: int = 0, on_trial=None
+) -> None:
     """Run trials until the study has ``config.trials`` finished ones.
 
     Args:

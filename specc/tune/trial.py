@@ -40,8 +40,10 @@ class Pruner:
             return
         self.trial.report(value, row["epoch"])
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {row['epoch']} ({self.monitor} "
-                                     f"{value:.4g} is worse than the median of earlier trials)")
+            raise optuna.TrialPruned(
+                f"pruned at epoch {row['epoch']} ({self.monitor} "
+                f"{value:.4g} is worse than the median of earlier trials)"
+            )
 
 
 def _prune(study, trial, reason: str) -> None:
@@ -61,11 +63,11 @@ def run_trial(study, trial, config, spec, monitor: str) -> None:
     trial.set_user_attr("run_dir", str(run_dir))
     try:
         apply_overrides(spec, sets)  # an invalid combination never starts training
-        result = train(spec, out_dir=run_dir, overrides=sets, quiet=True,
-                       callbacks=[Pruner(trial, monitor)])
+        result = train(
+            spec, out_dir=run_dir, overrides=sets, quiet=True, callbacks=[Pruner(trial, monitor)]
+        )
     except SpecErrors as errors:  # the spec, or its data (a split leaving no rows...)
-        return _prune(study, trial, "invalid spec: " + "; ".join(
-            e.message for e in errors.errors))
+        return _prune(study, trial, "invalid spec: " + "; ".join(e.message for e in errors.errors))
     except optuna.TrialPruned as exc:
         return _prune(study, trial, str(exc))
     except RunError as exc:
