@@ -11,7 +11,15 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["RunError", "SpecError", "SpecErrors", "count_line", "did_you_mean", "render_report"]
+__all__ = [
+    "RunError",
+    "SpecError",
+    "SpecErrors",
+    "count_line",
+    "did_you_mean",
+    "escape_control",
+    "render_report",
+]
 
 
 class RunError(Exception):
@@ -97,23 +105,26 @@ def render_report(errors: Sequence[SpecError], source: str = "") -> str:
     lines = source.splitlines()
     out: list[str] = []
     for error in errors:
-        out.append(_escaped(error.header()))
+        out.append(escape_control(error.header()))
         if 1 <= error.line <= len(lines):
             raw = lines[error.line - 1]
             gutter = f"{error.line:>5} | "
-            out.append(gutter + _escaped(raw))
+            out.append(gutter + escape_control(raw))
             if error.col >= 1:
-                indent = len(_escaped(raw[: error.col - 1]))
+                indent = len(escape_control(raw[: error.col - 1]))
                 out.append(" " * (len(gutter) - 2) + "| " + " " * indent + "^")
         if error.hint:
             out.append(f"      = hint: {error.hint}")
     return "\n".join(out)
 
 
-def _escaped(text: str) -> str:
-    """A source line with control bytes (ESC, NUL...) shown as ``\\x1b``: spec text never
-    reaches the terminal as control sequences."""
-    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+def escape_control(text: str, keep_tab: bool = True) -> str:
+    """``text`` with control bytes (ESC, NUL, CR, line breaks...) shown as ``\\x1b``, so that
+    nothing a spec, a path or a data file holds can drive the terminal; a tab is kept as is
+    unless ``keep_tab`` is False (a one-line header escapes it too)."""
+    return "".join(
+        c if c.isprintable() or (keep_tab and c == "\t") else repr(c)[1:-1] for c in text
+    )
 
 
 def count_line(n: int) -> str:

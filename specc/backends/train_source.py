@@ -577,7 +577,17 @@ def _setup_lines(spec: Spec) -> list[str]:
 
 
 #: how train.py writes what a scheduler argument is derived from
-_DERIVED_CODE = {"epochs": "args.epochs", "total_steps": "args.epochs * math.ceil(n / BATCH_SIZE)"}
+class _Code(str):
+    """Source text that renders as itself in ``name=value`` (not as a quoted string)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+_DERIVED_CODE = {
+    "epochs": _Code("args.epochs"),
+    "total_steps": _Code("args.epochs * math.ceil(n / BATCH_SIZE)"),
+}
 
 
 def _kwargs_text(kwargs: dict[str, Any]) -> list[str]:
@@ -602,12 +612,7 @@ def _optimizer_expr(section: OptimizerSection) -> str:
 
 
 def _scheduler_expr(section: SchedulerSection) -> str:
-    derived = [
-        f"{name}={getattr(section, name, None)!r}"
-        if getattr(section, name, None)
-        else f"{name}={_DERIVED_CODE[source]}"
-        for name, source in section.derived.items()
-    ]
+    derived = _kwargs_text(section.derived_kwargs(_DERIVED_CODE))  # written, or train.py's
     args = ["optimizer", *derived, *_kwargs_text(section.written_kwargs(skip=section.derived))]
     return f"torch.optim.lr_scheduler.{section.torch_class}({', '.join(args)})"
 

@@ -7,22 +7,16 @@ from pathlib import Path
 
 import typer
 
-from specc.errors import RunError, SpecErrors, count_line
+from specc.errors import RunError, SpecErrors, count_line, escape_control
 
-__all__ = ["RunError", "fail", "load_or_exit", "run_app", "safe_text"]
+__all__ = ["RunError", "fail", "load_or_exit", "run_app"]
 
 DEBUG_ENV = "SPECC_DEBUG"  # set to 1: unexpected exceptions keep their traceback
 
 
-def safe_text(text: str) -> str:
-    """``text`` with terminal control bytes escaped (ESC, NUL, CR, line breaks... as
-    ``\\x1b``), so that nothing a spec or a data file holds can drive the terminal."""
-    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in str(text))
-
-
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` to stderr and return the Exit to raise."""
-    sys.stderr.write(f"error: {safe_text(message)}\n")
+    sys.stderr.write(f"error: {escape_control(message)}\n")
     return typer.Exit(code)
 
 
@@ -52,7 +46,7 @@ def run_app(app: typer.Typer) -> int:
         sys.stderr.write(errors.render() + "\n")
         return errors.exit_code
     except RunError as exc:
-        sys.stderr.write(f"error: {safe_text(exc)}\n")
+        sys.stderr.write(f"error: {escape_control(str(exc))}\n")
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -87,5 +81,5 @@ def _unexpected(exc: BaseException) -> int:
     else:
         detail = " ".join(str(exc).split())[:300]
         message = f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
-    sys.stderr.write(f"error: {safe_text(message)}\n")
+    sys.stderr.write(f"error: {escape_control(message)}\n")
     return 1

@@ -13,6 +13,8 @@ from specc.ops.base import Inferred, Layer, Number, PosInt, PositiveFloat, Shape
 class _Elementwise(Layer):
     """An activation applied element-wise: the output shape is the input shape."""
 
+    keeps_layout = True
+
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         return Inferred(shape=tuple(shapes[0]))
 
@@ -69,6 +71,7 @@ class Tanh(_Elementwise):
 
 
 class Identity(_Elementwise):
+    keeps_layout = False  # the documented way to say "this layout is meant"
     type: Literal["identity"]
     torch_class = "nn.Identity"
     accepts_int = True
@@ -79,6 +82,8 @@ class Identity(_Elementwise):
 
 class _SoftmaxLike(_Elementwise):
     """Softmax-style layers take ``dim`` (counting the batch dimension); default -1."""
+
+    keeps_layout = False
 
     dim: StrictInt = -1
 

@@ -222,6 +222,9 @@ class Layer(BaseModel):
     inferred_args: ClassVar[tuple[str, ...]] = ()
     #: whether int64 inputs (token ids) are allowed; most layers need floating point.
     accepts_int: ClassVar[bool] = False
+    #: whether the output keeps the input's layout (element-wise, or over the last dimension
+    #: only), so that an embedding's [positions, embedding_dim] passes through as it is.
+    keeps_layout: ClassVar[bool] = False
 
     name: Annotated[str, Field(strict=True)] | None = None
     inputs: str | list[str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
@@ -118,7 +119,7 @@ class _ConvNd(Layer):
                 out = window_out(size, k, s, p, d)
                 explain.append(window_explain(self.kind, size, k, s, p, d, out))
             out_sizes.append(out)
-        per_out = (channels // self.groups) * _prod(kernel)
+        per_out = (channels // self.groups) * math.prod(kernel)
         weights = self.out_channels * per_out
         params = weights + (self.out_channels if self.bias else 0)
         bias_text = f" + {self.out_channels}" if self.bias else ""
@@ -130,7 +131,7 @@ class _ConvNd(Layer):
             shape=(self.out_channels, *out_sizes),
             args={"in_channels": channels},
             params=params,
-            macs=weights * _prod(out_sizes),
+            macs=weights * math.prod(out_sizes),
             explain=explain,
         )
 
@@ -158,13 +159,6 @@ class _ConvNd(Layer):
             bias=None if self.bias else False,
             padding_mode=None if self.padding_mode == "zeros" else self.padding_mode,
         )
-
-
-def _prod(values: Sequence[int]) -> int:
-    result = 1
-    for v in values:
-        result *= v
-    return result
 
 
 class Conv1d(_ConvNd):

@@ -11,6 +11,8 @@ from specc.ops.base import Inferred, Layer, Probability, Shape, ShapeError, call
 class Dropout(Layer):
     """``nn.Dropout(p)``: zeroes elements with probability ``p`` in training; shape unchanged."""
 
+    keeps_layout = True
+
     type: Literal["dropout"]
     p: Probability = 0.5
     torch_class = "nn.Dropout"

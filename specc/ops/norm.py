@@ -114,6 +114,8 @@ class BatchNorm2d(_BatchNormNd):
 class LayerNorm(Layer):
     """``nn.LayerNorm`` over the trailing dimensions (default: the last one); shape unchanged."""
 
+    keeps_layout = True
+
     type: Literal["layernorm"]
     normalized_shape: PosInt | list[PosInt] | None = None
     eps: PositiveFloat = 1e-5

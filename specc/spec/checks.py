@@ -36,30 +36,6 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]
     return [(last.index if last else None, None, problem)]
 
 
-#: layers that keep an embedding's [positions, embedding_dim] layout as it is
-_LAYOUT_KEEPING = frozenset(
-    {
-        "dropout",
-        "relu",
-        "relu6",
-        "leakyrelu",
-        "elu",
-        "gelu",
-        "silu",
-        "sigmoid",
-        "tanh",
-        "hardtanh",
-        "hardswish",
-        "hardsigmoid",
-        "prelu",
-        "softplus",
-        "mish",
-        "selu",
-        "layernorm",
-    }
-)
-
-
 def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str]]:
     """Wiring that validates but builds a different model than the one meant.
 
@@ -91,7 +67,7 @@ def _through_layout_keeping(graph: Graph, name: str) -> Node | None:
     """The first node up the chain from ``name`` that is not layout-keeping (None: the input)."""
     while name != INPUT:
         node = graph.node(name)
-        if node.kind not in _LAYOUT_KEEPING:
+        if not node.layer.keeps_layout:
             return node
         name = node.inputs[0]
     return None

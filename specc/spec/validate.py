@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from specc.errors import SpecError, SpecErrors
+from specc.errors import SpecError, SpecErrors, escape_control
 from specc.ir import lower
 from specc.spec.blocks import normalize_layers
 from specc.spec.checks import loss_problems, wiring_problems
@@ -72,7 +72,7 @@ def check_text(text: str, path: str = "<spec>") -> tuple[Spec | None, list[SpecE
 def _one_line(error: SpecError) -> SpecError:
     """Escape line breaks and control characters that spec text brought into a message,
     so that every ``path:line:col: error: message`` header stays one line."""
-    message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in error.message)
+    message = escape_control(error.message, keep_tab=False)
     return error if message == error.message else replace(error, message=message)
 
 
