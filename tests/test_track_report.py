@@ -190,6 +190,7 @@ def test_mlflow_logs_params_metrics_and_artifacts(tmp_path, monkeypatch) -> None
 
     uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # a store without an artifact root puts artifacts in ./mlruns
     text = TINY + "export: {onnx: {}}\n"
     run = train(
         load_spec(write_tiny(tmp_path, text)),
