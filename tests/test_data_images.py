@@ -10,12 +10,11 @@ from export_helpers import cli_in_process
 from PIL import Image
 from train_helpers import assert_same_weights, one_thread, weights
 
-from specc.commands.common import RunError
 from specc.data import prepare_data
 from specc.data.images import Recipe, check_file, decode, list_folder
-from specc.errors import SpecErrors
+from specc.errors import RunError, SpecErrors
 from specc.spec.validate import load_spec
-from specc.train import train
+from specc.workflow import train
 
 CLASSES = ("bird", "cat", "dog")
 
@@ -279,7 +278,7 @@ def test_predict_on_a_folder_gives_a_row_per_file_with_class_names(folder, run, 
 
     import pandas as pd
 
-    from specc.train import load_run
+    from specc.rundir import load_run
 
     code, out, err = cli_in_process(
         capsys, "predict", run.run_dir / "model.onnx", folder / "pics", "--top-k", "2"

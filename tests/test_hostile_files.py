@@ -22,9 +22,9 @@ import torch
 from hostile_helpers import TINY, cli, one_error_line, tiny_project, write_csv
 from train_helpers import one_thread
 
+from specc.rundir import lock_run_dir
 from specc.spec.validate import load_spec
 from specc.train import train
-from specc.train.rundir import lock_run_dir
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,8 @@ from export_helpers import ROOT, SPECS, cli_in_process
 import specc
 from specc.data import apply_preprocessing
 from specc.export import ExportError, export_onnx, export_run
-from specc.train import load_run, train
+from specc.rundir import load_run
+from specc.workflow import train
 
 
 def _torch_model(run_dir: Path):

@@ -17,12 +17,12 @@ from PIL import Image
 from train_helpers import one_thread, summary
 from tune_helpers import TINY, write_tiny
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 from specc.report.html import write_report
 from specc.spec.validate import load_spec
 from specc.track import hyperparameters
 from specc.track.mlflow_tracker import tracking_uri
-from specc.train import train
+from specc.workflow import train
 
 DIGITS = """\
 version: 1

@@ -148,12 +148,12 @@ def test_state_digest_sees_every_bit():
 
 def test_errors_name_the_rank():
     dist = Distributed(world=2, rank=1)
-    lost = dist.located(RuntimeError("[/src/gloo/pair.cc:553] Connection closed by peer\nmore"))
+    lost = dist.rank_error(RuntimeError("[/src/gloo/pair.cc:553] Connection closed by peer\nmore"))
     assert isinstance(lost, RunError)
     assert str(lost) == "rank 1: lost the other ranks (Connection closed by peer)"
-    assert str(dist.located(RunError("bad data"))) == "rank 1: bad data"
+    assert str(dist.rank_error(RunError("bad data"))) == "rank 1: bad data"
     other = ValueError("a bug")
-    assert dist.located(other) is other and Distributed().located(other) is other
+    assert dist.rank_error(other) is other and Distributed().rank_error(other) is other
 
 
 def test_launcher_arguments():

@@ -15,8 +15,9 @@ import torch
 from train_helpers import assert_same_weights, one_thread, weights
 
 from specc.errors import RunError, SpecErrors
+from specc.rundir import load_run
 from specc.spec.validate import load_spec
-from specc.train import load_run, train
+from specc.train import train
 from specc.train.checkpoint import INTERVAL_ENV
 from specc.train.session import KILL_HOOK_ENV
 
@@ -188,6 +189,24 @@ def test_overrides_are_applied_and_stored(tmp_path):
     assert stored.optimizer.lr == 0.05 and stored.data.batch_size == 32
     assert stored.scheduler.type == "exponential_lr"
     assert result.summary["final"]["lr"] == pytest.approx(0.025)  # lr used in epoch 2
+
+
+def test_train_alone_does_not_export_and_hands_the_resolved_spec_on(tmp_path):
+    spec = load_spec(write_spec(tmp_path, IRIS + "export: {onnx: {}}\n"))
+    seen = []
+
+    def after_training(resolved, run_dir):
+        seen.append((resolved.train.epochs, run_dir, (run_dir / "summary.json").is_file()))
+
+    result = train(
+        spec,
+        out_dir=tmp_path / "run",
+        quiet=True,
+        overrides=["train.epochs=1"],
+        after_training=after_training,
+    )
+    assert seen == [(1, result.run_dir, True)]
+    assert not (result.run_dir / "model.onnx").exists()  # specc.workflow.train exports
 
 
 def test_a_bad_override_is_located_and_names_the_override(tmp_path):

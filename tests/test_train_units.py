@@ -12,6 +12,7 @@ import torch
 from sklearn import metrics as skm
 
 from specc.errors import RunError
+from specc.rundir import load_checkpoint, save_checkpoint
 from specc.spec.sections import (
     SGD,
     BCELoss,
@@ -88,7 +89,7 @@ def test_confusion_matrix_rows_are_true_classes():
 
 def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    ckpt.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+    save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
 
     def broken_save(obj, handle):
         handle.write(b"partial")
@@ -96,7 +97,7 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
-        ckpt.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+        save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
     monkeypatch.undo()
     state = torch.load(path, weights_only=True)
     assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
@@ -114,22 +115,22 @@ def test_checkpoint_writer_keeps_copies_between_writes(tmp_path):
     writer.epoch(state(1), improved=True)  # the first epoch is always written
     writer.epoch(state(2), improved=True)
     writer.epoch(state(3), improved=False)
-    assert ckpt.load_checkpoint(tmp_path / "last.pt")["epoch"] == 1 and writer.last_epoch == 1
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1 and writer.last_epoch == 1
     weight.fill_(float("nan"))  # later training must not leak into the kept copies
     writer.flush()
-    best, last = (ckpt.load_checkpoint(tmp_path / n) for n in ("best.pt", "last.pt"))
+    best, last = (load_checkpoint(tmp_path / n) for n in ("best.pt", "last.pt"))
     assert (best["epoch"], best["model"]["w"].tolist()) == (2, [2.0, 2.0])
     assert (last["epoch"], last["model"]["w"].tolist()) == (3, [3.0, 3.0])
     assert writer.last_epoch == 3
     writer.epoch(state(4), improved=False, final=True)
-    assert ckpt.load_checkpoint(tmp_path / "last.pt")["epoch"] == 4
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 4
 
 
 def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     gen = torch.Generator().manual_seed(5)
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     random.random(), np.random.rand(), torch.rand(1), np.random.randn()
-    ckpt.save_checkpoint({"rng": ckpt.capture_rng({"shuffle": gen})}, tmp_path / "c.pt")
+    save_checkpoint({"rng": ckpt.capture_rng({"shuffle": gen})}, tmp_path / "c.pt")
     expected = (
         random.random(),
         np.random.rand(),
@@ -139,7 +140,7 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     )
     random.seed(9), np.random.seed(9), torch.manual_seed(9)
     other = torch.Generator().manual_seed(0)
-    ckpt.restore_rng(ckpt.load_checkpoint(tmp_path / "c.pt")["rng"], {"shuffle": other})
+    ckpt.restore_rng(load_checkpoint(tmp_path / "c.pt")["rng"], {"shuffle": other})
     got = (
         random.random(),
         np.random.rand(),
@@ -237,11 +238,11 @@ def test_plateau_steps_on_its_monitor_and_round_trips_weights_only(tmp_path):
     for value in (1.0, 1.0, 1.0):
         stepper.epoch({"train_loss": value, "val_loss": 0.0})
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05)
-    ckpt.save_checkpoint({"s": stepper.state_dict()}, tmp_path / "s.pt")
-    assert ckpt.load_checkpoint(tmp_path / "s.pt")["s"]["num_bad_epochs"] == 0
+    save_checkpoint({"s": stepper.state_dict()}, tmp_path / "s.pt")
+    assert load_checkpoint(tmp_path / "s.pt")["s"]["num_bad_epochs"] == 0
     one_cycle = build_scheduler(OneCycle(type="one_cycle", max_lr=1.0), _opt(), 2, 2)
-    ckpt.save_checkpoint({"s": one_cycle.state_dict()}, tmp_path / "o.pt")
-    assert ckpt.load_checkpoint(tmp_path / "o.pt")["s"]["total_steps"] == 4
+    save_checkpoint({"s": one_cycle.state_dict()}, tmp_path / "o.pt")
+    assert load_checkpoint(tmp_path / "o.pt")["s"]["total_steps"] == 4
 
 
 def test_tracker_modes_min_delta_and_patience():

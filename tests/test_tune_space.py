@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tune_helpers import write_tiny
 
-from specc.commands.common import RunError
-from specc.errors import SpecErrors
+from specc.errors import RunError, SpecErrors
 from specc.spec.validate import load_spec
 from specc.tune.space import Dist, check_space, parse_search, set_text
 

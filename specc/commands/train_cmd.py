@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from specc.commands.common import RunError, load_or_exit
-from specc.train.rundir import check_out_dir
+from specc.rundir import check_out_dir
 
 _SPEC = typer.Argument(None, help="The spec file (omit with --resume).")
 _OUT = typer.Option(None, "--out", help="Exact run folder (default runs/<name>/<timestamp>/).")
@@ -95,7 +95,7 @@ def train(
     if out is not None:
         check_out_dir(out, spec)
     loaded = load_or_exit(spec) if spec is not None else None
-    from specc.train import train as run_training
+    from specc.workflow import train as run_training
 
     out_dir = Path(out) if out is not None else None
     result = run_training(
@@ -109,9 +109,9 @@ def train(
 
 def _check_before_launch(spec, out, sets) -> None:
     """Validate the spec, its overrides and ``--out`` once, before torchrun starts ranks."""
+    from specc.rundir import check_out_dir
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
-    from specc.train.rundir import check_out_dir
 
     if spec is None:
         for item in sets:

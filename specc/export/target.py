@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExportTarget", "load_checkpoint", "require_state_dict", "resolve_target"]
+from specc.rundir import load_checkpoint, load_run, load_run_spec, require_state_dict
+
+__all__ = ["ExportTarget", "resolve_target"]
 
 
 @dataclass
@@ -26,42 +28,8 @@ class ExportTarget:
     default_output: Path
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)``; a RunError for a missing or unreadable file."""
-    import torch
-
-    from specc.errors import RunError
-
-    if not path.is_file():
-        raise RunError(f"no checkpoint at {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        from specc.train.api import checkpoint_failure
-
-        raise RunError(f"cannot read checkpoint {path}: {checkpoint_failure(exc)}") from None
-    return require_state_dict(checkpoint, path)
-
-
-def require_state_dict(checkpoint: Any, where: Path) -> dict[str, Any]:
-    """``checkpoint`` when it holds a ``model`` state_dict of tensors, else RunError."""
-    import torch
-
-    from specc.errors import RunError
-
-    model = checkpoint.get("model") if isinstance(checkpoint, dict) else None
-    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
-        raise RunError(f"{where} is not a specc checkpoint (no 'model' state_dict of tensors)")
-    return checkpoint
-
-
 def _load_run(run_dir: Path, spec_only: bool = False):
-    from specc.errors import RunError
-
-    try:
-        from specc.train.api import load_run, load_run_spec
-    except ImportError as exc:
-        raise RunError(f"cannot read run directory {run_dir}: specc.train is missing") from exc
+    """A run folder's spec and its ``best.pt`` (no checkpoint with ``spec_only``)."""
     if spec_only:  # --checkpoint names the weights: best.pt is not read at all
         return load_run_spec(run_dir), None
     spec, checkpoint = load_run(run_dir)
@@ -91,7 +59,7 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
     else:
         raise RunError(f"no spec file or run directory at {path}")
     if checkpoint_path is not None:
-        checkpoint = load_checkpoint(checkpoint_path)
+        checkpoint = require_state_dict(load_checkpoint(checkpoint_path), checkpoint_path)
     from specc.limits import check_model_memory
 
     check_model_memory(spec, 2, "exporting")  # the module and its ONNX copy

@@ -6,6 +6,9 @@
   titled ``true -> predicted``.
 - the per-class precision, recall, F1 and support (scikit-learn's
   ``precision_recall_fscore_support``), returned for ``summary.json``.
+
+Both come from scikit-learn, so this package needs nothing from :mod:`specc.train`
+(whose torch ``confusion_matrix`` a test holds equal to scikit-learn's).
 """
 
 from __future__ import annotations
@@ -133,12 +136,12 @@ def write_class_report(
         target: (N,) or (N, 1) true class indices.
         x: the split's inputs; (N, C, H, W) images also get ``errors.png``.
     """
-    from specc.train.metrics import confusion_matrix
+    from sklearn.metrics import confusion_matrix
 
     names = class_names(num_classes, labels)
     pred_np = pred.reshape(-1).long().cpu().numpy()
     target_np = target.reshape(-1).long().cpu().numpy()
-    cm = confusion_matrix(pred.reshape(-1), target, num_classes).numpy()
+    cm = confusion_matrix(target_np, pred_np, labels=list(range(num_classes)))
     plot_confusion(cm, names, Path(run_dir) / "confusion_matrix.png")
     if x.dim() == 4:
         plot_errors(x, pred_np, target_np, names, Path(run_dir) / "errors.png")

@@ -14,7 +14,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 
 __all__ = ["FIGURES", "render_report", "write_report"]
 
@@ -136,7 +136,7 @@ def render_report(run_dir: str | Path) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report (default ``run_dir/report.html``) and return its path."""
-    from specc.train.rundir import write_text
+    from specc.rundir import write_text
 
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     write_text(path, render_report(run_dir))

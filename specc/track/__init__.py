@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 
 __all__ = ["Trackers", "hyperparameters", "require_extra"]
 

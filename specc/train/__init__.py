@@ -4,7 +4,10 @@ Public API (importing this package does not import torch)::
 
     result = specc.train.train(spec, out_dir="runs/x", overrides=["optimizer.lr=0.01"])
     result.run_dir, result.summary["best"]["val_accuracy"]
-    spec, checkpoint = specc.train.load_run("runs/x")
+    spec, checkpoint = specc.train.load_run("runs/x")   # specc.rundir.load_run
+
+``train`` does not export: :func:`specc.workflow.train` (what ``specc train`` runs) trains,
+then writes ``model.onnx`` when the spec has ``export.onnx``.
 
 See :mod:`specc.train.session` for the exact order of operations (seeding, split,
 shuffling, scheduler stepping) that the standalone train.py reproduces.
@@ -12,6 +15,7 @@ shuffling, scheduler stepping) that the standalone train.py reproduces.
 
 from __future__ import annotations
 
-from specc.train.api import RunResult, load_run, train
+from specc.rundir import load_run
+from specc.train.api import RunResult, train
 
 __all__ = ["RunResult", "load_run", "train"]

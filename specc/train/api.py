@@ -1,13 +1,19 @@
-"""The library entry points: :func:`train` and :func:`load_run`."""
+"""The library entry point :func:`train`: a spec (or a run to resume) -> a run folder.
+
+Exporting the trained model is not decided here: :func:`specc.workflow.train` passes an
+``after_training`` step that does it (``specc train``, ``specc tune``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from specc.errors import RunError, SpecErrors
+from specc.errors import RunError
+from specc.rundir import load_checkpoint, read_spec_text, spec_from_text
 
-__all__ = ["RunResult", "checkpoint_failure", "load_run", "load_run_spec", "train"]
+__all__ = ["RunResult", "train"]
 
 
 @dataclass
@@ -16,83 +22,6 @@ class RunResult:
 
     run_dir: Path
     summary: dict
-
-
-def _validate_text(text: str, path: str):
-    from specc.spec.validate import check_text
-
-    spec, errors = check_text(text, path)
-    if errors:
-        raise SpecErrors(errors, text)
-    return spec
-
-
-def _read_run(run_dir: Path) -> tuple[str, Path]:
-    spec_file = run_dir / "spec.yaml"
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir} is not a run directory")
-    if not spec_file.is_file():
-        raise RunError(f"{run_dir} is not a run directory (no spec.yaml)")
-    try:
-        return spec_file.read_text(encoding="utf-8"), spec_file
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise RunError(f"cannot read {spec_file}: {reason or exc}") from None
-
-
-def load_run_spec(run_dir: str | Path):
-    """The validated spec stored in ``run_dir/spec.yaml`` (no checkpoint is read)."""
-    text, spec_file = _read_run(Path(run_dir))
-    return _validate_text(text, str(spec_file))
-
-
-def load_run(run_dir: str | Path):
-    """A finished (or interrupted) run's spec and checkpoint.
-
-    Returns:
-        ``(spec, checkpoint)``: the validated spec stored in ``run_dir/spec.yaml`` and the
-        dict of ``best.pt`` (``last.pt`` when there is no best), loaded on the CPU with
-        ``weights_only=True``. ``checkpoint["model"]`` is the state_dict;
-        ``checkpoint["preprocessing"]`` the fitted preprocessing state.
-
-    Raises:
-        RunError: not a run directory, or no checkpoint in it.
-    """
-    run_dir = Path(run_dir)
-    text, spec_file = _read_run(run_dir)
-    spec = _validate_text(text, str(spec_file))
-    for name in ("best.pt", "last.pt"):
-        if (run_dir / name).exists():
-            return spec, _load(run_dir / name)
-    raise RunError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")
-
-
-def _load(path: Path) -> dict:
-    from specc.train.checkpoint import load_checkpoint
-
-    try:
-        return load_checkpoint(path)
-    except Exception as exc:  # a truncated or foreign file: one clear line
-        raise RunError(f"cannot read the checkpoint {path}: {checkpoint_failure(exc)}") from None
-
-
-def checkpoint_failure(exc: BaseException) -> str:
-    """Why ``torch.load(weights_only=True)`` failed, in one line (torch's own text is many
-    lines and suggests ``weights_only=False``, which would run code from the file)."""
-    import pickle
-
-    text = str(exc)
-    if "Unsupported global" in text:
-        return (
-            "it holds objects other than tensors and plain values, which specc does not "
-            "load (it is not a specc checkpoint)"
-        )
-    if (
-        isinstance(exc, (EOFError, RuntimeError, pickle.UnpicklingError, ValueError))
-        or "Weights only load failed" in text
-    ):
-        return "it is truncated or not a torch checkpoint"
-    return " ".join(text.split())[:200] or type(exc).__name__
 
 
 def train(
@@ -104,6 +33,7 @@ def train(
     quiet: bool = False,
     force: bool = False,
     callbacks=(),
+    after_training: Callable[[object, Path], None] | None = None,
 ):
     """Train a validated spec (or resume a run) and return its :class:`RunResult`.
 
@@ -118,6 +48,9 @@ def train(
         callbacks: objects with ``epoch(row)`` called after each epoch's checkpoint and
             metrics row (rank 0 only), e.g. a tuner's pruner; one may raise to stop the run.
             The spec's ``train.log`` trackers (:mod:`specc.track`) are added to them.
+        after_training: called as ``after_training(spec, run_dir)`` with the resolved spec
+            (overrides applied) by the main process once the run folder is complete, before
+            the trackers finish, so they log what it writes (``specc.workflow``: the export).
 
     Raises:
         SpecErrors: the spec lacks a section training needs, an override or the data is
@@ -125,9 +58,9 @@ def train(
         RunError: runtime failures such as a diverged loss or an unavailable device (exit 1).
     """
     from specc.limits import check_model_memory
+    from specc.rundir import check_out_dir
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
-    from specc.train.rundir import check_out_dir
 
     run_dir = Path(resume) if resume is not None else None
     state = None
@@ -155,10 +88,8 @@ def train(
             resume_plan,
             [*trackers.callbacks, *callbacks],
         )
-        if is_main and spec.export is not None and spec.export.onnx is not None:
-            from specc.export import export_run  # writes run_dir/model.onnx, verified
-
-            export_run(run_dir, quiet=quiet)
+        if is_main and after_training is not None:
+            after_training(spec, run_dir)
         trackers.finish(summary)
     finally:
         trackers.close()
@@ -170,17 +101,17 @@ def _resumed(run_dir: Path):
     state to continue from."""
     from specc.train.resume import checkpoint_problems, describe
 
-    text, spec_file = _read_run(run_dir)
+    text, spec_file = read_spec_text(run_dir)
     if not (run_dir / "last.pt").is_file():
         raise RunError(f"{run_dir} has no last.pt to resume from")
-    state = _load(run_dir / "last.pt")
+    state = load_checkpoint(run_dir / "last.pt")
     problems = checkpoint_problems(state)
     if problems:
         raise RunError(
             f"cannot resume from {run_dir / 'last.pt'}: it is not a specc "
             f"checkpoint ({describe(problems)})"
         )
-    return _validate_text(text, str(spec_file)), Path(state["spec_dir"]), state
+    return spec_from_text(text, str(spec_file)), Path(state["spec_dir"]), state
 
 
 class _ResumePlan:
@@ -262,7 +193,7 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
             plan.check_session(session)
         summary = _locked_run(session, run_dir, text, plan, dist.is_main)
     except (RunError, RuntimeError) as exc:  # under torchrun: which rank, and one line
-        raise dist.located(exc) from None
+        raise dist.rank_error(exc) from None
     finally:
         torch.use_deterministic_algorithms(previous[0])  # a library call leaves torch as it was
         torch.backends.cudnn.benchmark = previous[1]
@@ -271,7 +202,7 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
 
 
 def _new_run_dir(spec, out_dir) -> Path:
-    from specc.train.rundir import create_run_dir
+    from specc.rundir import create_run_dir
 
     try:
         return create_run_dir(spec.name, out_dir)
@@ -282,7 +213,7 @@ def _new_run_dir(spec, out_dir) -> Path:
 def _locked_run(session, run_dir: Path, text: str, plan, is_main: bool) -> dict:
     """Hold the folder's lock (rank 0) while the run writes into it; spec.yaml is written
     once every check passed, and on resume only when an epoch will run with it."""
-    from specc.train.rundir import lock_run_dir, write_text
+    from specc.rundir import lock_run_dir, write_text
 
     lock = lock_run_dir(run_dir) if is_main else None
     try:

@@ -1,10 +1,11 @@
-"""Checkpoints: atomic writes, weights-only loading, and RNG states as plain tensors.
+"""Checkpoints during training: when to write them, and RNG states as plain tensors.
 
 A checkpoint is a dict of tensors and plain Python values, so ``torch.load(path,
-weights_only=True)`` reads it (nothing is unpickled as code). It is written to a temporary
-file in the same folder and moved into place with ``os.replace``, so a crash or a SIGKILL
-never leaves a half-written checkpoint behind (the file is not fsync'ed: the guarantee is
-against process crashes, not power loss).
+weights_only=True)`` reads it (:func:`specc.rundir.load_checkpoint`). It is written to a
+temporary file in the same folder and moved into place with ``os.replace``
+(:func:`specc.rundir.save_checkpoint`), so a crash or a SIGKILL never leaves a half-written
+checkpoint behind (the file is not fsync'ed: the guarantee is against process crashes, not
+power loss).
 
 :class:`CheckpointWriter` writes ``best.pt`` and ``last.pt`` at most once per
 ``interval`` seconds (default 1 s, environment variable ``SPECC_CHECKPOINT_INTERVAL``):
@@ -25,22 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["CheckpointWriter", "capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint"]
+from specc.rundir import save_checkpoint
+
+__all__ = ["CheckpointWriter", "capture_rng", "restore_rng"]
 
 INTERVAL_ENV = "SPECC_CHECKPOINT_INTERVAL"
-
-
-def save_checkpoint(state: dict, path: str | Path) -> None:
-    """Write ``state`` to ``path`` atomically (temp file in the same folder + os.replace)."""
-    from specc.paths import temp_beside
-
-    with temp_beside(Path(path)) as tmp, tmp.open("wb") as handle:
-        torch.save(state, handle)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint onto the CPU with ``weights_only=True``."""
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def capture_rng(generators: dict[str, torch.Generator]) -> dict:

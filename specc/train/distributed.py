@@ -216,7 +216,7 @@ class Distributed:
         if os.environ.get(FAIL_HOOK_ENV) == f"{self.rank}:{epoch}":
             raise RunError(f"failure injected by {FAIL_HOOK_ENV} at epoch {epoch}")
 
-    def located(self, exc: Exception) -> Exception:
+    def rank_error(self, exc: Exception) -> Exception:
         """In a distributed run: a RunError with ``rank R:`` in front of its message, and a
         collective that failed because another rank died as one line; else ``exc`` itself."""
         if not self.enabled:

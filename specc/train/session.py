@@ -38,6 +38,7 @@ import torch
 
 from specc.data.loader import resolve_workers
 from specc.errors import RunError
+from specc.rundir import MetricsLog, write_json
 from specc.train import checkpoint as ckpt
 from specc.train.device import resolve_device, resolve_precision
 from specc.train.distributed import Distributed
@@ -47,7 +48,6 @@ from specc.train.metrics import Predictor, compute_metrics
 from specc.train.optim import build_optimizer, build_scheduler
 from specc.train.plan import Tracker, make_plan
 from specc.train.progress import make_progress
-from specc.train.rundir import MetricsLog, write_json
 
 __all__ = ["KILL_HOOK_ENV", "Session", "seed_everything"]
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 from specc.tune.config import TuneConfig
 
 __all__ = ["TuneConfig", "TuneResult", "default_out", "tune"]

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from specc.commands.common import RunError
+from specc.errors import RunError
 
 __all__ = ["CONFIG_FILE", "TuneConfig", "direction_of", "monitor_of"]
 
@@ -45,7 +45,7 @@ class TuneConfig:
         return self.storage is None
 
     def save(self) -> None:
-        from specc.train.rundir import write_json
+        from specc.rundir import write_json
 
         stored = {
             k: v for k, v in asdict(self).items() if k not in ("workers", "timeout", "started")

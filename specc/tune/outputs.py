@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from optuna.trial import TrialState
 
-from specc.train.rundir import write_text
+from specc.rundir import write_text
 from specc.tune.space import set_text
 
 __all__ = ["best_spec_text", "write_outputs", "write_plots", "write_trials_csv"]

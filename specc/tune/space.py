@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from specc.commands.common import RunError
-from specc.errors import SpecErrors, did_you_mean
+from specc.errors import RunError, SpecErrors, did_you_mean
 
 __all__ = ["KINDS", "Dist", "Search", "check_space", "parse_search", "set_text"]
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from specc.commands.common import RunError
-from specc.errors import SpecErrors
+from specc.errors import RunError, SpecErrors
 from specc.tune.space import set_text
 
 __all__ = ["Pruner", "run_trial", "trial_dir"]
@@ -53,8 +52,8 @@ def _prune(study, trial, reason: str) -> None:
 
 def run_trial(study, trial, config, spec, monitor: str) -> None:
     """Train one sampled spec and tell the study how it went (see the module docstring)."""
-    from specc.train import train
     from specc.train.overrides import apply_overrides
+    from specc.workflow import train
 
     sets = [set_text(key, value) for key, value in trial.params.items()]
     if config.epochs is not None:

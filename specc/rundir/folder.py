@@ -1,8 +1,4 @@
-"""The run directory: ``runs/<name>/<timestamp>/`` (or exactly ``--out DIR``).
-
-Contents: ``spec.yaml`` (the resolved spec text), ``metrics.csv`` (one row per epoch),
-``summary.json``, ``best.pt``, ``last.pt``, ``curves.png`` (and ``model.onnx`` with an
-``export`` section), plus ``.lock`` while a run uses it.
+"""Writing a run folder: a new one, the checks on ``--out``, its lock, atomic files.
 
 A run folder is owned by specc: ``--out`` must be new, empty, or a folder holding only run
 files (:data:`RUN_FILES`) and no ``last.pt``, so a user's own files are never overwritten.
@@ -22,7 +18,7 @@ import time
 from pathlib import Path
 
 from specc.errors import RunError
-from specc.paths import same_file, write_atomic
+from specc.paths import same_file, temp_beside, write_atomic
 
 __all__ = [
     "RUN_FILES",
@@ -30,6 +26,7 @@ __all__ = [
     "check_out_dir",
     "create_run_dir",
     "lock_run_dir",
+    "save_checkpoint",
     "write_json",
     "write_text",
 ]
@@ -175,6 +172,14 @@ def write_text(path: Path, text: str) -> None:
     """Write a text file atomically (temp file in the same folder + os.replace), with the
     mode of the user's umask; a symlink at ``path`` is replaced, not followed."""
     write_atomic(path, text)
+
+
+def save_checkpoint(state: dict, path: str | Path) -> None:
+    """Write a checkpoint dict (tensors and plain values) atomically with ``torch.save``."""
+    import torch
+
+    with temp_beside(Path(path)) as tmp, tmp.open("wb") as handle:
+        torch.save(state, handle)
 
 
 def _finite(value):
