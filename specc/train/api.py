@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from specc.errors import RunError
-from specc.rundir import load_checkpoint, read_spec_text, spec_from_text
+from specc.rundir import (
+    check_out_dir,
+    create_run_dir,
+    load_checkpoint,
+    lock_run_dir,
+    read_spec_text,
+    spec_from_text,
+    write_text,
+)
 
 __all__ = ["RunResult", "train"]
 
@@ -58,7 +66,6 @@ def train(
         RunError: runtime failures such as a diverged loss or an unavailable device (exit 1).
     """
     from specc.limits import check_model_memory
-    from specc.rundir import check_out_dir
     from specc.train.overrides import apply_overrides
     from specc.train.plan import require_sections
 
@@ -202,8 +209,6 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
 
 
 def _new_run_dir(spec, out_dir) -> Path:
-    from specc.rundir import create_run_dir
-
     try:
         return create_run_dir(spec.name, out_dir)
     except OSError as exc:  # a name too long for the file system...
@@ -213,8 +218,6 @@ def _new_run_dir(spec, out_dir) -> Path:
 def _locked_run(session, run_dir: Path, text: str, plan, is_main: bool) -> dict:
     """Hold the folder's lock (rank 0) while the run writes into it; spec.yaml is written
     once every check passed, and on resume only when an epoch will run with it."""
-    from specc.rundir import lock_run_dir, write_text
-
     lock = lock_run_dir(run_dir) if is_main else None
     try:
         session.attach(run_dir)
