@@ -75,6 +75,18 @@ def test_out_onto_a_folder_of_user_files_is_refused_and_leaves_them(project, mon
     assert snapshot(mine) == before
 
 
+def test_a_run_folder_without_last_pt_is_a_run_not_user_files(project, monkeypatch, capsys):
+    """Every file a run or ``specc report`` writes counts as the run's (not the user's)."""
+    old = project / "old"
+    old.mkdir()
+    for name in ("metrics.csv", "summary.json", "confusion_matrix.png", "errors.png"):
+        (old / name).write_text("from a run that lost its last.pt")
+    (old / "report.html").write_text("<html></html>")
+    code, _, err = cli(monkeypatch, capsys, "train", project / "spec.yaml", "--out", old, "-q")
+    assert code == 0, err
+    assert (old / "last.pt").is_file()
+
+
 def test_out_beside_the_spec_never_replaces_it(project, monkeypatch, capsys):
     spec = project / "spec.yaml"
     before = spec.read_bytes()

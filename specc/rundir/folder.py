@@ -39,7 +39,10 @@ RUN_FILES = frozenset(
         "best.pt",
         "last.pt",
         "curves.png",
+        "confusion_matrix.png",
+        "errors.png",
         "model.onnx",
+        "report.html",
         ".lock",
     }
 )
