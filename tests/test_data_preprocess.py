@@ -131,10 +131,9 @@ def test_state_is_json_and_replay_equals_sklearn(tmp_path):
 @pytest.mark.filterwarnings("ignore:Found unknown categories")
 def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
     """NaN imputation, unseen categories, drop, ordinal and min-max against sklearn itself."""
+    from pydantic import TypeAdapter
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder
-
-    from pydantic import TypeAdapter
 
     from specc.data.preprocess import make_estimator, plain
     from specc.data.replay import apply_steps

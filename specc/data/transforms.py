@@ -84,8 +84,11 @@ _STATELESS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
 def apply_transforms(steps: list[dict], x: np.ndarray) -> np.ndarray:
     """Apply the stateless steps (plain dicts) in order; augmentation steps are skipped."""
     for step in steps:
-        if step["type"] in _STATELESS:
-            x = _STATELESS[step["type"]](x, step)
+        if step["type"] in AUGMENTATIONS:
+            continue
+        if step["type"] not in _STATELESS:
+            raise ValueError(f"unknown transform {step['type']!r}")
+        x = _STATELESS[step["type"]](x, step)
     return x
 
 
