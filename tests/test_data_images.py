@@ -332,10 +332,10 @@ def _step(text: str):
 
 
 def _apply(text: str, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    from specc.data.transforms import _AUGMENT
+    from specc.data import augment
 
     step = _step(text)
-    return _AUGMENT[step.type](step, torch.Generator().manual_seed(seed))(x)
+    return getattr(augment, step.type)(step, torch.Generator().manual_seed(seed))(x)
 
 
 def test_augmentations_are_identities_at_their_neutral_settings():

@@ -131,40 +131,59 @@ def test_state_is_json_and_replay_equals_sklearn(tmp_path):
 @pytest.mark.filterwarnings("ignore:Found unknown categories")
 def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
     """NaN imputation, unseen categories, drop, ordinal and min-max against sklearn itself."""
+    from pydantic import TypeAdapter
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder
 
-    from specc.data.preprocess import _KINDS, plain
+    from specc.data.preprocess import make_estimator, plain
     from specc.data.replay import apply_steps
+    from specc.spec.sections import Preprocess
 
     train = pd.DataFrame(
         {"a": [1.0, np.nan, 3.0, 10.0], "c": ["x", "y", "x", None], "d": ["p", "q", "r", "p"]}
     )
     new = pd.DataFrame({"a": [np.nan, 5.0, -1.0], "c": ["z", None, "y"], "d": ["q", "s", None]})
-    for make, cols in [
-        (SimpleImputer(strategy="mean"), ["a"]),
-        (MinMaxScaler(feature_range=(-1, 2)), ["a"]),
-        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["c", "d"]),
-        (OneHotEncoder(handle_unknown="ignore", drop="first", sparse_output=False), ["c"]),
-        (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), ["c", "d"]),
+    for make, section, cols in [
+        (
+            SimpleImputer(strategy="mean", keep_empty_features=True),
+            {"type": "simple_imputer"},
+            ["a"],
+        ),
+        (
+            MinMaxScaler(feature_range=(-1, 2)),
+            {"type": "min_max_scaler", "feature_range": [-1, 2]},
+            ["a"],
+        ),
+        (
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            {"type": "one_hot_encoder"},
+            ["c", "d"],
+        ),
+        (
+            OneHotEncoder(handle_unknown="ignore", drop="first", sparse_output=False),
+            {"type": "one_hot_encoder", "drop": "first"},
+            ["c"],
+        ),
+        (
+            OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+            {"type": "ordinal_encoder"},
+            ["c", "d"],
+        ),
     ]:
-        kind = {
-            "SimpleImputer": "simple_imputer",
-            "MinMaxScaler": "min_max_scaler",
-            "OneHotEncoder": "one_hot_encoder",
-            "OrdinalEncoder": "ordinal_encoder",
-        }[type(make).__name__]
+        spec_step = TypeAdapter(Preprocess).validate_python(section)
+        kind = spec_step.type
+        ours = make_estimator(spec_step).get_params()
+        assert {k: ours[k] for k in make.get_params()} == make.get_params(), kind
         numeric = kind in ("simple_imputer", "min_max_scaler")
         fit_on = train[cols].to_numpy(float) if numeric else train[cols].astype(object).to_numpy()
         test_on = new[cols].to_numpy(float) if numeric else new[cols].astype(object).to_numpy()
         est = make.fit(fit_on)
-        args = type("S", (), {"handle_unknown": "ignore", "with_mean": True})()
-        names = _KINDS[kind].names(est, cols) if _KINDS[kind].names else cols
+        state = {k: plain(v) for k, v in spec_step.fitted_state(est).items()}
         step = {
             "type": kind,
             "columns": cols,
-            "outputs": names,
-            **json.loads(json.dumps(_KINDS[kind].state(est, args))),
+            "outputs": spec_step.output_names(est, cols),
+            **json.loads(json.dumps(state)),
         }
         got = apply_steps([step], new[cols].copy()).to_numpy(dtype=float)
         want = est.transform(test_on).astype(float)

@@ -1,5 +1,9 @@
 """Image augmentations on whole batches x (B, C, H, W), every draw from one seeded generator.
 
+Each is the function named by its ``type`` (``make_augment`` finds it by that name):
+
+- ``random_crop``: a random window of the (padded) image; ``random_horizontal_flip``: a
+  mirror image with probability ``p``.
 - ``random_resized_crop``: torchvision's area/aspect sampling (10 tries per sample, the whole
   image when none fits), the box resampled bilinearly to ``size`` (``grid_sample``,
   ``align_corners=False``).
@@ -21,7 +25,15 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["color_jitter", "random_resized_crop", "random_rotation"]
+from specc.data.transforms import _size
+
+__all__ = [
+    "color_jitter",
+    "random_crop",
+    "random_horizontal_flip",
+    "random_resized_crop",
+    "random_rotation",
+]
 
 TRIES = 10
 
@@ -60,9 +72,40 @@ def _boxes(generator, b: int, height: int, width: int, scale, ratio) -> torch.Te
     return torch.stack([top, left, h, w], 1)
 
 
+def random_crop(step, generator) -> Callable:
+    """x (B, C, H, W) -> (B, C, *step.size): a random window of each image, after padding."""
+    height, width = _size(step.size)
+    p = step.padding
+    window_rows, window_cols = torch.arange(height), torch.arange(width)  # made once, not per batch
+
+    def crop(x):
+        if p:
+            x = torch.nn.functional.pad(x, (p, p, p, p))
+        b = x.shape[0]
+        top = torch.randint(0, x.shape[-2] - height + 1, (b,), generator=generator)
+        left = torch.randint(0, x.shape[-1] - width + 1, (b,), generator=generator)
+        rows = (top[:, None] + window_rows).to(x.device)
+        cols = (left[:, None] + window_cols).to(x.device)
+        batch = torch.arange(b, device=x.device)[:, None, None]
+        out = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+        return out.permute(0, 3, 1, 2).contiguous()
+
+    return crop
+
+
+def random_horizontal_flip(step, generator) -> Callable:
+    """x (B, C, H, W) -> the same shape, each image mirrored with probability ``step.p``."""
+
+    def flip(x):
+        mask = (torch.rand(x.shape[0], generator=generator) < step.p).to(x.device)
+        return torch.where(mask.view(-1, *([1] * (x.ndim - 1))), x.flip(-1), x)
+
+    return flip
+
+
 def random_resized_crop(step, generator) -> Callable:
     """x (B, C, H, W) -> (B, C, *step.size): a random box of each image, resized."""
-    size = (step.size, step.size) if isinstance(step.size, int) else tuple(step.size)
+    size = _size(step.size)
 
     def crop(x):
         b, height, width = x.shape[0], x.shape[-2], x.shape[-1]

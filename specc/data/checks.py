@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from specc.data.problems import located
-from specc.data.transforms import AUGMENTATIONS, _size, transformed_shape
+from specc.data.transforms import _size, transformed_shape
 from specc.errors import SpecError
 
 __all__ = ["check_agreement", "reshape_ok", "transform_problems"]
@@ -68,7 +68,7 @@ def _augment_problems(spec) -> list[SpecError]:
     errors = []
     wanted = list(spec.model.input.shape)
     for i, step in enumerate(spec.data.transforms):
-        if step.type not in AUGMENTATIONS:
+        if not step.augments:
             continue
         if len(wanted) != 3:
             errors.append(
@@ -78,17 +78,17 @@ def _augment_problems(spec) -> list[SpecError]:
                     f"{step.type} needs images [C, H, W], but model.input.shape is {wanted}",
                 )
             )
-        elif step.type == "color_jitter" and spec.data.source.type != "image_folder":
+        elif step.unit_pixels and not spec.data.source.lazy:
             errors.append(
                 located(
                     spec,
                     ("data", "transforms", i),
-                    "color_jitter needs pixels "
+                    f"{step.type} needs pixels "
                     "in [0, 1] before normalize: it is offered for the "
                     "image_folder source only",
                 )
             )
-        elif step.type in ("random_crop", "random_resized_crop"):
+        elif step.crops:
             size, image = list(_size(step.size)), _augmented_size(spec)
             if size != image:
                 errors.append(
@@ -109,7 +109,7 @@ def _augment_problems(spec) -> list[SpecError]:
 def _augmented_size(spec) -> list[int]:
     """[H, W] of the images augmentation sees: the input's, or for image_folder (augmented
     before padding) the decoded size."""
-    if spec.data.source.type == "image_folder":
+    if spec.data.source.lazy:
         from specc.data.image_source import decode_size
 
         return list(decode_size(spec))

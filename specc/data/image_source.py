@@ -247,7 +247,7 @@ def prepare_images(spec, spec_dir: Path):
     state = {
         "version": 1,
         "kind": "array",
-        "scale": 1 / 255,
+        "scale": 1 / spec.data.source.scale_divisor,
         "features": None,
         "steps": [],
         "columns": None,

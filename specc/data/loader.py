@@ -47,7 +47,7 @@ def resolve_workers(spec) -> int:
     image_folder source up to :data:`IMAGE_WORKERS` (at most the CPU count, less one)."""
     if spec.data.num_workers is not None:
         return spec.data.num_workers
-    if spec.data.source.type != "image_folder":
+    if not spec.data.source.lazy:
         return 0
     import os
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from specc.data.batching import TensorSplit
 from specc.data.checks import check_agreement, transform_problems
-from specc.data.preprocess import ENCODERS, finish, fit_preprocessing, plain
+from specc.data.preprocess import finish, fit_preprocessing, plain
 from specc.data.problems import raise_all, raise_located
 from specc.data.sources import RawData, load_source
 from specc.data.split import split_indices
@@ -70,7 +70,7 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
     if spec.data is None:
         raise_located(spec, ("data",), "the spec has no data section to train on")
     spec_dir = Path(spec_dir) if spec_dir is not None else Path(spec.source_path).parent
-    if spec.data.source.type == "image_folder":  # lazy: files, decoded while training
+    if spec.data.source.lazy:  # image files, decoded while training
         from specc.data.image_source import prepare_images
 
         return prepare_images(spec, spec_dir)
@@ -167,7 +167,8 @@ def plain_dict(step: dict) -> dict:
 def _described(spec, raw: RawData, state: dict, sample: list[int]) -> str:
     if raw.tabular:
         who = "the CSV" if spec.data.source.type == "csv" else raw.origin
-        encoders = [s["type"] for s in state["steps"] if s["type"] in ENCODERS and s["columns"]]
+        fitted = zip(spec.data.preprocess, state["steps"], strict=True)
+        encoders = [step.type for step, done in fitted if step.encoder and done["columns"]]
         after = f" after {encoders[-1]}" if encoders else ""
         cols = state["columns"]
         listed = f" ({', '.join(cols)})" if len(cols) <= 12 else ""

@@ -16,8 +16,8 @@ Default ``columns`` when a step does not list them:
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from specc.data.problems import listing, raise_located
 from specc.data.replay import splice
 from specc.errors import did_you_mean
 
-__all__ = ["finish", "fit_preprocessing", "plain"]
+__all__ = ["finish", "fit_preprocessing", "make_estimator", "plain"]
 
 PRE = ("data", "preprocess")
 
@@ -45,87 +45,10 @@ def plain(value):
     return value
 
 
-@dataclass
-class _Kind:
-    """How one step type is built from sklearn and how its fitted state is recorded."""
-
-    numeric: bool  # needs numeric input
-    make: object  # step -> estimator
-    state: object  # (estimator, step) -> dict
-    names: object = None  # (estimator, columns) -> output column names (None: same names)
-
-
-def _make_imputer(step):
-    from sklearn.impute import SimpleImputer
-
-    return SimpleImputer(
-        strategy=step.strategy, fill_value=step.fill_value, keep_empty_features=True
-    )
-
-
-def _make_one_hot(step):
-    from sklearn.preprocessing import OneHotEncoder
-
-    return OneHotEncoder(drop=step.drop, handle_unknown=step.handle_unknown, sparse_output=False)
-
-
-def _make_ordinal(step):
-    from sklearn.preprocessing import OrdinalEncoder
-
-    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
-
-
-def _make_standard(step):
-    from sklearn.preprocessing import StandardScaler
-
-    return StandardScaler(with_mean=step.with_mean, with_std=step.with_std)
-
-
-def _make_min_max(step):
-    from sklearn.preprocessing import MinMaxScaler
-
-    return MinMaxScaler(feature_range=tuple(step.feature_range))
-
-
-def _one_hot_names(est, columns: list[str]) -> list[str]:
-    names = []
-    for j, col in enumerate(columns):
-        cats = list(est.categories_[j])
-        drop = None if est.drop_idx_ is None else est.drop_idx_[j]
-        names += [f"{col}_{cat}" for k, cat in enumerate(cats) if k != drop]
-    return names
-
-
-_KINDS = {
-    "simple_imputer": _Kind(
-        False, _make_imputer, lambda e, s: {"statistics": plain(e.statistics_)}
-    ),
-    "one_hot_encoder": _Kind(
-        False,
-        _make_one_hot,
-        lambda e, s: {
-            "categories": [plain(c) for c in e.categories_],
-            "drop": None if e.drop_idx_ is None else plain(e.drop_idx_),
-            "handle_unknown": s.handle_unknown,
-        },
-        _one_hot_names,
-    ),
-    "ordinal_encoder": _Kind(
-        False, _make_ordinal, lambda e, s: {"categories": [plain(c) for c in e.categories_]}
-    ),
-    "standard_scaler": _Kind(
-        True,
-        _make_standard,
-        lambda e, s: {
-            "mean": plain(e.mean_) if e.mean_ is not None and s.with_mean else None,
-            "scale": plain(e.scale_) if e.scale_ is not None else None,
-        },
-    ),
-    "min_max_scaler": _Kind(
-        True, _make_min_max, lambda e, s: {"scale": plain(e.scale_), "min": plain(e.min_)}
-    ),
-}
-ENCODERS = ("one_hot_encoder", "ordinal_encoder")
+def make_estimator(step):
+    """The unfitted scikit-learn transformer of ``step`` (its ``sklearn_class``)."""
+    module, name = step.sklearn_class.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(**step.estimator_kwargs())
 
 
 def fit_preprocessing(spec, frames: dict[str, pd.DataFrame], raw) -> list[dict]:
@@ -155,7 +78,7 @@ def fit_preprocessing(spec, frames: dict[str, pd.DataFrame], raw) -> list[dict]:
 def _columns(spec, i: int, step, frame: pd.DataFrame, numeric: set[str]) -> list[str]:
     present = [str(c) for c in frame.columns]
     if step.columns is None:
-        if step.type in ENCODERS:
+        if step.encoder:
             return [c for c in present if not is_numeric_dtype(frame[c])]
         return [c for c in present if c in numeric]
     for j, name in enumerate(step.columns):
@@ -171,19 +94,18 @@ def _columns(spec, i: int, step, frame: pd.DataFrame, numeric: set[str]) -> list
 
 
 def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list[str], raw) -> dict:
-    kind = _KINDS[step.type]
-    needs_numbers = kind.numeric or getattr(step, "strategy", "") in ("mean", "median")
+    needs_numbers = step.needs_numbers
     as_numbers = needs_numbers or all(is_numeric_dtype(frames["train"][c]) for c in columns)
     if needs_numbers:
         for frame in frames.values():
             for col in columns:
                 _require_numeric(spec, (*PRE, i), frame[col], raw, f"{step.type} needs numbers")
-    est = kind.make(step)
+    est = make_estimator(step)
     try:
         est.fit(_matrix(frames["train"], columns, as_numbers))
     except (ValueError, TypeError) as exc:
         raise_located(spec, (*PRE, i), f"{step.type} on {columns} of {raw.origin}: {exc}")
-    outputs = kind.names(est, columns) if kind.names else list(columns)
+    outputs = step.output_names(est, columns)
     for name, frame in frames.items():
         try:
             with warnings.catch_warnings():  # "unknown categories encoded as zeros" is intended
@@ -197,7 +119,8 @@ def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list
                 hint="handle_unknown: ignore accepts categories unseen in training",
             )
         frames[name] = _replace(frame, columns, outputs, values, as_numbers)
-    return {"type": step.type, "columns": columns, "outputs": outputs, **kind.state(est, step)}
+    state = {key: plain(value) for key, value in step.fitted_state(est).items()}
+    return {"type": step.type, "columns": columns, "outputs": outputs, **state}
 
 
 def _matrix(frame: pd.DataFrame, columns: list[str], as_numbers: bool) -> np.ndarray:

@@ -211,21 +211,18 @@ def _check_column(
 def _sklearn(spec, source, spec_dir: Path) -> RawData:
     from sklearn import datasets
 
-    loaders = {
-        "digits": datasets.load_digits,
-        "iris": datasets.load_iris,
-        "wine": datasets.load_wine,
-        "breast_cancer": datasets.load_breast_cancer,
-        "diabetes": datasets.load_diabetes,
-    }
-    bunch = loaders[source.name]()
+    bunch = getattr(datasets, source.dataset.loader)()  # a name from SKLEARN_DATASETS
     origin = f"sklearn {source.name}"
     names = [str(n) for n in bunch.target_names] if "target_names" in bunch else None
-    if source.name == "digits" and not source.flat:
-        images = bunch.images.reshape(-1, 1, 8, 8)
-        return RawData(images, bunch.target, origin, class_names=names, scale=1 / 16)
+    if source.image_shape is not None:
+        images = bunch.images.reshape(-1, *source.image_shape)
+        return RawData(images, bunch.target, origin, class_names=names, scale=_scale(source))
     frame = pd.DataFrame(bunch.data, columns=[str(n) for n in bunch.feature_names])
     return RawData(frame, bunch.target, origin, class_names=names)
+
+
+def _scale(source) -> float:
+    return 1 / source.scale_divisor
 
 
 def _mnist(spec, source, spec_dir: Path) -> RawData:
@@ -238,19 +235,19 @@ def _mnist(spec, source, spec_dir: Path) -> RawData:
             f"no MNIST IDX files in {folder}: expected train-images-idx3-ubyte[.gz] and "
             "train-labels-idx1-ubyte[.gz], or the t10k-* pair"
         )
-    main = _mnist_part(train or test, source.limit)
+    main = _mnist_part(train or test, source)
     if train is not None and test is not None:
-        main.test = _mnist_part(test, source.limit)
+        main.test = _mnist_part(test, source)
     return main
 
 
-def _mnist_part(pair: tuple[Path, Path], limit: int | None) -> RawData:
+def _mnist_part(pair: tuple[Path, Path], source) -> RawData:
     images, labels = read_idx(pair[0], 3), read_idx(pair[1], 1)
     if len(images) != len(labels):
         raise_io(f"{pair[0]} has {len(images)} images but {pair[1]} has {len(labels)} labels")
-    images, labels = images[:limit], labels[:limit]
+    images, labels = images[: source.limit], labels[: source.limit]
     x = images.reshape(len(images), 1, *images.shape[1:])
-    return RawData(x, labels.astype(np.int64), pair[0].name, class_names=None, scale=1 / 255)
+    return RawData(x, labels.astype(np.int64), pair[0].name, scale=_scale(source))
 
 
 def _npz(spec, source, spec_dir: Path) -> RawData:
@@ -334,21 +331,21 @@ def _torchvision(spec, source, spec_dir: Path) -> RawData:
         ]
     except (RuntimeError, OSError) as exc:
         raise_io(f"cannot load torchvision {source.name} from {root}: {exc}")
-    main, test = (_tv_part(p, source.name) for p in parts)
+    main, test = (_tv_part(p, source) for p in parts)
     main.test = test
     return main
 
 
-def _tv_part(dataset, name: str) -> RawData:
+def _tv_part(dataset, source) -> RawData:
     x = np.asarray(dataset.data)
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     names = [str(c) for c in getattr(dataset, "classes", [])] or None
     return RawData(
         x,
         np.asarray(dataset.targets, dtype=np.int64),
-        f"torchvision {name}",
+        f"torchvision {source.name}",
         class_names=names,
-        scale=1 / 255,
+        scale=_scale(source),
     )
 
 

@@ -8,9 +8,9 @@ feature of a table); ``pad`` and ``resize`` work on the last two dimensions of i
 top/bottom, four pad left, top, right, bottom. ``resize`` is bilinear (``align_corners=False``,
 no antialiasing, as ``torch.nn.functional.interpolate``); a single size means a square.
 
-Augmentation (``random_crop``, ``random_horizontal_flip``, and in :mod:`specc.data.augment`
-``random_resized_crop``, ``random_rotation``, ``color_jitter``) runs on training batches only,
-drawn from the trainer's seeded ``torch.Generator`` (see :func:`make_augment`).
+Augmentation (the steps whose section ``augments``; each is the function of its type's name in
+:mod:`specc.data.augment`) runs on training batches only, drawn from the trainer's seeded
+``torch.Generator`` (see :func:`make_augment`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["AUGMENTATIONS", "apply_transforms", "make_augment", "transformed_shape"]
+from specc.spec.sections import AUGMENTATIONS
 
-AUGMENTATIONS = (
-    "random_crop",
-    "random_horizontal_flip",
-    "random_resized_crop",
-    "random_rotation",
-    "color_jitter",
-)
+__all__ = ["AUGMENTATIONS", "apply_transforms", "make_augment", "transformed_shape"]
 
 
 def _pads(padding) -> tuple[int, int, int, int]:
@@ -90,8 +84,11 @@ _STATELESS: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
 def apply_transforms(steps: list[dict], x: np.ndarray) -> np.ndarray:
     """Apply the stateless steps (plain dicts) in order; augmentation steps are skipped."""
     for step in steps:
-        if step["type"] in _STATELESS:
-            x = _STATELESS[step["type"]](x, step)
+        if step["type"] in AUGMENTATIONS:
+            continue
+        if step["type"] not in _STATELESS:
+            raise ValueError(f"unknown transform {step['type']!r}")
+        x = _STATELESS[step["type"]](x, step)
     return x
 
 
@@ -120,10 +117,12 @@ def make_augment(spec, generator) -> Callable | None:
     """
     if spec.data is None:
         return None
-    steps = [t for t in spec.data.transforms if t.type in AUGMENTATIONS]
+    steps = [t for t in spec.data.transforms if t.augments]
     if not steps:
         return None
-    funcs = [_AUGMENT[t.type](t, generator) for t in steps]
+    from specc.data import augment as functions
+
+    funcs = [getattr(functions, t.type)(t, generator) for t in steps]  # a validated type
 
     def augment(x):
         for func in funcs:
@@ -131,51 +130,3 @@ def make_augment(spec, generator) -> Callable | None:
         return x
 
     return augment
-
-
-def _random_crop(step, generator) -> Callable:
-    import torch
-
-    height, width = _size(step.size)
-    p = step.padding
-    window_rows, window_cols = torch.arange(height), torch.arange(width)  # made once, not per batch
-
-    def crop(x):
-        if p:
-            x = torch.nn.functional.pad(x, (p, p, p, p))
-        b = x.shape[0]
-        top = torch.randint(0, x.shape[-2] - height + 1, (b,), generator=generator)
-        left = torch.randint(0, x.shape[-1] - width + 1, (b,), generator=generator)
-        rows = (top[:, None] + window_rows).to(x.device)
-        cols = (left[:, None] + window_cols).to(x.device)
-        batch = torch.arange(b, device=x.device)[:, None, None]
-        out = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-        return out.permute(0, 3, 1, 2).contiguous()
-
-    return crop
-
-
-def _random_flip(step, generator) -> Callable:
-    import torch
-
-    def flip(x):
-        mask = (torch.rand(x.shape[0], generator=generator) < step.p).to(x.device)
-        return torch.where(mask.view(-1, *([1] * (x.ndim - 1))), x.flip(-1), x)
-
-    return flip
-
-
-def _from_augment(name: str) -> Callable:
-    def make(step, generator) -> Callable:
-        from specc.data import augment
-
-        return getattr(augment, name)(step, generator)
-
-    return make
-
-
-_AUGMENT = {
-    "random_crop": _random_crop,
-    "random_horizontal_flip": _random_flip,
-    **{name: _from_augment(name) for name in AUGMENTATIONS[2:]},
-}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
@@ -417,10 +418,23 @@ def schedule_problem(
 SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)
 Scheduler = tagged(*SCHEDULERS)
 
-# --- data ---------------------------------------------------------------------------------
+# --- data sources -------------------------------------------------------------------------
 
 
-class InlineSource(Strict):
+class SourceSection(Strict):
+    """A data source (``data.source``): read by a reader in :mod:`specc.data.sources`, or,
+    when ``lazy``, listed and decoded batch by batch by specc's DataLoader.
+
+    ``scale_divisor`` brings raw values to [0, 1] (255 for 8-bit pixels; 1: as they are).
+    ``train_py_note`` says why the standalone train.py has no reader for it, if it has none.
+    """
+
+    lazy: ClassVar[bool] = False
+    train_py_note: ClassVar[str | None] = None
+    scale_divisor: ClassVar[int] = 1
+
+
+class InlineSource(SourceSection):
     """Data written in the spec: ``x`` (a list of samples) and ``y`` (targets)."""
 
     type: Literal["inline"]
@@ -428,7 +442,7 @@ class InlineSource(Strict):
     y: list[Any] = Field(min_length=1)
 
 
-class CSVSource(Strict):
+class CSVSource(SourceSection):
     type: Literal["csv"]
     path: str
     target: str
@@ -437,36 +451,73 @@ class CSVSource(Strict):
     labels: list[str] | None = None
 
 
-class SklearnSource(Strict):
+@dataclass(frozen=True)
+class SklearnDataset:
+    """One of scikit-learn's bundled datasets: its loader in ``sklearn.datasets`` and, for
+    an image set, the image shape (C, H, W) and the pixel range's top."""
+
+    loader: str
+    image_shape: tuple[int, ...] | None = None
+    scale_divisor: int = 1
+
+
+#: the scikit-learn datasets the sklearn source offers (the one list of them)
+SKLEARN_DATASETS = {
+    "digits": SklearnDataset("load_digits", (1, 8, 8), 16),
+    "iris": SklearnDataset("load_iris"),
+    "wine": SklearnDataset("load_wine"),
+    "breast_cancer": SklearnDataset("load_breast_cancer"),
+    "diabetes": SklearnDataset("load_diabetes"),
+}
+
+
+class SklearnSource(SourceSection):
     type: Literal["sklearn"]
-    name: Literal["digits", "iris", "wine", "breast_cancer", "diabetes"]
+    name: Literal[tuple(SKLEARN_DATASETS)]  # type: ignore[valid-type]
     flat: bool = False
 
+    @property
+    def dataset(self) -> SklearnDataset:
+        return SKLEARN_DATASETS[self.name]
 
-class MNISTSource(Strict):
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        """(C, H, W) when the samples are images (not ``flat``), else None (a table)."""
+        return None if self.flat else self.dataset.image_shape
+
+    @property
+    def scale_divisor(self) -> int:  # type: ignore[override]
+        return self.dataset.scale_divisor if self.image_shape else 1
+
+
+class MNISTSource(SourceSection):
     type: Literal["mnist"]
     path: str
     limit: PosInt | None = None
 
+    scale_divisor = 255
 
-class NPZSource(Strict):
+
+class NPZSource(SourceSection):
     type: Literal["npz"]
     path: str
     x_key: str = "x"
     y_key: str = "y"
 
 
-class TorchvisionSource(Strict):
+class TorchvisionSource(SourceSection):
     type: Literal["torchvision"]
     name: str
     root: str = "data"
     download: bool = False
 
+    scale_divisor = 255
+
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp")
 
 
-class ImageFolderSource(Strict):
+class ImageFolderSource(SourceSection):
     """Images in ``path/<class name>/<file>``, decoded lazily (see specc.data.images)."""
 
     type: Literal["image_folder"]
@@ -477,6 +528,12 @@ class ImageFolderSource(Strict):
         default=list(IMAGE_EXTENSIONS), min_length=1
     )
     on_bad_file: Literal["error", "skip"] = "error"
+    lazy = True
+    train_py_note = (
+        "its files are decoded lazily by specc's DataLoader workers; train it with specc train"
+    )
+
+    scale_divisor = 255
 
 
 SOURCES = (
@@ -490,71 +547,178 @@ SOURCES = (
 )
 Source = tagged(*SOURCES)
 
+# --- preprocessing steps ------------------------------------------------------------------
+
 Columns = list[str] | None
 
 
-class SimpleImputer(Strict):
+class PreprocessStep(Strict):
+    """A scikit-learn transformer, fitted on the training split: ``sklearn_class`` (its
+    module and name) built with :meth:`estimator_kwargs`, by specc and by train.py alike.
+
+    Without ``columns``, an ``encoder`` takes every column that is not numeric, any other
+    step every numeric one. ``numeric``: the step needs numbers in its columns.
+    """
+
+    sklearn_class: ClassVar[str]
+    encoder: ClassVar[bool] = False
+    numeric: ClassVar[bool] = False
+
+    @property
+    def needs_numbers(self) -> bool:
+        return self.numeric
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        """The constructor arguments that differ from scikit-learn's defaults."""
+        return {}
+
+    def fitted_state(self, est: Any) -> dict[str, Any]:
+        """What replay needs of the fitted estimator (numpy values; made JSON-able later)."""
+        return {}
+
+    def output_names(self, est: Any, columns: list[str]) -> list[str]:
+        """The names of the columns the fitted step gives for ``columns``."""
+        return list(columns)
+
+
+class SimpleImputer(PreprocessStep):
     type: Literal["simple_imputer"]
     strategy: Literal["mean", "median", "most_frequent", "constant"] = "mean"
     fill_value: Number | str | None = None
     columns: Columns = None
+    sklearn_class = "sklearn.impute.SimpleImputer"
+
+    @property
+    def needs_numbers(self) -> bool:
+        return self.strategy in ("mean", "median")
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        fill = {} if self.fill_value is None else {"fill_value": self.fill_value}
+        return {"strategy": self.strategy, **fill, "keep_empty_features": True}
+
+    def fitted_state(self, est: Any) -> dict[str, Any]:
+        return {"statistics": est.statistics_}
 
 
-class OneHotEncoder(Strict):
+class OneHotEncoder(PreprocessStep):
     type: Literal["one_hot_encoder"]
     columns: Columns = None
     drop: Literal["first", "if_binary"] | None = None
     handle_unknown: Literal["error", "ignore"] = "ignore"
+    sklearn_class = "sklearn.preprocessing.OneHotEncoder"
+    encoder = True
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        drop = {} if self.drop is None else {"drop": self.drop}
+        return {**drop, "handle_unknown": self.handle_unknown, "sparse_output": False}
+
+    def fitted_state(self, est: Any) -> dict[str, Any]:
+        return {
+            "categories": list(est.categories_),
+            "drop": est.drop_idx_,
+            "handle_unknown": self.handle_unknown,
+        }
+
+    def output_names(self, est: Any, columns: list[str]) -> list[str]:
+        names = []
+        for j, col in enumerate(columns):
+            drop = None if est.drop_idx_ is None else est.drop_idx_[j]
+            names += [f"{col}_{cat}" for k, cat in enumerate(est.categories_[j]) if k != drop]
+        return names
 
 
-class OrdinalEncoder(Strict):
+class OrdinalEncoder(PreprocessStep):
     type: Literal["ordinal_encoder"]
     columns: Columns = None
+    sklearn_class = "sklearn.preprocessing.OrdinalEncoder"
+    encoder = True
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        return {"handle_unknown": "use_encoded_value", "unknown_value": -1}
+
+    def fitted_state(self, est: Any) -> dict[str, Any]:
+        return {"categories": list(est.categories_)}
 
 
-class StandardScaler(Strict):
+class StandardScaler(PreprocessStep):
     type: Literal["standard_scaler"]
     columns: Columns = None
     with_mean: bool = True
     with_std: bool = True
+    sklearn_class = "sklearn.preprocessing.StandardScaler"
+    numeric = True
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        return {k: False for k in ("with_mean", "with_std") if not getattr(self, k)}
+
+    def fitted_state(self, est: Any) -> dict[str, Any]:
+        return {"mean": est.mean_ if self.with_mean else None, "scale": est.scale_}
 
 
-class MinMaxScaler(Strict):
+class MinMaxScaler(PreprocessStep):
     type: Literal["min_max_scaler"]
     columns: Columns = None
     feature_range: tuple[Number, Number] = (0.0, 1.0)
+    sklearn_class = "sklearn.preprocessing.MinMaxScaler"
+    numeric = True
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        low, high = self.feature_range
+        return {} if (low, high) == (0, 1) else {"feature_range": (low, high)}
+
+    def fitted_state(self, est: Any) -> dict[str, Any]:
+        return {"scale": est.scale_, "min": est.min_}
 
 
 PREPROCESS = (SimpleImputer, OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler)
 Preprocess = tagged(*PREPROCESS)
 
+# --- transforms and augmentations ---------------------------------------------------------
 
-class Normalize(Strict):
+
+class TransformStep(Strict):
+    """A ``data.transforms`` step: stateless (applied once to every split, replayed at
+    predict time) or, when ``augments``, a random change of training batches (B, C, H, W).
+
+    ``crops``: the augmentation's ``size`` must equal the image size (validation images
+    are not cropped). ``unit_pixels``: it needs pixels in [0, 1], before ``normalize``,
+    which only the image_folder source gives.
+    """
+
+    augments: ClassVar[bool] = False
+    crops: ClassVar[bool] = False
+    unit_pixels: ClassVar[bool] = False
+
+
+class Normalize(TransformStep):
     type: Literal["normalize"]
     mean: list[Number] = Field(min_length=1)
     std: list[PositiveFloat] = Field(min_length=1)
 
 
-class Pad(Strict):
+class Pad(TransformStep):
     type: Literal["pad"]
     padding: NonNegInt | list[NonNegInt]
     value: Number = 0.0
 
 
-class Resize(Strict):
+class Resize(TransformStep):
     type: Literal["resize"]
     size: PosInt | tuple[PosInt, PosInt]
 
 
-class RandomCrop(Strict):
+class RandomCrop(TransformStep):
     type: Literal["random_crop"]
     size: PosInt | tuple[PosInt, PosInt]
     padding: NonNegInt = 0
+    augments = True
+    crops = True
 
 
-class RandomHorizontalFlip(Strict):
+class RandomHorizontalFlip(TransformStep):
     type: Literal["random_horizontal_flip"]
     p: Probability = 0.5
+    augments = True
 
 
 def _ordered(value: Any) -> Any:
@@ -568,24 +732,27 @@ Degrees = Annotated[NonNegFloat | tuple[float, float], AfterValidator(_ordered)]
 AreaFraction = Annotated[float, Field(gt=0, le=1)]
 
 
-class RandomResizedCrop(Strict):
+class RandomResizedCrop(TransformStep):
     """torchvision's RandomResizedCrop: a random area ``scale`` and aspect ``ratio``."""
 
     type: Literal["random_resized_crop"]
     size: PosInt | tuple[PosInt, PosInt]
     scale: Annotated[tuple[AreaFraction, AreaFraction], AfterValidator(_ordered)] = (0.08, 1.0)
     ratio: Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_ordered)] = (3 / 4, 4 / 3)
+    augments = True
+    crops = True
 
 
-class RandomRotation(Strict):
+class RandomRotation(TransformStep):
     """A uniform angle in ``[-degrees, degrees]`` (or ``[min, max]``); corners get ``fill``."""
 
     type: Literal["random_rotation"]
     degrees: Degrees
     fill: Number = 0.0
+    augments = True
 
 
-class ColorJitter(Strict):
+class ColorJitter(TransformStep):
     """Brightness, contrast, saturation factors uniform in ``[max(0, 1 - v), 1 + v]``
     (or ``[min, max]``), applied in that order to pixels in [0, 1]."""
 
@@ -593,6 +760,8 @@ class ColorJitter(Strict):
     brightness: Range = 0.0
     contrast: Range = 0.0
     saturation: Range = 0.0
+    augments = True
+    unit_pixels = True
 
 
 TRANSFORMS = (
@@ -606,6 +775,15 @@ TRANSFORMS = (
     ColorJitter,
 )
 Transform = tagged(*TRANSFORMS)
+
+
+def type_name(member: type[BaseModel]) -> str:
+    """The ``type`` a family member is written as (``csv``, ``random_crop``)."""
+    return typing.get_args(member.model_fields["type"].annotation)[0]
+
+
+#: the transforms that augment training batches (run by specc.data.augment)
+AUGMENTATIONS = tuple(type_name(t) for t in TRANSFORMS if t.augments)
 
 
 class Split(Strict):
@@ -627,7 +805,26 @@ class DataSpec(Strict):
 
 # --- train and export ---------------------------------------------------------------------
 
-Metric = Literal["accuracy", "precision", "recall", "f1", "mse", "mae", "r2"]
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """An epoch metric: the targets it scores and whether lower or higher is better."""
+
+    task: Literal["classification", "regression"]
+    better: Literal["min", "max"]
+
+
+#: the metrics ``train.metrics`` may name (computed in specc.train.metrics)
+METRICS = {
+    "accuracy": MetricInfo("classification", "max"),
+    "precision": MetricInfo("classification", "max"),
+    "recall": MetricInfo("classification", "max"),
+    "f1": MetricInfo("classification", "max"),
+    "mse": MetricInfo("regression", "min"),
+    "mae": MetricInfo("regression", "min"),
+    "r2": MetricInfo("regression", "max"),
+}
+Metric = Literal[tuple(METRICS)]  # type: ignore[valid-type]
 
 
 class EarlyStopping(Strict):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from specc.spec.sections import METRICS
+
 __all__ = [
     "CLASSIFICATION",
     "REGRESSION",
@@ -25,8 +27,8 @@ __all__ = [
     "regression_scores",
 ]
 
-CLASSIFICATION = ("accuracy", "precision", "recall", "f1")
-REGRESSION = ("mse", "mae", "r2")
+CLASSIFICATION = tuple(n for n, m in METRICS.items() if m.task == "classification")
+REGRESSION = tuple(n for n, m in METRICS.items() if m.task == "regression")
 
 
 class Predictor:

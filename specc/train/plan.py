@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from specc.errors import SpecError, SpecErrors, did_you_mean
+from specc.spec.sections import METRICS
 from specc.train.metrics import CLASSIFICATION, REGRESSION
 
 __all__ = ["Plan", "Tracker", "infer_mode", "make_plan", "require_sections"]
@@ -46,8 +47,10 @@ def require_sections(spec) -> None:
 
 
 def infer_mode(monitor: str) -> str:
-    """``min`` for losses and errors (``*_loss``, ``*_mse``, ``*_mae``), else ``max``."""
-    return "min" if monitor.endswith(("loss", "mse", "mae")) else "max"
+    """``min`` for losses and errors (``*_loss``, and each metric whose lower is better,
+    ``*_mse``, ``*_mae``), else ``max``."""
+    lower = ("loss", *(name for name, m in METRICS.items() if m.better == "min"))
+    return "min" if monitor.endswith(lower) else "max"
 
 
 @dataclass(frozen=True)
