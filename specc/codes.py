@@ -80,20 +80,23 @@ _RANGE = ("greater_than", "less_than", "too_short", "too_long", "multiple_of")
 
 
 def schema_code(error_type: str) -> str:
-    """The code of a pydantic error type (``extra_forbidden`` -> ``E101``; ``merged_union``
-    is specc's own type for a value that no member of a union accepts)."""
+    """The code of a pydantic error type (``extra_forbidden`` -> ``E101``). Besides pydantic's
+    own types: ``merged_union`` (no member of a union accepts the value), and the types of
+    specc's validators that raise ``PydanticCustomError`` (``layer_name``, ``unknown_device``)."""
     if error_type == "extra_forbidden":
         return "E101"
     if error_type == "missing":
         return "E102"
     if error_type in ("model_type", "dict_type", "model_attributes_type"):
         return "E103"
-    if error_type in ("literal_error", "enum"):
+    if error_type in ("literal_error", "enum", "unknown_device"):
         return "E104"
     if error_type == "union_tag_invalid":
         return "E201"
     if error_type == "union_tag_not_found":
         return "E202"
+    if error_type == "layer_name":
+        return "E207"
     if error_type.startswith(_RANGE):
         return "E106"
     if error_type.endswith(("_type", "_parsing")) or error_type == "merged_union":

@@ -30,6 +30,9 @@ KINDS = {
     ("data", "transforms"): "transform",
 }
 
+# Errors of specc's own validators: their messages already show the value.
+_OWN_MESSAGES = ("value_error", "layer_name", "unknown_device")
+
 # Constraint errors say more than "wrong type" errors when a union rejects a value.
 _TYPE_ERRORS = ("_type", "_parsing", "union_tag", "is_instance", "literal_error")
 
@@ -164,7 +167,7 @@ def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tupl
     text = error["msg"]
     text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     text = text[0].lower() + text[1:] if text else text
-    shown = "" if isinstance(value, (dict, list)) or kind == "value_error" else f", got {value!r}"
+    shown = "" if isinstance(value, (dict, list)) or kind in _OWN_MESSAGES else f", got {value!r}"
     return f"{label}{key}: {text}{shown}", False
 
 

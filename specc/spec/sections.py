@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 from specc.ops.base import NonNegInt, Number, PosInt, PositiveFloat, Probability
 
@@ -646,7 +647,10 @@ def _device(value: Any) -> Any:
             from specc.errors import did_you_mean
 
             hint = did_you_mean(value, ["auto", "cpu", "cuda", "cuda:0", "mps"])
-            raise ValueError(f"unknown device '{value}'{hint}; use auto, cpu, cuda, cuda:N or mps")
+            raise PydanticCustomError(
+                "unknown_device",
+                f"unknown device '{value}'{hint}; use auto, cpu, cuda, cuda:N or mps",
+            )
     return value
 
 
