@@ -76,7 +76,7 @@ CODES: dict[str, str] = {
     "E904": "output too large",
 }
 
-_RANGE = ("greater_than", "less_than", "too_short", "too_long", "multiple_of")
+_RANGE = ("greater_than", "less_than", "too_short", "too_long", "multiple_of", "finite_number")
 
 
 def schema_code(error_type: str) -> str:

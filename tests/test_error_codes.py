@@ -87,6 +87,7 @@ def test_dedupe_keeps_distinct_errors_that_share_a_code_and_a_position():
         ("greater_than_equal", "E106"),
         ("less_than", "E106"),
         ("too_short", "E106"),
+        ("finite_number", "E106"),
         ("value_error", "E107"),
         ("union_tag_invalid", "E201"),
         ("union_tag_not_found", "E202"),

@@ -308,7 +308,7 @@ def test_cli_trains_and_reports_missing_sections(tmp_path, monkeypatch, capsys):
     bare = write_spec(tmp_path, IRIS.split("loss:")[0], "bare.yaml")
     monkeypatch.setattr(sys, "argv", ["specc", "train", str(bare), "--quiet"])
     assert run_app(app) == 2
-    assert f"{bare}:1:1: error: train needs a 'loss' section" in capsys.readouterr().err
+    assert f"{bare}:1:1: error[E601]: train needs a 'loss' section" in capsys.readouterr().err
 
 
 def test_bf16_autocast_trains_on_cpu_and_fp16_is_a_clear_error(tmp_path):
