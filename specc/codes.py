@@ -47,7 +47,7 @@ CODES: dict[str, str] = {
     "E305": "invalid block use",
     "E306": "invalid condition",
     # shapes and whole-model checks
-    "E401": "shape mismatch",
+    "E401": "impossible shape or configuration",
     "E402": "wrong number of inputs",
     "E403": "invalid model outputs",
     "E404": "misleading wiring",
