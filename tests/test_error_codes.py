@@ -13,6 +13,7 @@ from specc.codes import CODES, schema_code
 from specc.errors import SpecError, SpecErrors
 from specc.spec.validate import check_file, check_text
 from specc.train.overrides import apply_overrides
+from specc.train.plan import make_plan, require_sections
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = "version: 1\nname: t\nmodel:\n  input: {shape: [4]}\n  layers:\n"
@@ -142,3 +143,18 @@ def test_an_override_error_keeps_the_code_of_the_error_it_causes():
         apply_overrides(spec, ["optimizer.lr=-1", "optimizer.betaz=1"])
     got = [(e.code, e.message.split(":")[0]) for e in caught.value.errors]
     assert sorted(got) == [("E101", "--set optimizer.betaz=1"), ("E106", "--set optimizer.lr=-1")]
+
+
+def test_training_plan_errors_have_their_codes():
+    two_outputs = (
+        HEAD + "    - {type: relu, name: a}\n    - {type: relu, name: b}\n  outputs: [a, b]\n"
+    )
+    spec, _ = check_text(two_outputs, "s.yaml")
+    with pytest.raises(SpecErrors) as caught:
+        require_sections(spec)
+    assert [e.code for e in caught.value.errors] == ["E601"] * 4 + ["E602"]
+    metrics = HEAD + "    - relu\ntrain: {epochs: 1, metrics: [accuracy], monitor: val_acc}\n"
+    spec, _ = check_text(metrics, "s.yaml")
+    with pytest.raises(SpecErrors) as caught:
+        make_plan(spec, "regression", has_val=True)
+    assert [(e.line, e.code) for e in caught.value.errors] == [(7, "E603"), (7, "E604")]

@@ -165,7 +165,7 @@ def test_a_spec_without_training_sections_is_a_located_error(tmp_path):
     assert messages == [
         f"train needs a '{s}' section" for s in ("loss", "optimizer", "data", "train")
     ]
-    assert {e.line for e in info.value.errors} == {1}
+    assert {(e.line, e.code) for e in info.value.errors} == {(1, "E601")}
     assert not (tmp_path / "run").exists()
 
 
@@ -195,7 +195,7 @@ def test_a_bad_override_is_located_and_names_the_override(tmp_path):
     with pytest.raises(SpecErrors) as info:
         train(spec, out_dir=tmp_path / "run", quiet=True, overrides=["optimizer.lr=-1"])
     (error,) = info.value.errors
-    assert error.message.startswith("--set optimizer.lr=-1: ")
+    assert error.message.startswith("--set optimizer.lr=-1: ") and error.code == "E106"
     assert (
         error.line == IRIS.splitlines().index("optimizer: {type: sgd, lr: 0.1, momentum: 0.9}") + 1
     )
@@ -212,8 +212,9 @@ def test_monitor_not_computed_is_a_located_error(tmp_path):
             IRIS.replace("  metrics: [accuracy, f1]", "  metrics: [accuracy]\n  monitor: val_f1"),
         )
     )
-    with pytest.raises(SpecErrors, match="monitor 'val_f1' is not computed"):
+    with pytest.raises(SpecErrors, match="monitor 'val_f1' is not computed") as info:
         train(spec, out_dir=tmp_path / "run", quiet=True)
+    assert [e.code for e in info.value.errors] == ["E604"]
 
 
 def test_early_stopping_stops_and_says_so(tmp_path):
