@@ -71,7 +71,7 @@ def check_text(text: str, path: str = "<spec>") -> tuple[Spec | None, list[SpecE
 
 def _one_line(error: SpecError) -> SpecError:
     """Escape line breaks and control characters that spec text brought into a message,
-    so that every ``path:line:col: error: message`` header stays one line."""
+    so that every ``path:line:col: error[E101]: message`` header stays one line."""
     message = escape_control(error.message, keep_tab=False)
     return error if message == error.message else replace(error, message=message)
 
