@@ -2,7 +2,8 @@
 
 Every mistake in a spec becomes a :class:`SpecError` that knows its file, line and column.
 Errors are collected, never raised one at a time, and printed together in the compiler
-format ``path:line:col: error: message`` followed by the source line and a caret.
+format ``path:line:col: error[E101]: message`` followed by the source line and a caret; the
+code in brackets is the error's stable code (:data:`specc.codes.CODES`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from specc.codes import CODES
 
 __all__ = [
     "RunError",
@@ -45,6 +48,8 @@ class SpecError:
         message: what is wrong, naming the layer where there is one.
         key_path: the path of keys/indices in the spec data (``("model", "layers", 3)``).
         hint: an optional second line of advice.
+        code: the stable code of this kind of error (``E101``), a key of
+            :data:`specc.codes.CODES`; required, and given by keyword.
     """
 
     path: str
@@ -53,11 +58,17 @@ class SpecError:
     message: str
     key_path: tuple = ()
     hint: str | None = None
+    code: str = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unregistered error code {self.code!r} (see specc/codes.py)")
 
     def header(self) -> str:
-        """The ``path:line:col: error: message`` line (``path: error: ...`` with no line)."""
+        """The ``path:line:col: error[E101]: message`` line (``path: error[E101]: ...`` with
+        no line)."""
         where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
-        return f"{where}: error: {self.message}"
+        return f"{where}: error[{self.code}]: {self.message}"
 
 
 @dataclass
@@ -86,10 +97,12 @@ class SpecErrors(Exception):
 
 
 def _dedupe(errors: Iterable[SpecError]) -> list[SpecError]:
+    """Each error once. The key is the position, the code and the message: two errors with
+    one code at one position can still differ (two missing keys of one mapping)."""
     seen: set[tuple] = set()
     unique = []
     for error in errors:
-        key = (error.path, error.line, error.col, error.message)
+        key = (error.path, error.line, error.col, error.code, error.message)
         if key not in seen:
             seen.add(key)
             unique.append(error)
@@ -97,7 +110,7 @@ def _dedupe(errors: Iterable[SpecError]) -> list[SpecError]:
 
 
 def render_report(errors: Sequence[SpecError], source: str = "") -> str:
-    """Render errors as ``path:line:col: error: message`` plus source line and caret.
+    """Render errors as ``path:line:col: error[E101]: message`` plus source line and caret.
 
     The text is plain (no markup) and never wrapped, so spec text such as ``[a, c]``
     appears verbatim and every header stays clickable in editors.

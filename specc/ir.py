@@ -177,8 +177,8 @@ def _tree(nodes: list[Node]) -> Scope:
 
 
 # A problem: (index of the layer or None for model-level, key (or key path) within it or None,
-# message)
-Problem = tuple[int | None, str | tuple | None, str]
+# message, code: a key of specc.codes.CODES)
+Problem = tuple[int | None, str | tuple | None, str, str]
 
 
 def lower(
@@ -217,7 +217,7 @@ def lower(
         if node is not None and scopes is not None:
             node.scope = scopes[index]
         if name in known:
-            problems.append((index, "name", f"duplicate layer name '{name}'"))
+            problems.append((index, "name", f"duplicate layer name '{name}'", "E205"))
         known[name] = (node.shape, node.inferred.dtype) if node else None
         if node:
             nodes.append(node)
@@ -248,7 +248,7 @@ def _infer_node(
     low, high = layer.arity
     if not low <= len(refs) <= (high if high is not None else len(refs)):
         want = f"{low}" if low == high else f"at least {low}"
-        problems.append((index, "inputs", f"takes {want} input(s), got {len(refs)}"))
+        problems.append((index, "inputs", f"takes {want} input(s), got {len(refs)}", "E402"))
         return None
     for i, ref in enumerate(refs):
         if ref not in known:
@@ -261,6 +261,7 @@ def _infer_node(
                     key,
                     f"unknown input '{ref}': {detail}; only 'input' "
                     f"and earlier layers can be inputs{_suggest(ref, known)}",
+                    "E203",
                 )
             )
             return None
@@ -271,7 +272,7 @@ def _infer_node(
     try:
         inferred = infer_layer(layer, shapes, dtypes)
     except ShapeError as exc:
-        problems.append((index, None, str(exc)))
+        problems.append((index, None, str(exc), "E401"))
         return None
     return Node(name, layer, refs, inferred, index, line)
 
@@ -314,19 +315,30 @@ def _outputs(
                 "outputs",
                 "model.outputs is empty; name at least one layer "
                 "(or leave it out: the last layer is the output)",
+                "E403",
             )
         )
     for i, name in enumerate(names):
         if name == INPUT:
             where = ("outputs", i) if isinstance(outputs, list) else "outputs"
             problems.append(
-                (None, where, f"model.outputs cannot be the model's '{INPUT}'; name a layer")
+                (
+                    None,
+                    where,
+                    f"model.outputs cannot be the model's '{INPUT}'; name a layer",
+                    "E403",
+                )
             )
         elif name not in known:
             where = ("outputs", i) if isinstance(outputs, list) else "outputs"
             problems.append(
-                (None, where, f"model.outputs names unknown layer '{name}'{_suggest(name, known)}")
+                (
+                    None,
+                    where,
+                    f"model.outputs names unknown layer '{name}'{_suggest(name, known)}",
+                    "E204",
+                )
             )
     if len(set(names)) != len(names):
-        problems.append((None, "outputs", "model.outputs lists a layer twice"))
+        problems.append((None, "outputs", "model.outputs lists a layer twice", "E403"))
     return names

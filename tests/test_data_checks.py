@@ -47,15 +47,17 @@ def make(
     return load_spec(path)
 
 
-def errors_of(spec):
+def errors_of(spec, code: str):
+    """The located errors preparing ``spec``'s data gives; each has ``code``."""
     with pytest.raises(SpecErrors) as info:
         prepare_data(spec)
+    assert {e.code for e in info.value.errors} == {code}, info.value.errors
     return info.value.errors
 
 
 def test_feature_width_after_one_hot(tmp_path):
     shutil.copy(SHIPPED / "titanic.csv", tmp_path)
-    (error,) = errors_of(make(tmp_path, TITANIC))
+    (error,) = errors_of(make(tmp_path, TITANIC), code="E509")
     assert error.message.startswith(
         "model.input.shape is [8] but the CSV gives 10 features after one_hot_encoder"
     )
@@ -75,7 +77,8 @@ def test_output_units_against_classes(tmp_path):
             shape="[4]",
             layers=layers,
             loss="cross_entropy",
-        )
+        ),
+        code="E509",
     )
     assert error.message == "the output layer 'logits' has 10 units but the target has 3 classes"
     assert error.line == 6 and error.key_path == ("model", "layers", 0)
@@ -86,7 +89,8 @@ def test_bce_needs_one_unit(tmp_path):
     (error,) = errors_of(
         make(
             tmp_path, "source: {type: sklearn, name: breast_cancer}\n", shape="[30]", layers=layers
-        )
+        ),
+        code="E509",
     )
     assert error.message.startswith("bce_with_logits needs 1 output unit for a binary target")
 
@@ -100,7 +104,8 @@ def test_regression_width(tmp_path):
             shape="[10]",
             layers=layers,
             loss="mse",
-        )
+        ),
+        code="E509",
     )
     assert "gives [2] per sample but the target has 1 column" in error.message
 
@@ -111,7 +116,7 @@ IMAGES = "    - flatten\n    - {type: linear, out_features: 10}\n"
 def test_image_shape_and_pad(tmp_path):
     data = "source: {type: sklearn, name: digits}\n"
     (error,) = errors_of(
-        make(tmp_path, data, shape="[1, 12, 12]", layers=IMAGES, loss="cross_entropy")
+        make(tmp_path, data, shape="[1, 12, 12]", layers=IMAGES, loss="cross_entropy"), code="E509"
     )
     assert (
         error.message == "model.input.shape is [1, 12, 12] but the samples of sklearn "
@@ -125,7 +130,7 @@ def test_image_shape_and_pad(tmp_path):
     assert prepared.train.x.shape == (1797, 1, 12, 12)
     assert prepared.train.x[:, :, :2].abs().sum() == 0  # the padded border
     scrambled = errors_of(
-        make(tmp_path, data, shape="[4, 16]", layers=IMAGES, loss="cross_entropy")
+        make(tmp_path, data, shape="[4, 16]", layers=IMAGES, loss="cross_entropy"), code="E509"
     )
     assert "model.input.shape is [4, 16]" in scrambled[0].message
     rows = prepare_data(
@@ -149,7 +154,7 @@ def test_normalize_channels_and_random_crop_size(tmp_path):
         "  - {type: random_crop, size: 6, padding: 1}\n"
     )
     (error,) = errors_of(
-        make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES, loss="cross_entropy")
+        make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES, loss="cross_entropy"), code="E508"
     )  # reported before the crop is checked
     assert "normalize has 2 mean values but the samples have 1 channels" in error.message
     assert error.key_path == ("data", "transforms", 0, "mean") and error.line == 12
@@ -161,7 +166,7 @@ def test_random_crop_must_keep_the_size(tmp_path):
         "  - {type: random_crop, size: 6, padding: 1}\n"
     )
     (error,) = errors_of(
-        make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES, loss="cross_entropy")
+        make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES, loss="cross_entropy"), code="E508"
     )
     assert "random_crop size [6, 6] must equal the image size [8, 8]" in error.message
 

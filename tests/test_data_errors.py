@@ -47,11 +47,13 @@ def make(
     return load_spec(path)
 
 
-def error_of(spec):
+def error_of(spec, code: str):
+    """The one located error preparing ``spec``'s data gives; it has ``code``."""
     with pytest.raises(SpecErrors) as info:
         prepare_data(spec)
     assert info.value.exit_code == 2
     (error,) = info.value.errors
+    assert error.code == code, error
     return error
 
 
@@ -70,11 +72,11 @@ def test_missing_file_names_the_file_and_suggests(tmp_path):
 
 
 def test_misspelled_target_and_feature(tmp_path):
-    error = error_of(make(tmp_path, "{type: csv, path: d.csv, target: lable}"))
+    error = error_of(make(tmp_path, "{type: csv, path: d.csv, target: lable}"), code="E502")
     assert error.message == "column 'lable' is not in d.csv (did you mean 'label'?)"
     assert error.line == 10 and error.key_path == ("data", "source", "target")
     spec = make(tmp_path, "{type: csv, path: d.csv, target: label, features: [age, sexx]}")
-    error = error_of(spec)
+    error = error_of(spec, code="E502")
     assert "column 'sexx' is not in d.csv (did you mean 'sex'?)" in error.message
     assert (error.line, error.col) == (10, 67)  # the caret under sexx
     assert error.key_path == ("data", "source", "features", 1)
@@ -87,7 +89,7 @@ def test_misspelled_preprocess_column(tmp_path):
         "preprocess:\n  - {type: one_hot_encoder, columns: [Sex]}\n",
         shape="[3]",
     )
-    error = error_of(spec)
+    error = error_of(spec, code="E502")
     assert (
         "column 'Sex' is not among the features at this step (did you mean 'sex'?)" in error.message
     )
@@ -103,7 +105,7 @@ def test_text_in_a_numeric_column_names_file_column_and_line(tmp_path):
         shape="[1]",
         csv=csv,
     )
-    error = error_of(spec)
+    error = error_of(spec, code="E507")
     assert (
         "column 'age' of d.csv should hold numbers but has text 'twenty' (line 5)" in error.message
     )
@@ -112,7 +114,7 @@ def test_text_in_a_numeric_column_names_file_column_and_line(tmp_path):
 
 def test_text_column_left_unencoded(tmp_path):
     spec = make(tmp_path, "{type: csv, path: d.csv, target: label, features: [age, name]}")
-    error = error_of(spec)
+    error = error_of(spec, code="E507")
     assert "column 'name' of d.csv is text ('p0' (line 2))" in error.message
     assert "one_hot_encoder" in error.hint
     assert error.key_path == ("data", "source", "features", 1)
@@ -123,7 +125,7 @@ def test_nan_left_after_preprocessing(tmp_path):
     spec = make(
         tmp_path, "{type: csv, path: d.csv, target: label, features: [age]}", shape="[1]", csv=csv
     )
-    error = error_of(spec)
+    error = error_of(spec, code="E507")
     assert (
         "column 'age' of d.csv has 1 missing values (NaN) left after preprocessing" in error.message
     )
@@ -135,7 +137,7 @@ def test_labels_outside_the_class_range(tmp_path):
     spec = make(
         tmp_path, "{type: csv, path: d.csv, target: y}", out=3, loss="cross_entropy", csv=csv
     )
-    error = error_of(spec)
+    error = error_of(spec, code="E509")
     assert (
         "the target has class labels up to 5 but the output layer 'linear_1' has 3 units"
         in error.message
@@ -149,14 +151,15 @@ def test_labels_outside_the_class_range(tmp_path):
             out=6,
             loss="cross_entropy",
             csv=negative,
-        )
+        ),
+        code="E505",
     )
     assert "class indices 0, 1, 2, ... but the target in d.csv has -1" in error.message
 
 
 def test_bce_needs_a_zero_one_target(tmp_path):
     csv = "a,b,y\n" + "".join(f"{i},{i},{1 + i % 2}\n" for i in range(6))
-    error = error_of(make(tmp_path, "{type: csv, path: d.csv, target: y}", csv=csv))
+    error = error_of(make(tmp_path, "{type: csv, path: d.csv, target: y}", csv=csv), code="E505")
     assert (
         "bce_with_logits needs a 0/1 target but the target in d.csv has values 1, 2"
         in error.message
@@ -171,7 +174,7 @@ def test_empty_split(tmp_path):
         "split: {val: 0.2, test: 0.4}\n",
         csv=None,
     )
-    error = error_of(spec)  # 1 row is left after the test split: none can go to val
+    error = error_of(spec, code="E506")  # 1 row is left after the test split: none can go to val
     assert error.message.startswith("cannot split off 0.333 of 1 samples for val: ")
     assert error.key_path == ("data", "split", "val")
 
@@ -184,7 +187,8 @@ def test_target_with_missing_values(tmp_path):
             "{type: csv, path: d.csv, target: label, features: [age]}",
             shape="[1]",
             csv=csv,
-        )
+        ),
+        code="E505",
     )
     assert error.message == "the target in d.csv has 1 missing values"
 
@@ -247,7 +251,7 @@ def test_corrupt_csv_gz_and_missing_folder(tmp_path):
 
 def test_npz_wrong_key_is_located(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.zeros((3, 2)), target=np.zeros(3))
-    error = error_of(make(tmp_path, "{type: npz, path: d.npz}", csv=None))
+    error = error_of(make(tmp_path, "{type: npz, path: d.npz}", csv=None), code="E502")
     assert error.message == "d.npz has no array 'y'"
     assert error.key_path == ("data", "source", "y_key")
 
@@ -259,7 +263,8 @@ def test_text_target_for_regression(tmp_path):
             "{type: csv, path: d.csv, target: sex, features: [age]}",
             shape="[1]",
             loss="mse",
-        )
+        ),
+        code="E505",
     )
     assert error.message == "mse needs a numeric target but d.csv has 'f'"
     assert error.key_path == ("data", "source", "target")
@@ -273,7 +278,7 @@ def test_stratify_needs_classes(tmp_path):
         shape="[1]",
         loss="mse",
     )
-    error = error_of(spec)
+    error = error_of(spec, code="E506")
     assert error.message == "stratify needs a class target, but the task is regression"
     assert error.line == 11
 
@@ -293,5 +298,5 @@ def test_split_test_with_the_sources_own_test_files(tmp_path):
         loss="cross_entropy",
         csv=None,
     )
-    error = error_of(spec)
+    error = error_of(spec, code="E506")
     assert error.message == "the source has its own test files; remove split.test"

@@ -165,7 +165,7 @@ def test_bad_layouts_are_errors_at_the_source_line(tmp_path, layout, message):
         for i in range(count):
             Image.new("RGB", (4, 4)).save(tmp_path / "pics" / name / f"{i}.png")
     errors = _errors(tmp_path)
-    assert message in str(errors)
+    assert message in str(errors) and errors.errors[0].code == "E504"
     assert errors.errors[0].line == 15 and errors.errors[0].key_path[:2] == ("data", "source")
 
 
@@ -180,7 +180,7 @@ def test_a_validation_class_unknown_to_training_is_located(tmp_path):
     (tmp_path / "spec.yaml").write_text(text)
     with pytest.raises(SpecErrors) as caught:
         prepare_data(load_spec(tmp_path / "spec.yaml"))
-    assert "'cow'" in str(caught.value)
+    assert "'cow'" in str(caught.value) and caught.value.errors[0].code == "E504"
     assert caught.value.errors[0].key_path == ("data", "source", "val_path")
 
 

@@ -204,6 +204,7 @@ def test_torchvision_missing_is_a_clear_error(tmp_path):
         prepare_data(spec)
     assert "needs torchvision, which is not installed" in str(info.value)
     assert info.value.errors[0].line == 11  # the data.source line
+    assert info.value.errors[0].code == "E503"
 
 
 def test_seeded_splits_are_deterministic(tmp_path):

@@ -15,6 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from specc.codes import CODES
 from specc.errors import SpecError
 from specc.ops import LAYER_TYPES
 from specc.spec.schema import Spec
@@ -158,6 +159,7 @@ def assert_contract(text: str) -> None:
         assert error.path == "fuzz.yaml" and error.message
         assert 1 <= error.line <= n_lines and error.col >= 1, error
         assert "\n" not in error.header()
+        assert error.code in CODES, error
 
 
 scalars = (

@@ -360,7 +360,7 @@ def test_nproc_with_a_bad_set_is_refused_before_launching(project, monkeypatch, 
         "optimizer.lr=-1",
     )
     assert code == 2
-    assert err.count("error:") == 1 and "--set optimizer.lr=-1" in err
+    assert err.count(": error[") == 1 and ": error[E106]: --set optimizer.lr=-1" in err
     code, _, err = cli(
         monkeypatch, capsys, "train", project / "spec.yaml", "--nproc", "2", "--set", "noequals"
     )

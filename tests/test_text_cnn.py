@@ -64,7 +64,7 @@ def test_conv1d_straight_on_an_embedding_is_a_located_error(between):
     spec, errors = check_text(text, "t.yaml")
     assert spec is None and len(errors) == 1
     error = errors[0]
-    assert error.line == text.count("\n")  # the conv1d line
+    assert (error.line, error.code) == (text.count("\n"), "E404")  # the conv1d line
     assert "take the 50 positions as channels" in error.message
     assert "{type: permute, dims: [0, 2, 1]}" in error.message
 

@@ -166,7 +166,7 @@ def test_a_spec_without_training_sections_is_a_located_error(tmp_path):
     assert messages == [
         f"train needs a '{s}' section" for s in ("loss", "optimizer", "data", "train")
     ]
-    assert {e.line for e in info.value.errors} == {1}
+    assert {(e.line, e.code) for e in info.value.errors} == {(1, "E601")}
     assert not (tmp_path / "run").exists()
 
 
@@ -214,7 +214,7 @@ def test_a_bad_override_is_located_and_names_the_override(tmp_path):
     with pytest.raises(SpecErrors) as info:
         train(spec, out_dir=tmp_path / "run", quiet=True, overrides=["optimizer.lr=-1"])
     (error,) = info.value.errors
-    assert error.message.startswith("--set optimizer.lr=-1: ")
+    assert error.message.startswith("--set optimizer.lr=-1: ") and error.code == "E106"
     assert (
         error.line == IRIS.splitlines().index("optimizer: {type: sgd, lr: 0.1, momentum: 0.9}") + 1
     )
@@ -231,8 +231,9 @@ def test_monitor_not_computed_is_a_located_error(tmp_path):
             IRIS.replace("  metrics: [accuracy, f1]", "  metrics: [accuracy]\n  monitor: val_f1"),
         )
     )
-    with pytest.raises(SpecErrors, match="monitor 'val_f1' is not computed"):
+    with pytest.raises(SpecErrors, match="monitor 'val_f1' is not computed") as info:
         train(spec, out_dir=tmp_path / "run", quiet=True)
+    assert [e.code for e in info.value.errors] == ["E604"]
 
 
 def test_early_stopping_stops_and_says_so(tmp_path):
@@ -327,7 +328,7 @@ def test_cli_trains_and_reports_missing_sections(tmp_path, monkeypatch, capsys):
     bare = write_spec(tmp_path, IRIS.split("loss:")[0], "bare.yaml")
     monkeypatch.setattr(sys, "argv", ["specc", "train", str(bare), "--quiet"])
     assert run_app(app) == 2
-    assert f"{bare}:1:1: error: train needs a 'loss' section" in capsys.readouterr().err
+    assert f"{bare}:1:1: error[E601]: train needs a 'loss' section" in capsys.readouterr().err
 
 
 def test_bf16_autocast_trains_on_cpu_and_fp16_is_a_clear_error(tmp_path):

@@ -454,6 +454,7 @@ def test_unsupported_features_are_located_refusals_and_model_py_is_still_written
     flip_line = text.splitlines().index("  transforms: [{type: random_horizontal_flip}]") + 1
     assert flip_line in [e.line for e in errors]
     assert all("train.py does not support" in m for m in messages)
+    assert {e.code for e in errors} == {"E605"}
     assert (tmp_path / "model.py").exists() and not (tmp_path / "train.py").exists()
 
 

@@ -83,7 +83,7 @@ def test_unknown_key_is_located_and_names_the_option(tmp_path) -> None:
         check_space(spec, ["optimizer.lrr=uniform(0.1,0.2)"])
     error = caught.value.errors[0]
     assert error.message.startswith("--search optimizer.lrr=uniform(0.1,0.2): ")
-    assert error.line == 11  # the optimizer line of TINY
+    assert (error.line, error.code) == (11, "E101")  # the optimizer line of TINY
 
 
 def test_a_bound_the_spec_rejects_is_located(tmp_path) -> None:
@@ -93,7 +93,7 @@ def test_a_bound_the_spec_rejects_is_located(tmp_path) -> None:
     error = caught.value.errors[0]
     assert "--search model.layers.0.out_features=int(0,8)" in error.message
     assert "(value 0)" in error.message
-    assert error.line == 7  # the first layer
+    assert (error.line, error.code) == (7, "E106")  # the first layer
 
 
 def test_a_key_that_is_not_a_path_is_an_option_error(tmp_path) -> None:

@@ -47,7 +47,7 @@ def test_invalid_spec_exits_2_with_the_report(monkeypatch, capsys, tmp_path: Pat
     assert code == 2
     assert "lenet5" in out  # the good spec is still checked and reported
     assert err.splitlines() == [
-        f"{bad}:5:19: error: unknown layer type 'linaer' (did you mean 'linear'?)",
+        f"{bad}:5:19: error[E201]: unknown layer type 'linaer' (did you mean 'linear'?)",
         "    5 |   layers: [{type: linaer, out_features: 2}]",
         "      |                   ^",
         "1 error",
@@ -56,7 +56,7 @@ def test_invalid_spec_exits_2_with_the_report(monkeypatch, capsys, tmp_path: Pat
 
 def test_missing_file_exits_2(monkeypatch, capsys, tmp_path: Path):
     code, _, err = specc(monkeypatch, capsys, "validate", str(tmp_path / "nope.yaml"))
-    assert code == 2 and "no such file" in err and "Traceback" not in err
+    assert code == 2 and "error[E001]: no such file" in err and "Traceback" not in err
 
 
 def test_usage_errors_exit_2_without_traceback(monkeypatch, capsys):
@@ -97,7 +97,7 @@ def test_real_entry_point(entry: list[str], tmp_path: Path):
         timeout=60,
     )
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
-    assert f"{bad}:1:1: error: missing required key 'model'" in failed.stderr
+    assert f"{bad}:1:1: error[E102]: missing required key 'model'" in failed.stderr
 
 
 def test_fast_path_prints_what_the_typer_command_prints(monkeypatch, capsys, tmp_path: Path):

@@ -55,6 +55,7 @@ def _refuse(spec: Spec, problems: list[tuple[tuple, str]], model_py: Path) -> No
             f"the standalone train.py does not support {what}, so it "
             f"was not written ({model_py} was)",
             hint="train this spec with `specc train`",
+            code="E605",
         )
         for key, what in problems
     ]

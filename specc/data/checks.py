@@ -51,6 +51,7 @@ def check_agreement(spec, sample: list[int], target, *, described: str) -> list[
                 INPUT_SHAPE,
                 f"model.input.shape is {wanted} but {described}",
                 hint=_shape_hint(sample, wanted),
+                code="E509",
             )
         )
     errors += _augment_problems(spec)
@@ -76,6 +77,7 @@ def _augment_problems(spec) -> list[SpecError]:
                     spec,
                     ("data", "transforms", i),
                     f"{step.type} needs images [C, H, W], but model.input.shape is {wanted}",
+                    code="E508",
                 )
             )
         elif step.unit_pixels and not spec.data.source.lazy:
@@ -86,6 +88,7 @@ def _augment_problems(spec) -> list[SpecError]:
                     f"{step.type} needs pixels "
                     "in [0, 1] before normalize: it is offered for the "
                     "image_folder source only",
+                    code="E508",
                 )
             )
         elif step.crops:
@@ -101,6 +104,7 @@ def _augment_problems(spec) -> list[SpecError]:
                         hint="pad with the crop's padding argument instead"
                         if step.type == "random_crop"
                         else None,
+                        code="E508",
                     )
                 )
     return errors
@@ -132,6 +136,7 @@ def _output_problems(spec, target) -> list[SpecError]:
                     where,
                     f"{label} gives {shape} per sample but the target "
                     f"has {width} column{'s' if width != 1 else ''}",
+                    code="E509",
                 )
             ]
         return []
@@ -142,6 +147,7 @@ def _output_problems(spec, target) -> list[SpecError]:
                 where,
                 f"{label} gives {shape} per sample; a class target "
                 "needs one score per class ([K]) per sample",
+                code="E509",
             )
         ]
     return _class_problems(spec, where, label, shape[0], target)
@@ -158,6 +164,7 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
                     where,
                     f"{who} needs 1 output unit for a binary target, but {label} has {units} units",
                     hint="use 1 unit, or cross_entropy with 2 units",
+                    code="E509",
                 )
             ]
         return []
@@ -168,6 +175,7 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
                 where,
                 f"the target has class labels up to {int(target.y.max())}"
                 f" but {label} has {units} units (classes 0..{units - 1})",
+                code="E509",
             )
         ]
     if units != target.num_classes:
@@ -176,6 +184,7 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
                 spec,
                 where,
                 f"{label} has {units} units but the target has {target.num_classes} classes",
+                code="E509",
             )
         ]
     return []
@@ -196,6 +205,7 @@ def transform_problems(spec, sample: list[int]) -> list[SpecError]:
                             f"normalize has {len(getattr(step, key))} {key} "
                             f"values but the samples have {channels} channels "
                             f"(shape {shape})",
+                            code="E508",
                         )
                     )
         elif step.type in ("pad", "resize"):
@@ -205,6 +215,7 @@ def transform_problems(spec, sample: list[int]) -> list[SpecError]:
                         spec,
                         ("data", "transforms", i),
                         f"{step.type} needs images, but the samples have shape {shape}",
+                        code="E508",
                     )
                 )
                 return errors
@@ -219,6 +230,7 @@ def transform_problems(spec, sample: list[int]) -> list[SpecError]:
                         ("data", "transforms", i, "padding"),
                         "pad takes 1, 2 or 4 numbers (all sides; left/right "
                         "and top/bottom; left, top, right, bottom)",
+                        code="E508",
                     )
                 )
                 return errors

@@ -58,6 +58,7 @@ def recipe_of(spec) -> Recipe:
             INPUT_SHAPE,
             f"the image_folder source gives images [C, H, W] with "
             f"1 (grey) or 3 (RGB) channels, but model.input.shape is {shape}",
+            code="E509",
         )
     size = decode_size(spec)
     if min(size) < 1:
@@ -66,6 +67,7 @@ def recipe_of(spec) -> Recipe:
             ("data", "transforms"),
             f"the pad steps leave decoded images of "
             f"size {list(size)} for model.input.shape {shape}",
+            code="E508",
         )
     fit = "exact" if any(t.type == "resize" for t in spec.data.transforms) else "cover"
     return Recipe("L" if shape[0] == 1 else "RGB", size, fit)
@@ -89,6 +91,7 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
             at,
             f"{folder} has no class folders; the image_folder source "
             "reads DIR/<class name>/<image files>",
+            code="E504",
         )
     if found.empty:
         exts = ", ".join(spec.data.source.extensions)
@@ -103,6 +106,7 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
                 else ""
             ),
             hint="remove the empty folder, or add its extension to data.source.extensions",
+            code="E504",
         )
     if classes is None and len(found.classes) == 1:
         raise_located(
@@ -110,6 +114,7 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
             at,
             f"{folder} has one class folder ('{found.classes[0]}'); a "
             "classifier needs at least two classes",
+            code="E504",
         )
     if classes is not None and (found.labels < 0).any():
         stray = sorted(set(found.classes) - set(classes))
@@ -118,6 +123,7 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
             at,
             f"{folder} has class folder '{stray[0]}', which is not a class of data.source.path",
             hint=f"its classes: {listing(classes, 12)}",
+            code="E504",
         )
     return found
 
@@ -162,6 +168,7 @@ def _checked(spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
             (*SOURCE, key),
             f"every file in class folder "
             f"'{found.classes[empty[0]]}' of {found.root} is a bad image",
+            code="E504",
         )
     return kept, len(bad), sizes[keep]
 
@@ -179,6 +186,7 @@ def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
                 spec,
                 ("data", "split", name),
                 f"data.source.{key} gives the {name} images; remove split.{name}",
+                code="E506",
             )
         listed, more, given_sizes[name] = _checked(
             spec, _listed(spec, spec_dir, key, main.classes), key
@@ -209,6 +217,7 @@ def _target(spec, parts: dict[str, Listing]):
             "gives class labels (one per class folder), so it needs a "
             "classification loss",
             hint="use cross_entropy",
+            code="E505",
         )
     return encode_target(spec, raw, task)
 

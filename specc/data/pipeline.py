@@ -68,7 +68,7 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
         RunError: a data file that is missing or cannot be read (exit 1).
     """
     if spec.data is None:
-        raise_located(spec, ("data",), "the spec has no data section to train on")
+        raise_located(spec, ("data",), "the spec has no data section to train on", code="E601")
     spec_dir = Path(spec_dir) if spec_dir is not None else Path(spec.source_path).parent
     if spec.data.source.lazy:  # image files, decoded while training
         from specc.data.image_source import prepare_images
@@ -123,6 +123,7 @@ def _features(spec, raw: RawData, index: dict) -> tuple[dict[str, np.ndarray], d
             f"columns, but {raw.origin} gives samples of shape "
             f"{list(raw.x.shape[1:])}",
             hint="use data.transforms (normalize) for images",
+            code="E507",
         )
     xs = {name: _scaled(raw.x[rows], raw.scale) for name, rows in index.items() if rows is not None}
     if raw.test is not None:
@@ -154,6 +155,7 @@ def _finish_x(spec, raw: RawData, xs: dict, state: dict, target: Target) -> dict
                 spec,
                 ("model", "input", "dtype"),
                 f"model.input.dtype is int64 but {raw.origin} has non-integer values",
+                code="E509",
             )
         out[name] = x.reshape(len(x), *shape).astype(np.int64 if dtype == "int64" else np.float32)
     return out

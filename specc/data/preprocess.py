@@ -89,6 +89,7 @@ def _columns(spec, i: int, step, frame: pd.DataFrame, numeric: set[str]) -> list
                 f"{step.type}: column '{name}' is "
                 f"not among the features at this step{did_you_mean(name, present)}",
                 hint=f"columns here: {listing(present, 15)}",
+                code="E502",
             )
     return list(step.columns)
 
@@ -104,7 +105,9 @@ def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list
     try:
         est.fit(_matrix(frames["train"], columns, as_numbers))
     except (ValueError, TypeError) as exc:
-        raise_located(spec, (*PRE, i), f"{step.type} on {columns} of {raw.origin}: {exc}")
+        raise_located(
+            spec, (*PRE, i), f"{step.type} on {columns} of {raw.origin}: {exc}", code="E507"
+        )
     outputs = step.output_names(est, columns)
     for name, frame in frames.items():
         try:
@@ -117,6 +120,7 @@ def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list
                 (*PRE, i),
                 f"{step.type} on the {name} split of {raw.origin}: {exc}",
                 hint="handle_unknown: ignore accepts categories unseen in training",
+                code="E507",
             )
         frames[name] = _replace(frame, columns, outputs, values, as_numbers)
     state = {key: plain(value) for key, value in step.fitted_state(est).items()}
@@ -163,7 +167,7 @@ def _require_numeric(spec, key: tuple, column: pd.Series, raw, why: str) -> None
             "encode it with one_hot_encoder or ordinal_encoder in data.preprocess, or "
             "leave it out of data.source.features"
         )
-    raise_located(spec, key, f"{message}; {why}", hint=hint)
+    raise_located(spec, key, f"{message}; {why}", hint=hint, code="E507")
 
 
 def finish(spec, frames: dict[str, pd.DataFrame], raw) -> dict[str, np.ndarray]:
@@ -198,4 +202,5 @@ def _check_nan(spec, split: str, frame: pd.DataFrame, matrix: np.ndarray, raw) -
         f"column '{col}' of {raw.origin} has {int(counts[j])} missing "
         f"values (NaN) left after preprocessing in the {split} split",
         hint=f"add {{type: simple_imputer, columns: [{col}]}} to data.preprocess",
+        code="E507",
     )

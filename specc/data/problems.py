@@ -14,18 +14,27 @@ from specc.errors import SpecError, SpecErrors
 __all__ = ["listing", "located", "raise_all", "raise_io", "raise_located", "where"]
 
 
-def located(spec, key_path: tuple, message: str, hint: str | None = None) -> SpecError:
-    """A :class:`SpecError` at the spec line of ``key_path`` (``("data", "source", "path")``)."""
+def located(
+    spec, key_path: tuple, message: str, hint: str | None = None, *, code: str
+) -> SpecError:
+    """A :class:`SpecError` with ``code`` at the spec line of ``key_path``
+    (``("data", "source", "path")``)."""
+    line, col = _position(spec, key_path)
+    path = getattr(spec, "source_path", "<spec>")
+    return SpecError(path, line, col, message, tuple(key_path), hint, code=code)
+
+
+def _position(spec, key_path: tuple) -> tuple[int, int]:
     positions = getattr(spec, "positions", None)
-    line, col = positions.locate(tuple(key_path)) if positions is not None else (0, 0)
-    return SpecError(
-        getattr(spec, "source_path", "<spec>"), line, col, message, tuple(key_path), hint
-    )
+    return positions.locate(tuple(key_path)) if positions is not None else (0, 0)
 
 
-def raise_located(spec, key_path: tuple, message: str, hint: str | None = None) -> NoReturn:
-    """Raise one located error as :class:`SpecErrors` (exit status 2)."""
-    raise SpecErrors([located(spec, key_path, message, hint)], getattr(spec, "source", ""))
+def raise_located(
+    spec, key_path: tuple, message: str, hint: str | None = None, *, code: str
+) -> NoReturn:
+    """Raise one located error with ``code`` as :class:`SpecErrors` (exit status 2)."""
+    error = located(spec, key_path, message, hint, code=code)
+    raise SpecErrors([error], getattr(spec, "source", ""))
 
 
 def raise_all(spec, errors: list[SpecError]) -> None:
@@ -36,9 +45,9 @@ def raise_all(spec, errors: list[SpecError]) -> None:
 
 def where(spec, key_path: tuple) -> str:
     """``"data.source.path, specs/x.yaml:12"``: a key path and its spec line, for one-liners."""
-    error = located(spec, key_path, "")
+    line, _ = _position(spec, key_path)
     dotted = ".".join(str(k) for k in key_path)
-    return f"{dotted} at {error.path}:{error.line}" if error.line else dotted
+    return f"{dotted} at {getattr(spec, 'source_path', '<spec>')}:{line}" if line else dotted
 
 
 def listing(names: list[str], limit: int) -> str:

@@ -109,6 +109,7 @@ def _inline(spec, source, spec_dir: Path) -> RawData:
             spec,
             (*SOURCE, "y"),
             f"inline data has {len(source.x)} samples in x but {len(source.y)} targets in y",
+            code="E501",
         )
     try:
         x = np.asarray(source.x, dtype=np.float64)
@@ -119,6 +120,7 @@ def _inline(spec, source, spec_dir: Path) -> RawData:
             spec,
             (*SOURCE, "x"),
             "inline x holds a non-finite number (inf or nan); training needs finite numbers",
+            code="E501",
         )
     if x is None or x.dtype == object:
         if all(isinstance(row, list) for row in source.x) and len({len(r) for r in source.x}) == 1:
@@ -127,6 +129,7 @@ def _inline(spec, source, spec_dir: Path) -> RawData:
             spec,
             (*SOURCE, "x"),
             "inline x must be numbers, or lists of equal length (one per sample)",
+            code="E501",
         )
     return RawData(_samples(x), _targets(source.y), "inline data", (*SOURCE, "y"))
 
@@ -160,6 +163,7 @@ def _csv(spec, source, spec_dir: Path) -> RawData:
                 spec,
                 (*SOURCE, "features", i),
                 f"column '{name}' is the target; it cannot also be a feature",
+                code="E502",
             )
     if len(frame) == 0:
         raise_io(f"{path} has a header but no rows of data")
@@ -199,12 +203,14 @@ def _check_column(
             key,
             f"column '{name}' is not in {path.name}",
             hint="its columns are not listed: the file is outside the spec's folder",
+            code="E502",
         )
     raise_located(
         spec,
         key,
         f"column '{name}' is not in {path.name}{did_you_mean(name, columns)}",
         hint=f"its columns are: {listing(columns, 12)}",
+        code="E502",
     )
 
 
@@ -264,6 +270,7 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
                         f"{path.name} has no array '{key}'"
                         + (did_you_mean(key, keys) if shown else ""),
                         hint=f"its arrays: {keys}" if shown else None,
+                        code="E502",
                     )
             _check_npz_size(archive, [source.x_key, source.y_key], path)
             x, y = archive[source.x_key], archive[source.y_key]
@@ -274,6 +281,7 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
             spec,
             SOURCE,
             f"{path.name}: '{source.x_key}' has {len(x)} samples but '{source.y_key}' has {len(y)}",
+            code="E501",
         )
     return RawData(_samples(x), y, path.name, (*SOURCE, "y_key"))
 
@@ -309,6 +317,7 @@ def _torchvision(spec, source, spec_dir: Path) -> RawData:
             (*SOURCE, "type"),
             "the torchvision source needs torchvision, which is not installed",
             hint="pip install torchvision, or use the mnist, csv, npz or sklearn source",
+            code="E503",
         )
     table = {
         "MNIST": tvd.MNIST,
@@ -323,6 +332,7 @@ def _torchvision(spec, source, spec_dir: Path) -> RawData:
             (*SOURCE, "name"),
             f"unknown torchvision dataset '{source.name}'{did_you_mean(source.name, table)}",
             hint=f"known: {', '.join(table)}",
+            code="E503",
         )
     root = spec_dir / source.root
     try:

@@ -34,21 +34,29 @@ def split_indices(
     seed = spec.seed if split.seed is None else split.seed
     if split.stratify and labels is None:
         raise_located(
-            spec, (*SPLIT, "stratify"), "stratify needs a class target, but the task is regression"
+            spec,
+            (*SPLIT, "stratify"),
+            "stratify needs a class target, but the task is regression",
+            code="E506",
         )
     if split.test and has_own_test:
         raise_located(
-            spec, (*SPLIT, "test"), "the source has its own test files; remove split.test"
+            spec,
+            (*SPLIT, "test"),
+            "the source has its own test files; remove split.test",
+            code="E506",
         )
     rest, test = _take(spec, np.arange(n), labels, split.test, seed, "test")
     val_fraction = split.val / (1 - (split.test or 0)) if split.val else None
     if val_fraction is not None and val_fraction >= 1:
-        raise_located(spec, SPLIT, "split.val + split.test leaves no training rows")
+        raise_located(spec, SPLIT, "split.val + split.test leaves no training rows", code="E506")
     train, val = _take(spec, rest, labels, val_fraction, seed, "val")
     result = {"train": train, "val": val, "test": test}
     for name, rows in result.items():
         if rows is not None and len(rows) == 0:
-            raise_located(spec, SPLIT, f"the {name} split is empty ({n} samples in all)")
+            raise_located(
+                spec, SPLIT, f"the {name} split is empty ({n} samples in all)", code="E506"
+            )
     return result
 
 
@@ -69,5 +77,6 @@ def _take(
             spec,
             (*SPLIT, name),
             f"cannot split off {fraction:.3g} of {len(rows)} samples for {name}: {exc}",
+            code="E506",
         )
     return np.asarray(keep, dtype=np.int64), np.asarray(taken, dtype=np.int64)

@@ -75,6 +75,7 @@ def encode_target(spec, raw, task: str) -> Target:
             raw.target_key,
             f"the target in {raw.origin} has {missing} missing values",
             hint="drop those rows from the file",
+            code="E505",
         )
     if task == "regression":
         return _regression(spec, raw)
@@ -101,6 +102,7 @@ def _regression(spec, raw) -> Target:
                 f"{_loss_name(spec, 'regression')} needs a "
                 f"numeric target but {raw.origin} has '{first}'",
                 hint="use cross_entropy for class labels",
+                code="E505",
             )
     else:
         y = raw.y
@@ -124,6 +126,7 @@ def _class_indices(spec, raw) -> tuple[np.ndarray, list[str] | None]:
             raw.target_key,
             f"a class target must be one label per sample, "
             f"but {raw.origin} gives shape {list(y.shape[1:])} per sample",
+            code="E505",
         )
     if _text_labels(y):
         return _string_classes(spec, raw)
@@ -137,6 +140,7 @@ def _class_indices(spec, raw) -> tuple[np.ndarray, list[str] | None]:
             f"class indices 0, 1, 2, ... but the target in {raw.origin} has "
             f"{bad[0]:g}",
             hint="use a regression loss (mse) for real-valued targets",
+            code="E505",
         )
     return values.astype(np.int64), raw.class_names
 
@@ -152,6 +156,7 @@ def _string_classes(spec, raw) -> tuple[np.ndarray, list[str]]:
             ("data", "source", "labels"),
             f"the target in {raw.origin} has "
             f"label '{unknown[0]}', which is not in data.source.labels",
+            code="E505",
         )
     return np.asarray([index[v] for v in text], dtype=np.int64), names
 
@@ -166,6 +171,7 @@ def _binary(spec, raw, labels: np.ndarray, names: list[str] | None, *, from_text
             ("loss",) if spec.loss else raw.target_key,
             f"{loss} needs a 0/1 target but the target in {raw.origin} has values {shown}",
             hint="use cross_entropy for more than two classes",
+            code="E505",
         )
     if names is not None and len(names) > 2:
         raise_located(
@@ -173,6 +179,7 @@ def _binary(spec, raw, labels: np.ndarray, names: list[str] | None, *, from_text
             ("loss",) if spec.loss else raw.target_key,
             f"{loss} needs a binary target but the target in {raw.origin} has {len(names)} classes",
             hint="use cross_entropy for more than two classes",
+            code="E505",
         )
     y = labels.astype(np.float32).reshape(-1, 1)
     return Target(y, "binary", 2, names)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Inferred",
@@ -167,16 +168,23 @@ RESERVED_NAMES = MODULE_ATTRIBUTES | frozenset(
 
 
 def check_layer_name(name: str) -> str:
-    """Validate a user-given layer name: an ASCII identifier that generated code can use."""
+    """Validate a user-given layer name: an ASCII identifier that generated code can use.
+
+    Raises:
+        PydanticCustomError: (a ValueError) of type ``layer_name`` (code E207).
+    """
     if not name.isascii() or not name.isidentifier():
-        raise ValueError(
+        raise PydanticCustomError(
+            "layer_name",
             f"layer name {name!r} is not a valid name: use letters, digits and '_', "
-            "not starting with a digit"
+            "not starting with a digit",
         )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        raise ValueError(f"layer name {name!r} is a Python keyword")
+        raise PydanticCustomError("layer_name", f"layer name {name!r} is a Python keyword")
     if name in RESERVED_NAMES or name.startswith("_"):
-        raise ValueError(f"layer name {name!r} is reserved (it would clash in generated code)")
+        raise PydanticCustomError(
+            "layer_name", f"layer name {name!r} is reserved (it would clash in generated code)"
+        )
     return name
 
 

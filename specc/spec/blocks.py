@@ -25,7 +25,7 @@ LAYERS = ("model", "layers")
 MAX_DEPTH = 32
 USE_KEYS = {"type", "block", "args", "repeat", "name", "inputs", "first", "copy_names", "when"}
 SEQ_KEYS = {"type", "name", "layers", "inputs", "when"}
-Problem = tuple[tuple, str]  # (key path, message)
+Problem = tuple[tuple, str, str]  # (key path, message, code)
 
 
 @dataclass
@@ -59,8 +59,9 @@ class _Expander:
         self.legacy: dict[str, str] = {}  # flat name of a use's output -> its path
         self.aliases: dict[tuple, tuple] = {}  # applied once expansion is over
 
-    def problem(self, path: tuple, message: str) -> None:
-        self.problems.append((path, message))
+    def problem(self, path: tuple, message: str, code: str) -> None:
+        """Record a problem at ``path``; ``code`` is its :data:`specc.codes.CODES` key."""
+        self.problems.append((path, message, code))
 
     def emit(self, layer: Any, origin: tuple, path: str, scope: Scope | None) -> None:
         index = len(self.layers)
@@ -76,7 +77,7 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[tuple], Lay
 
     Unnamed layers are named ``<type>_<k>``, k counting layers of that type from 1.
     Returns the problems found (unknown block, missing argument...) as
-    ``(key path, message, (line, col))``, and the layout.
+    ``(key path, message, code, (line, col))``, and the layout.
     """
     model = data.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
@@ -88,7 +89,8 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[tuple], Lay
     model["layers"] = ex.layers
     # located now: once aliases redirect expanded indices, model.layers[i] means another layer
     located = [
-        (path, message, positions.locate(path, at_key=True)) for path, message in ex.problems
+        (path, message, code, positions.locate(path, at_key=True))
+        for path, message, code in ex.problems
     ]
     positions.aliases.update(ex.aliases)
     outputs = model.get("outputs")
@@ -160,17 +162,22 @@ def _clash(ex: _Expander, item: dict, at: tuple, body: _Body, other: int, origin
     ex.problem(
         (*at, "name"),
         f"duplicate layer name '{item['name']}': the layer or use on line {line} has it too",
+        "E205",
     )
 
 
 def _present(ex: _Expander, item: dict, body: _Body, at: tuple) -> bool:
     when = item["when"]
     if body.block is None:
-        ex.problem((*at, "when"), "'when' is allowed only on layers inside a block")
+        ex.problem((*at, "when"), "'when' is allowed only on layers inside a block", "E306")
         return True
     if isinstance(when, bool):
         return when
-    ex.problem((*at, "when"), f"when must be a condition over the block's parameters, got {when!r}")
+    ex.problem(
+        (*at, "when"),
+        f"when must be a condition over the block's parameters, got {when!r}",
+        "E306",
+    )
     return True
 
 
@@ -215,6 +222,7 @@ def _read_refs(ex: _Expander, item: dict, at: tuple, body: _Body, previous: str)
                 key(i),
                 f"unknown input '{ref}': a layer in block '{body.block}' reads "
                 f"only 'input' and the block's earlier layers{did_you_mean(ref, known)}",
+                "E203",
             )
             out.append(body.source)
     return out
@@ -249,7 +257,7 @@ def _substitute(ex: _Expander, item: dict, body: _Body, at: tuple) -> dict | Non
         try:
             return _value(value, body, path[-1] == "when")
         except ExprError as exc:
-            ex.problem(path, f"{exc}")
+            ex.problem(path, f"{exc}", "E301")
             ok = False
             return value
 
@@ -284,7 +292,7 @@ def _check_name(ex: _Expander, item: dict, at: tuple) -> str | None:
     try:
         return check_layer_name(name) if isinstance(name, str) else None
     except ValueError as exc:
-        ex.problem((*at, "name"), str(exc))
+        ex.problem((*at, "name"), str(exc), "E207")
         return None
 
 
@@ -303,7 +311,7 @@ def _expand_use(ex: _Expander, use: dict, at: tuple, body: _Body, previous: str)
         return _raw(ex, use, at, body, previous)
     if block_name in body.stack or len(body.stack) >= MAX_DEPTH:
         chain = " -> ".join([*body.stack, block_name])
-        ex.problem((*at, "block"), f"block '{block_name}' uses itself: {chain}")
+        ex.problem((*at, "block"), f"block '{block_name}' uses itself: {chain}", "E304")
         return _raw(ex, use, at, body, previous)
     block = ex.blocks[block_name]
     repeat = use.get("repeat", 1)
@@ -368,7 +376,7 @@ def _unknown_block(ex: _Expander, block_name: Any, at: tuple) -> None:
     names = [str(b) for b in ex.blocks]
     hint = did_you_mean(str(block_name), names) if names else ""
     known = f"; defined blocks: {', '.join(names)}" if names else "; model.blocks is empty"
-    ex.problem((*at, "block"), f"unknown block '{block_name}'{hint}{known}")
+    ex.problem((*at, "block"), f"unknown block '{block_name}'{hint}{known}", "E206")
 
 
 def _use_ok(ex: _Expander, use: dict, at: tuple, block: Any, repeat: Any, copy_names: Any) -> bool:
@@ -383,10 +391,11 @@ def _use_ok(ex: _Expander, use: dict, at: tuple, block: Any, repeat: Any, copy_n
             (*at, "copy_names"),
             "copy_names must be a name with {n} (counting from "
             f"1) or {{i}} (from 0), such as 'denselayer{{n}}', got {copy_names!r}",
+            "E305",
         )
         return False
     if isinstance(use.get("inputs"), list):
-        ex.problem((*at, "inputs"), "a block use reads one input (a block has one 'input')")
+        ex.problem((*at, "inputs"), "a block use reads one input (a block has one 'input')", "E305")
         return False
     return True
 
@@ -405,7 +414,9 @@ def _block_env(
     given = use.get("args") or {}
     overrides = use.get("first") or {}
     if not all(isinstance(d, dict) for d in (params, given, overrides)):
-        ex.problem(at, f"args, first and the params of block '{block_name}' must be mappings")
+        ex.problem(
+            at, f"args, first and the params of block '{block_name}' must be mappings", "E305"
+        )
         return None
     ok = True
     for section, values in (("args", given), ("first", overrides)):
@@ -415,6 +426,7 @@ def _block_env(
                     (*at, section, key),
                     f"block '{block_name}' has no parameter '{key}'"
                     f"{did_you_mean(str(key), [str(p) for p in params])}",
+                    "E302",
                 )
                 ok = False
     values = {**given, **(overrides if first else {})}
@@ -439,7 +451,7 @@ def _param_value(
         return env[key]
     value = values[key] if key in values else params[key]
     if value is None:
-        ex.problem(at, f"block '{block_name}' needs a value for '{key}'")
+        ex.problem(at, f"block '{block_name}' needs a value for '{key}'", "E303")
         return None
     if isinstance(value, str) and "$" in value and key not in values:
         where = ("model", "blocks", block_name, "params", key)
@@ -448,6 +460,7 @@ def _param_value(
                 where,
                 f"the defaults of block '{block_name}' refer to each other: "
                 f"{' -> '.join((*seen, key))}",
+                "E304",
             )
             return None
 
@@ -470,7 +483,7 @@ def _param_value(
             )
         except ExprError as exc:
             if str(exc):
-                ex.problem(where, str(exc))
+                ex.problem(where, str(exc), "E301")
             return None
     env[key] = value
     return value
@@ -513,6 +526,7 @@ def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body, previo
                     ex.problem(
                         (*m_at, key),
                         f"'{key}' is not allowed inside a sequential: its layers form a chain",
+                        "E305",
                     )
             if body.block is not None:
                 member = _substitute(ex, member, body, m_at)

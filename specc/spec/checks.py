@@ -23,8 +23,8 @@ def _feeding_layer(graph: Graph) -> Node | None:
     return None
 
 
-def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]]:
-    """Problems between the loss and the layer that feeds it."""
+def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str, str]]:
+    """Problems between the loss and the layer that feeds it: ``(index, key, message, code)``."""
     if spec.loss is None:
         return []
     last = _feeding_layer(graph)
@@ -33,10 +33,10 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str]
     problem = spec.loss.output_problem(kind, feeder)
     if problem is None:
         return []
-    return [(last.index if last else None, None, problem)]
+    return [(last.index if last else None, None, problem, "E405")]
 
 
-def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str]]:
+def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str, str]]:
     """Wiring that validates but builds a different model than the one meant.
 
     A conv1d reading an embedding's ``[positions, embedding_dim]`` output (directly or through
@@ -59,7 +59,7 @@ def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str]]:
                 f"with {dim} channels (or an identity layer in between if this layout is "
                 "meant)"
             )
-            problems.append((node.index, None, message))
+            problems.append((node.index, None, message, "E404"))
     return problems
 
 

@@ -77,6 +77,10 @@ def _pos(mark: yaml.Mark) -> Pos:
     return (mark.line + 1, mark.column + 1)
 
 
+class _TooDeep(yaml.composer.ComposerError):
+    """The spec nests deeper than :data:`MAX_DEPTH` (code E901)."""
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader with a nesting limit: its composer recurses once per level, so a
     spec nested 10^5 deep would end in a RecursionError instead of a located error."""
@@ -89,7 +93,7 @@ class _Loader(yaml.SafeLoader):
         if self.check_event(yaml.CollectionStartEvent):
             if self._depth >= MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(
+                raise _TooDeep(
                     None, None, f"the spec is nested more than {MAX_DEPTH} levels deep", mark
                 )
             self._depth += 1
@@ -119,12 +123,13 @@ class _Builder:
                 f"the spec expands to more than {MAX_NODES:,} values "
                 "(YAML aliases repeated inside aliases?)",
                 key_path,
+                "E902",
             )
         return self.budget >= 0
 
-    def error(self, mark: yaml.Mark, message: str, key_path: tuple) -> None:
+    def error(self, mark: yaml.Mark, message: str, key_path: tuple, code: str) -> None:
         line, col = _pos(mark)
-        self.errors.append(SpecError(self.path, line, col, message, key_path))
+        self.errors.append(SpecError(self.path, line, col, message, key_path, code=code))
 
     def build(self, node: yaml.Node, key_path: tuple) -> object:
         if not self.spend(node, key_path):
@@ -132,7 +137,9 @@ class _Builder:
         self.positions.value[key_path] = _pos(node.start_mark)
         if node.tag not in _SAFE_TAGS:
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            self.error(node.start_mark, f"YAML tag '{tag}' is not allowed in a spec", key_path)
+            self.error(
+                node.start_mark, f"YAML tag '{tag}' is not allowed in a spec", key_path, "E005"
+            )
             return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, key_path)
@@ -142,7 +149,10 @@ class _Builder:
             value = self._scalars.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             self.error(
-                node.start_mark, f"invalid YAML value: {' '.join(str(exc).split())}", key_path
+                node.start_mark,
+                f"invalid YAML value: {' '.join(str(exc).split())}",
+                key_path,
+                "E003",
             )
             return None
         if type(value) is float and not math.isfinite(value):
@@ -151,6 +161,7 @@ class _Builder:
                 node.start_mark,
                 f"{_short(node.value)} is {kind}; a spec takes finite numbers only",
                 key_path,
+                "E003",
             )
             return None
         if type(value) is int and not -INT64 <= value < INT64:
@@ -158,6 +169,7 @@ class _Builder:
                 node.start_mark,
                 f"the integer {_short(node.value)} is out of range (at most 2**63 - 1)",
                 key_path,
+                "E003",
             )
             return None
         return value
@@ -169,7 +181,10 @@ class _Builder:
                 break
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.error(
-                    key_node.start_mark, "YAML merge keys ('<<') are not supported", key_path
+                    key_node.start_mark,
+                    "YAML merge keys ('<<') are not supported",
+                    key_path,
+                    "E005",
                 )
                 continue
             key = self.build(key_node, (*key_path, "<key>"))
@@ -182,6 +197,7 @@ class _Builder:
                     key_node.start_mark,
                     f"duplicate key '{key}' (first written at line {first[0]})",
                     (*key_path, key),
+                    "E004",
                 )
                 continue
             self.positions.key[(*key_path, key)] = _pos(key_node.start_mark)
@@ -196,7 +212,7 @@ class _Builder:
             message = f"the key {shown} reads as {kind}; keys must be names (quote it: '{shown}')"
         else:
             message = "a mapping key must be a plain value (a name), not a mapping or a list"
-        self.error(node.start_mark, message, key_path)
+        self.error(node.start_mark, message, key_path, "E006")
 
 
 def _short(text: object, limit: int = 40) -> str:
@@ -225,18 +241,21 @@ def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
         line, col = _pos(mark) if mark else (1, 1)
         problem = exc.problem or str(exc)
         message = f"invalid YAML: {problem}" + (f" ({exc.context})" if exc.context else "")
-        return None, [SpecError(path, line, col, message)]
+        code = "E901" if isinstance(exc, _TooDeep) else "E002"
+        return None, [SpecError(path, line, col, message, code=code)]
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         message = f"invalid YAML: the character {char!r} is not allowed in a spec"
-        return None, [SpecError(path, line, col, message)]
+        return None, [SpecError(path, line, col, message, code="E002")]
     except yaml.YAMLError as exc:
-        return None, [SpecError(path, 1, 1, "invalid YAML: " + " ".join(str(exc).split()))]
+        return None, [
+            SpecError(path, 1, 1, "invalid YAML: " + " ".join(str(exc).split()), code="E002")
+        ]
     if node is None:
         message = "the spec is empty; it needs at least version, name and model"
-        return None, [SpecError(path, 1, 1, message)]
+        return None, [SpecError(path, 1, 1, message, code="E007")]
     builder = _Builder(path)
     data = builder.build(node, ())
     if builder.errors:
@@ -245,7 +264,7 @@ def load_text(text: str, path: str) -> tuple[Loaded | None, list[SpecError]]:
         line, col = _pos(node.start_mark)
         kind = type(data).__name__ if data is not None else "null"
         message = f"the top level of a spec must be a mapping of sections, not a {kind}"
-        return None, [SpecError(path, line, col, message)]
+        return None, [SpecError(path, line, col, message, code="E008")]
     return Loaded(data, builder.positions, text, path), []
 
 
@@ -261,9 +280,10 @@ def load_value(text: str, where: str) -> tuple[object, list[SpecError]]:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        return None, [SpecError(where, 0, 0, f"invalid YAML: {problem}")]
+        code = "E901" if isinstance(exc, _TooDeep) else "E002"
+        return None, [SpecError(where, 0, 0, f"invalid YAML: {problem}", code=code)]
     if node is None:
         return None, []
     builder = _Builder(where)
     value = builder.build(node, ())
-    return value, [SpecError(where, 0, 0, e.message) for e in builder.errors]
+    return value, [SpecError(where, 0, 0, e.message, code=e.code) for e in builder.errors]

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from specc.codes import schema_code
 from specc.errors import did_you_mean
 from specc.spec.type_hints import layer_type_hint
 
@@ -29,12 +30,16 @@ KINDS = {
     ("data", "transforms"): "transform",
 }
 
+# Errors of specc's own validators: their messages already show the value.
+_OWN_MESSAGES = ("value_error", "layer_name", "unknown_device")
+
 # Constraint errors say more than "wrong type" errors when a union rejects a value.
 _TYPE_ERRORS = ("_type", "_parsing", "union_tag", "is_instance", "literal_error")
 
 
-def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
-    """Turn a ValidationError into ``(key path, message, point at the key)`` triples."""
+def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, str, bool]]:
+    """Turn a ValidationError into ``(key path, message, code, point at the key)`` tuples;
+    the code follows the pydantic error type (:func:`specc.codes.schema_code`)."""
     from specc.spec.schema import Spec
 
     grouped: dict[tuple, list[dict]] = {}
@@ -47,25 +52,21 @@ def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, bool]]:
         message, at_key = _message(error, path, data, Spec)
         if error["type"] == "union_tag_invalid" and isinstance(_at(data, path), dict):
             path = (*path, "type")  # point at the misspelt type name itself
-        results.append((path, message, at_key))
+        results.append((path, message, schema_code(error["type"]), at_key))
     return _drop_explained_missing(results)
 
 
 def _drop_explained_missing(
-    results: list[tuple[tuple, str, bool]],
-) -> list[tuple[tuple, str, bool]]:
+    results: list[tuple[tuple, str, str, bool]],
+) -> list[tuple[tuple, str, str, bool]]:
     """Drop "missing 'out_features'" when "unknown 'out_feature' (did you mean
     'out_features'?)" in the same mapping already says it."""
     suggested = {
         (path[:-1], message.split("did you mean '")[1].split("'")[0])
-        for path, message, _ in results
-        if "unknown" in message and "did you mean '" in message
+        for path, message, code, _ in results
+        if code == "E101" and "did you mean '" in message
     }
-    return [
-        r
-        for r in results
-        if not ("missing required" in r[1] and (r[0][:-1], r[0][-1]) in suggested)
-    ]
+    return [r for r in results if not (r[2] == "E102" and (r[0][:-1], r[0][-1]) in suggested)]
 
 
 def _at(data: Any, path: tuple) -> Any:
@@ -166,7 +167,7 @@ def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tupl
     text = error["msg"]
     text = text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     text = text[0].lower() + text[1:] if text else text
-    shown = "" if isinstance(value, (dict, list)) or kind == "value_error" else f", got {value!r}"
+    shown = "" if isinstance(value, (dict, list)) or kind in _OWN_MESSAGES else f", got {value!r}"
     return f"{label}{key}: {text}{shown}", False
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 from specc.ops.base import NonNegInt, Number, PosInt, PositiveFloat, Probability
 
@@ -843,7 +844,10 @@ def _device(value: Any) -> Any:
             from specc.errors import did_you_mean
 
             hint = did_you_mean(value, ["auto", "cpu", "cuda", "cuda:0", "mps"])
-            raise ValueError(f"unknown device '{value}'{hint}; use auto, cpu, cuda, cuda:N or mps")
+            raise PydanticCustomError(
+                "unknown_device",
+                f"unknown device '{value}'{hint}; use auto, cpu, cuda, cuda:N or mps",
+            )
     return value
 
 

@@ -53,9 +53,9 @@ def check_file(path: str | Path) -> tuple[Spec | None, list[SpecError], str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [SpecError(name, 0, 0, "no such file")], ""
+        return None, [SpecError(name, 0, 0, "no such file", code="E001")], ""
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [SpecError(name, 0, 0, f"cannot read the spec: {exc}")], ""
+        return None, [SpecError(name, 0, 0, f"cannot read the spec: {exc}", code="E001")], ""
     spec, errors = check_text(text, name)
     return spec, errors, text
 
@@ -71,7 +71,7 @@ def check_text(text: str, path: str = "<spec>") -> tuple[Spec | None, list[SpecE
 
 def _one_line(error: SpecError) -> SpecError:
     """Escape line breaks and control characters that spec text brought into a message,
-    so that every ``path:line:col: error: message`` header stays one line."""
+    so that every ``path:line:col: error[E101]: message`` header stays one line."""
     message = escape_control(error.message, keep_tab=False)
     return error if message == error.message else replace(error, message=message)
 
@@ -82,7 +82,7 @@ def _unique(errors: list[SpecError]) -> list[SpecError]:
     for error in errors:
         # the same mistake inside a repeated block differs only in the layer label and chain
         core = error.message.split("': ", 1)[-1].split(" (in block '", 1)[0]
-        seen.setdefault((error.line, error.col, core), error)
+        seen.setdefault((error.line, error.col, error.code, core), error)
     return sorted(seen.values(), key=lambda e: (e.line, e.col))
 
 
@@ -91,19 +91,21 @@ def validate_data(loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     positions = loaded.positions
     too_many = layer_budget(loaded.data)
     if too_many:  # refused before the expansion would build them all
-        return None, [_located(loaded, path, message, at_key=True) for path, message in too_many]
+        return None, [
+            _located(loaded, path, message, "E903", at_key=True) for path, message in too_many
+        ]
     problems, layout = normalize_layers(loaded.data, positions)
     loaded.layout = layout
     errors = [
-        SpecError(loaded.path, line, col, message, tuple(path))
-        for path, message, (line, col) in problems
+        SpecError(loaded.path, line, col, message, tuple(path), code=code)
+        for path, message, code, (line, col) in problems
     ]
     try:
         spec = Spec.model_validate(loaded.data)
     except ValidationError as exc:
         errors += [
-            _located(loaded, path, message, at_key)
-            for path, message, at_key in translate(exc, loaded.data)
+            _located(loaded, path, message, code, at_key)
+            for path, message, code, at_key in translate(exc, loaded.data)
             if not (problems and tuple(path) == ("model", "layers"))
         ]  # all failed
         return None, errors + _model_errors_alone(loaded, errors)
@@ -163,7 +165,7 @@ def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
     return repeat * max(size, 1)
 
 
-def _size_problems(graph) -> list[tuple[int | None, str | None, str]]:
+def _size_problems(graph) -> list[tuple[int | None, str | None, str, str]]:
     """Layers whose output holds more than :data:`MAX_ELEMENTS` values per sample."""
     import math
 
@@ -175,6 +177,7 @@ def _size_problems(graph) -> list[tuple[int | None, str | None, str]]:
                 "input",
                 f"the input holds {math.prod(graph.input_shape):,} "
                 f"values per sample, more than specc supports ({MAX_ELEMENTS:,})",
+                "E904",
             )
         )
     for node in graph.nodes[:0] if problems else graph.nodes:  # the first culprit only
@@ -186,6 +189,7 @@ def _size_problems(graph) -> list[tuple[int | None, str | None, str]]:
                     None,
                     f"its output holds {count:,} values per "
                     f"sample, more than specc supports ({MAX_ELEMENTS:,})",
+                    "E904",
                 )
             )
             break
@@ -219,27 +223,18 @@ def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
     )
     if graph is not None:
         problems = wiring_problems(graph)
-    return graph, [
-        _layer_error(loaded, layers, index, key, message) for index, key, message in problems
-    ]
+    return graph, [_layer_error(loaded, layers, *problem) for problem in problems]
 
 
 def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
     layers = spec.model.layers
     graph, errors = _lower(spec.model, loaded)
     if graph is not None:
-        errors += [
-            _layer_error(loaded, layers, index, key, message)
-            for index, key, message in _size_problems(graph)
-        ]
-    if graph is not None:
-        errors += [
-            _layer_error(loaded, layers, index, key, message)
-            for index, key, message in loss_problems(spec, graph)
-        ]
+        problems = _size_problems(graph) + loss_problems(spec, graph)
+        errors += [_layer_error(loaded, layers, *problem) for problem in problems]
     problem = schedule_problem(spec.optimizer, spec.scheduler)
     if problem is not None:
-        errors.append(_located(loaded, ("scheduler", "type"), problem, at_key=False))
+        errors.append(_located(loaded, ("scheduler", "type"), problem, "E406", at_key=False))
     if errors:
         return None, errors
     spec._source_path = loaded.path
@@ -250,20 +245,28 @@ def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[Spec
 
 
 def _layer_error(
-    loaded: Loaded, layers: list, index: int | None, key: str | tuple | None, message: str
+    loaded: Loaded,
+    layers: list,
+    index: int | None,
+    key: str | tuple | None,
+    message: str,
+    code: str,
 ) -> SpecError:
+    """A graph problem ``(index, key, message, code)`` located at its layer (or at
+    ``model.<key>`` for index None), the message naming the layer and its block chain."""
     suffix = key if isinstance(key, tuple) else (key,) if key else ()
     if index is None:
-        return _located(loaded, ("model", *suffix), message, at_key=False)
+        return _located(loaded, ("model", *suffix), message, code, at_key=False)
     layer = layers[index]
     path = ("model", "layers", index, *suffix)
     name = loaded.layout.paths[index]
     scope = loaded.layout.scopes[index]
     chain = scope.chain() if scope is not None else ""
     where = f" (in {chain})" if chain else ""
-    return _located(loaded, path, f"{layer.kind} '{name}': {message}{where}", at_key=False)
+    message = f"{layer.kind} '{name}': {message}{where}"
+    return _located(loaded, path, message, code, at_key=False)
 
 
-def _located(loaded: Loaded, path: tuple, message: str, at_key: bool) -> SpecError:
+def _located(loaded: Loaded, path: tuple, message: str, code: str, at_key: bool) -> SpecError:
     line, col = loaded.positions.locate(path, at_key=at_key)
-    return SpecError(loaded.path, line, col, message, tuple(path))
+    return SpecError(loaded.path, line, col, message, tuple(path), code=code)

@@ -126,4 +126,4 @@ def _blame(error: SpecError, parsed: list[Override], positions) -> SpecError:
     )
     line, col = positions.locate(path, at_key=True)
     message = f"--set {culprit.raw}: {error.message}" if culprit else error.message
-    return SpecError(error.path, line, col, message, path, error.hint)
+    return SpecError(error.path, line, col, message, path, error.hint, code=error.code)

@@ -20,15 +20,22 @@ _EXAMPLES = {
 }
 
 
-def _error(spec, path: tuple, message: str, hint: str | None = None) -> SpecError:
+def _error(spec, path: tuple, message: str, hint: str | None = None, *, code: str) -> SpecError:
+    """A :class:`SpecError` with ``code`` at the key ``path`` of the spec."""
     line, col = spec.positions.locate(path, at_key=True) if spec.positions else (1, 1)
-    return SpecError(spec.source_path, line, col, message, path, hint)
+    return SpecError(spec.source_path, line, col, message, path, hint, code=code)
 
 
 def require_sections(spec) -> None:
     """Raise located errors for each section training needs and the spec lacks."""
     errors = [
-        _error(spec, (name,), f"train needs a '{name}' section", f"for example: {example}")
+        _error(
+            spec,
+            (name,),
+            f"train needs a '{name}' section",
+            f"for example: {example}",
+            code="E601",
+        )
         for name, example in _EXAMPLES.items()
         if getattr(spec, name) is None
     ]
@@ -40,6 +47,7 @@ def require_sections(spec) -> None:
                 ("model", "outputs"),
                 f"train needs a model with one output; "
                 f"this one has {len(outputs)} ({', '.join(outputs)})",
+                code="E602",
             )
         )
     if errors:
@@ -84,6 +92,7 @@ def make_plan(spec, task: str, has_val: bool) -> Plan:
             f"metric '{m}' needs a "
             f"{'regression' if classification else 'classification'} target, but this "
             f"spec's data is {task}; use {', '.join(allowed)}",
+            code="E603",
         )
         for i, m in enumerate(spec.train.metrics)
         if m not in allowed
@@ -109,6 +118,7 @@ def make_plan(spec, task: str, has_val: bool) -> Plan:
                     f"monitor '{section.monitor}' is not "
                     f"computed{why}{did_you_mean(section.monitor, available)}; "
                     f"available: {', '.join(available)}",
+                    code="E604",
                 )
             )
         return section.monitor
