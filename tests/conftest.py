@@ -16,7 +16,8 @@ def _threads_per_worker() -> int | None:
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if not workers:
         return None
-    return max(1, (os.cpu_count() or 1) // int(workers))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // int(workers))
 
 
 if (_threads := _threads_per_worker()) is not None:
