@@ -22,7 +22,7 @@ from specc.spec.schema import Spec
 from specc.spec.validate import check_text
 
 ROOT = Path(__file__).resolve().parents[1]
-# the shipped specs, plus one zoo spec and the fixture that uses every layer type of issue 11
+# the shipped specs, plus one zoo spec and the fixture using every broadcasting/shape/activation op
 SPECS = [
     *sorted((ROOT / "specs").glob("*.yaml")),
     ROOT / "specs/zoo/text_cnn.yaml",

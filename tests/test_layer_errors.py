@@ -1,5 +1,6 @@
-"""Located errors of the issue-11 layer types: type-name hints that never swap the operation,
-broadcasting's safety rule, and the batch dimension that shape ops cannot touch."""
+"""Located errors of the activation, shape and broadcasting layer types: type-name hints that
+never swap the operation, broadcasting's safety rule, and the batch dimension that shape ops
+cannot touch."""
 
 from __future__ import annotations
 

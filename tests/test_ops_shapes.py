@@ -145,7 +145,7 @@ INFERRED_ARG = {
     "instancenorm2d": ("num_features", lambda s: s[0]),
 }
 ATTENTION = ("multiheadattention", "transformerencoderlayer", "transformerencoder")
-#: specc's documented defaults that are not torch's (README, issue 2)
+#: specc's defaults that are not torch's (documented in the README's layer table)
 SPECC_DEFAULTS = {"softmax": {"dim": -1}, "logsoftmax": {"dim": -1}, "concat": {"dim": 1}}
 
 

@@ -65,7 +65,7 @@ def test_pool_length_equals_torch_everywhere(kind, func, dilations):
     assert ceil_kept > 0  # ... including windows larger than the input that ceil_mode keeps
 
 
-def test_the_issue_example_kernel_3_stride_2_on_2_wide():
+def test_ceil_mode_keeps_a_kernel_3_stride_2_window_on_a_2_wide_input():
     pool = LAYER_TYPES["maxpool2d"].model_validate(
         {"type": "maxpool2d", "kernel_size": 3, "stride": 2, "ceil_mode": True}
     )

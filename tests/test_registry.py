@@ -1,4 +1,4 @@
-"""The closed op registry matches the schema's layer union and the issue's layer list."""
+"""The closed op registry matches the schema's layer union and the list of required layer types."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ REQUIRED = {
     "multiheadattention",
     "transformerencoderlayer",
     "transformerencoder",
-    # issue 11, part A
+    # activations, shape ops, broadcasting arithmetic, learned parameters, norms
     "relu6",
     "hardtanh",
     "hardswish",

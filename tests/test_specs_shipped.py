@@ -56,7 +56,7 @@ def test_shipped_data_paths_exist(path: Path):
     assert (path.parent / spec.data.source.path).exists(), spec.data.source.path
 
 
-def test_lenet_is_design_md_lenet():
+def test_lenet_has_the_classic_layers_and_61706_parameters():
     spec = _load("lenet")
     graph = spec.graph
     assert graph.params == 61_706

@@ -1,7 +1,7 @@
-"""Issue 11 part A: specs/zoo/text_cnn.yaml (hand-computed parameter count, a forward pass equal
-to hand-written PyTorch; its ONNX parity is in test_zoo's slow set), the conv1d-on-embedding
-rule, ONNX parity of the modern_ops fixture (every part-A layer type), and the learned
-``parameter`` layer's storage and init."""
+"""specs/zoo/text_cnn.yaml (hand-computed parameter count, a forward pass equal to hand-written
+PyTorch; its ONNX parity is in test_zoo's slow set), the conv1d-on-embedding rule, ONNX parity
+of the modern_ops fixture (every activation, shape, broadcasting and ``parameter`` layer type),
+and the learned ``parameter`` layer's storage and init."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_text_cnn_parameter_count_is_the_hand_computed_one():
     embedding = 1000 * 128  # num_embeddings * embedding_dim
     conv = 128 * 100 * 3 + 100  # in_channels (the embedding dim) * out_channels * kernel + bias
     linear = 100 * 2 + 2
-    assert conv == 38_500  # the intended model of issue 11 (not 15,100: positions as channels)
+    assert conv == 38_500  # the embedding dim as channels (not 15,100: positions as channels)
     assert spec.graph.params == embedding + conv + linear == 166_702
     model = specc.build_model(spec)
     assert sum(p.numel() for p in model.parameters()) == 166_702
@@ -77,7 +77,7 @@ def test_conv1d_after_an_identity_or_a_permute_is_accepted():
 
 
 def test_modern_ops_export_with_onnx_parity(tmp_path: Path):
-    """About 8 s: the one ONNX check of the part-A ops (broadcasting, shape ops, parameter...)."""
+    """About 8 s: the one ONNX check of these ops (broadcasting, shape ops, parameter...)."""
     spec = specc.load_spec(MODERN_OPS)
     torch.manual_seed(spec.seed)
     model = specc.build_model(spec)

@@ -219,6 +219,7 @@ def test_two_processes_end_bit_identical(runs):
     assert digests[0] == state_digest(weights(folder / "two"))  # rank 0's saved weights
 
 
+@pytest.mark.slow  # about 9 s idle: the module's two runs, one of them a 2-process torchrun job
 def test_two_processes_train_like_one(runs):
     folder, single, done = runs
     double = summary(folder / "two")

@@ -1,4 +1,4 @@
-"""Issue 14's acceptance run: 20 trials on specs/diabetes.yaml (lr and the first layer's
+"""The tuner's acceptance run: 20 trials on specs/diabetes.yaml (lr and the first layer's
 width); best.yaml trains to a validation accuracy at least the shipped spec's."""
 
 from __future__ import annotations

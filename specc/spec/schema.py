@@ -1,4 +1,5 @@
-"""The pydantic model of a whole spec (DESIGN.md section 2).
+"""The pydantic model of a whole spec: ``version``, ``name``, ``seed``, ``model`` and the
+non-model sections of :mod:`specc.spec.sections`.
 
 Layers are a discriminated union on ``type`` built from the closed op registry; a bare
 string is a layer with no arguments. Reusable ``blocks`` are expanded before validation
