@@ -6,8 +6,8 @@ Public API (importing this package does not import torch)::
     result.run_dir, result.summary["best"]["val_accuracy"]
     spec, checkpoint = specc.train.load_run("runs/x")
 
-See :mod:`specc.train.session` for the exact order of operations (seeding, split,
-shuffling, scheduler stepping) that the standalone train.py reproduces.
+See :mod:`specc.train.setup` for the exact order of operations (seeding, split,
+shuffling) and :mod:`specc.train.session` for the epoch loop that train.py reproduces.
 """
 
 from __future__ import annotations
