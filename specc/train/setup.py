@@ -118,7 +118,6 @@ def set_up(spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> S
     """
     from specc import build_model
     from specc.data import prepare_data
-    from specc.data.loader import resolve_workers
 
     started = time.perf_counter()
     seed_everything(spec.seed, spec.train.deterministic)
@@ -126,29 +125,14 @@ def set_up(spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> S
     precision = resolve_precision(spec.train.precision, device)
     data = prepare_data(spec, spec_dir=spec_dir)
     plan = _run_plan(spec, text, spec_dir, make_plan(spec, data.task, data.val is not None))
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(spec.seed)  # the initial weights do not depend on the data preparation
     model = build_model(spec).to(device)
-    workers = resolve_workers(spec)  # > 0, or image files: batches from a DataLoader
-    lazy = getattr(data.train, "lazy", False)  # image files, decoded by workers
-    splits = {"train": data.train if workers or lazy else _on_device(data.train, device, 0)}
-    splits |= {name: _on_device(getattr(data, name), device, workers) for name in ("val", "test")}
     generators = {
         "shuffle": torch.Generator().manual_seed(spec.seed),
         "augment": torch.Generator().manual_seed(spec.seed + 1),
     }
-    batches = TrainBatches(
-        splits["train"],
-        plan.batch_size,
-        generators["shuffle"] if spec.data.shuffle else None,
-        _augment(spec, generators["augment"], splits["train"] if lazy else None),
-        workers,
-        lazy,
-        dist,
-        device,
-    )
+    splits, batches = _splits(spec, data, generators, dist, device)
     step = _make_step(spec, model, device, precision, data.task, plan, batches.per_epoch)
-    train_step = dist.wrap(step)  # DDP + the sharded loss, or step itself
-    state = _new_state(spec, plan.monitors)
     setup = Setup(
         plan,
         dist,
@@ -156,11 +140,11 @@ def set_up(spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> S
         precision,
         data,
         step,
-        train_step,
+        dist.wrap(step),  # DDP + the sharded loss, or step itself
         batches,
         splits,
         generators,
-        state,
+        _new_state(spec, plan.monitors),
         started,
     )
     if resume is not None:
@@ -182,6 +166,28 @@ def _run_plan(spec, text: str, spec_dir: Path, monitors: Plan) -> RunPlan:
         text,
         spec_dir,
     )
+
+
+def _splits(spec, data, generators: dict, dist: Distributed, device: torch.device):
+    """``{train, val, test}`` on the device (the training split stays on the CPU when a
+    DataLoader loads it), and the :class:`TrainBatches` of the training split."""
+    from specc.data.loader import resolve_workers
+
+    workers = resolve_workers(spec)  # > 0, or image files: batches from a DataLoader
+    lazy = getattr(data.train, "lazy", False)  # image files, decoded by workers
+    splits = {"train": data.train if workers or lazy else _on_device(data.train, device, 0)}
+    splits |= {name: _on_device(getattr(data, name), device, workers) for name in ("val", "test")}
+    batches = TrainBatches(
+        splits["train"],
+        spec.data.batch_size,
+        generators["shuffle"] if spec.data.shuffle else None,
+        _augment(spec, generators["augment"], splits["train"] if lazy else None),
+        workers,
+        lazy,
+        dist,
+        device,
+    )
+    return splits, batches
 
 
 def _on_device(split, device: torch.device, workers: int):
