@@ -209,15 +209,16 @@ class _ResumePlan:
                 "nothing was changed (continue anyway with --force)"
             )
 
-    def check_session(self, session) -> None:
-        """Compare the loaded data and the built model with the checkpoint."""
+    def check_session(self, setup) -> None:
+        """Compare the loaded data and the built model of a
+        :class:`~specc.train.setup.Setup` with the checkpoint."""
         from specc.train.resume import describe, structure_differences
 
         saved = self.state.get("data_hash")
-        if saved is not None and saved != session.data.data_hash:
-            self.differences.append(f"data hash: {saved} -> {session.data.data_hash}")
+        if saved is not None and saved != setup.data.data_hash:
+            self.differences.append(f"data hash: {saved} -> {setup.data.data_hash}")
         self.check()
-        problems = structure_differences(session.step.model.state_dict(), self.state["model"])
+        problems = structure_differences(setup.step.model.state_dict(), self.state["model"])
         if problems:
             raise RunError(
                 f"last.pt does not fit the model of the spec: {describe(problems)}; "

@@ -24,6 +24,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from specc.train.device import Precision, resolve_device, resolve_precision
 from specc.train.distributed import Distributed
 from specc.train.loop import Step
 from specc.train.plan import Plan, Tracker, make_plan
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["RunPlan", "RunState", "Setup", "checkpoint_state", "seed_everything", "set_up"]
 
@@ -107,7 +111,7 @@ class Setup:
     started: float
 
 
-def set_up(spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> Setup:
+def set_up(spec: Spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> Setup:
     """Seed, join the process group, load the data, build the model and its training parts,
     and on resume restore them from ``resume.state`` (``last.pt``).
 
@@ -154,7 +158,7 @@ def set_up(spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> S
     return setup
 
 
-def _run_plan(spec, text: str, spec_dir: Path, monitors: Plan) -> RunPlan:
+def _run_plan(spec: Spec, text: str, spec_dir: Path, monitors: Plan) -> RunPlan:
     train = spec.train
     return RunPlan(
         spec.name,
@@ -168,7 +172,7 @@ def _run_plan(spec, text: str, spec_dir: Path, monitors: Plan) -> RunPlan:
     )
 
 
-def _splits(spec, data, generators: dict, dist: Distributed, device: torch.device):
+def _splits(spec: Spec, data, generators: dict, dist: Distributed, device: torch.device):
     """``{train, val, test}`` on the device (the training split stays on the CPU when a
     DataLoader loads it), and the :class:`TrainBatches` of the training split."""
     from specc.data.loader import resolve_workers
@@ -200,7 +204,7 @@ def _on_device(split, device: torch.device, workers: int):
     return type(split)(split.x.to(device), split.y.to(device))
 
 
-def _augment(spec, generator: torch.Generator, lazy_split):
+def _augment(spec: Spec, generator: torch.Generator, lazy_split):
     """The training augmentation; for image files also / 255 and the stateless steps."""
     from specc.data import make_augment
 
@@ -212,7 +216,15 @@ def _augment(spec, generator: torch.Generator, lazy_split):
     return augment
 
 
-def _make_step(spec, model, device, precision, task: str, plan: RunPlan, batches: int) -> Step:
+def _make_step(
+    spec: Spec,
+    model,
+    device: torch.device,
+    precision: Precision,
+    task: str,
+    plan: RunPlan,
+    batches: int,
+) -> Step:
     """Loss, optimizer, scheduler (``batches`` per epoch) and predictor around ``model``."""
     from specc.train.losses import build_loss
     from specc.train.metrics import Predictor
@@ -235,7 +247,7 @@ def _make_step(spec, model, device, precision, task: str, plan: RunPlan, batches
     )
 
 
-def _new_state(spec, monitors: Plan) -> RunState:
+def _new_state(spec: Spec, monitors: Plan) -> RunState:
     stop = spec.train.early_stopping
     stopper = (
         Tracker(monitors.stop_monitor, monitors.stop_mode, stop.min_delta, stop.patience)
