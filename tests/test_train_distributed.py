@@ -15,6 +15,7 @@ import time
 
 import pytest
 import torch
+from fault_entry import FAIL_HOOK_ENV, FAULT_ENTRY
 from torch import nn
 from train_helpers import assert_same_weights, one_thread, summary, weights
 
@@ -23,7 +24,6 @@ from specc.spec.validate import load_spec
 from specc.train import train
 from specc.train.checkpoint import INTERVAL_ENV
 from specc.train.distributed import (
-    FAIL_HOOK_ENV,
     Distributed,
     ShardedLoss,
     _node_args,
@@ -241,9 +241,10 @@ def test_two_processes_train_like_one(runs):
 
 @pytest.mark.slow
 def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
-    """torchrun -m specc: rank 1 fails at epoch 3; torchrun stops rank 0 (blocked in a
-    collective) and the run ends, nonzero, in bounded time. --resume on 2 processes then
-    finishes it with exactly the weights of the uninterrupted 2-process run."""
+    """torchrun on tests/fault_entry.py (specc with a fault): rank 1 fails at epoch 3;
+    torchrun stops rank 0 (blocked in a collective) and the run ends, nonzero, in bounded
+    time. --resume on 2 processes then finishes it with exactly the weights of the
+    uninterrupted 2-process run."""
     folder, _, _ = runs
     done, seconds = _run(
         [
@@ -251,8 +252,7 @@ def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
             "--standalone",
             "--nproc-per-node",
             "2",
-            "-m",
-            "specc",
+            str(FAULT_ENTRY),  # `specc` with the failing-rank fault installed
             "train",
             "spec.yaml",
             "--out",

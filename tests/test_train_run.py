@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fault_entry import FAULT_ENTRY, KILL_HOOK_ENV
 from train_helpers import assert_same_weights, one_thread, weights
 
 from specc.errors import RunError, SpecErrors
@@ -19,7 +20,6 @@ from specc.rundir import load_run
 from specc.spec.validate import load_spec
 from specc.train import train
 from specc.train.checkpoint import INTERVAL_ENV
-from specc.train.session import KILL_HOOK_ENV
 
 IRIS = """\
 version: 1
@@ -141,7 +141,7 @@ def test_sigkill_then_resume_ends_with_the_uninterrupted_weights(iris_run, tmp_p
         INTERVAL_ENV: "0",
     }  # write last.pt after every epoch, so it holds epoch 2
     proc = subprocess.run(
-        [sys.executable, "-m", "specc", "train", str(spec_path), "--out", str(run), "--quiet"],
+        [sys.executable, FAULT_ENTRY, "train", str(spec_path), "--out", str(run), "--quiet"],
         env=env,
         capture_output=True,
         timeout=120,

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fault_entry import FAULT_ENTRY, KILL_HOOK_ENV
 from PIL import Image
 from train_helpers import one_thread, summary
 from tune_helpers import LR, WIDTH, trials_csv, write_tiny
 
 from specc.spec.validate import load_spec
 from specc.train import train
-from specc.train.session import KILL_HOOK_ENV
 from specc.tune import TuneConfig, tune
 from specc.tune.config import monitor_of
 from specc.tune.space import parse_search
@@ -98,9 +98,9 @@ def test_workers_share_the_study_and_stop_at_n(tmp_path) -> None:
     assert len(params) == len(rows)  # the two workers' samplers draw different points
 
 
-def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _cli(*args: str, env: dict | None = None, entry=("-m", "specc")) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "specc", "tune", *args],
+        [sys.executable, *entry, "tune", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -132,7 +132,7 @@ def test_a_trial_left_running_is_failed_and_its_values_run_again(tmp_path) -> No
 def test_a_killed_tune_continues_to_exactly_n_trials(tmp_path) -> None:
     spec, out = write_tiny(tmp_path), tmp_path / "tune"
     args = [str(spec), "--trials", "3", "--epochs", "3", "--search", LR, "--out", str(out)]
-    killed = _cli(*args, env={KILL_HOOK_ENV: "2"})  # SIGKILL in trial 0, after epoch 2
+    killed = _cli(*args, env={KILL_HOOK_ENV: "2"}, entry=[FAULT_ENTRY])  # trial 0, epoch 2
     assert killed.returncode == -9, killed.stderr
     again = _cli("--resume", str(out))
     assert again.returncode == 0, again.stderr

@@ -1,7 +1,7 @@
 """Spec -> standalone ``train.py`` source, rendered through ``templates/train.py.jinja``.
 
 The script trains the generated ``model.py`` with torch, NumPy, scikit-learn (pandas for
-tables; gzip/struct for MNIST) and never specc, in the order :mod:`specc.train.session`
+tables; gzip/struct for MNIST) and never specc, in the order :mod:`specc.train.setup`
 uses, so that its losses equal ``specc train``'s for the same seed:
 
 1. ``random``, NumPy and torch seeded with ``seed``;

@@ -9,8 +9,8 @@ Public API (importing this package does not import torch)::
 ``train`` does not export: :func:`specc.workflow.train` (what ``specc train`` runs) trains,
 then writes ``model.onnx`` when the spec has ``export.onnx``.
 
-See :mod:`specc.train.session` for the exact order of operations (seeding, split,
-shuffling, scheduler stepping) that the standalone train.py reproduces.
+See :mod:`specc.train.setup` for the exact order of operations (seeding, split,
+shuffling) and :mod:`specc.train.session` for the epoch loop that train.py reproduces.
 """
 
 from __future__ import annotations

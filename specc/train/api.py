@@ -147,15 +147,16 @@ class _ResumePlan:
                 "nothing was changed (continue anyway with --force)"
             )
 
-    def check_session(self, session) -> None:
-        """Compare the loaded data and the built model with the checkpoint."""
+    def check_session(self, setup) -> None:
+        """Compare the loaded data and the built model of a
+        :class:`~specc.train.setup.Setup` with the checkpoint."""
         from specc.train.resume import describe, structure_differences
 
         saved = self.state.get("data_hash")
-        if saved is not None and saved != session.data.data_hash:
-            self.differences.append(f"data hash: {saved} -> {session.data.data_hash}")
+        if saved is not None and saved != setup.data.data_hash:
+            self.differences.append(f"data hash: {saved} -> {setup.data.data_hash}")
         self.check()
-        problems = structure_differences(session.step.model.state_dict(), self.state["model"])
+        problems = structure_differences(setup.step.model.state_dict(), self.state["model"])
         if problems:
             raise RunError(
                 f"last.pt does not fit the model of the spec: {describe(problems)}; "
@@ -167,20 +168,9 @@ class _ResumePlan:
         return self.state["epoch"] < spec.train.epochs
 
 
-def _restore(session, state: dict) -> None:
-    try:
-        session.restore(state)
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise RunError(
-            f"cannot resume from last.pt: its state does not fit "
-            f"({type(exc).__name__}: {detail}); nothing was changed"
-        ) from None
-
-
 def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir, plan, callbacks):
-    """Set up and run the :class:`~specc.train.session.Session` (under torchrun: this rank's;
-    rank 0 alone writes files) into ``run_dir`` (resumed from ``state``) or a new folder.
+    """Set up (and on resume restore) the run, then run it (under torchrun: this rank's;
+    rank 0 alone writes files) into ``run_dir`` or a new folder.
 
     Returns:
         ``(run_dir, summary, is_main)``.
@@ -188,17 +178,16 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     import torch
 
     from specc.train.distributed import Distributed
-    from specc.train.session import Session
+    from specc.train.setup import set_up
 
     previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
-        session = Session(spec, text, spec_dir, quiet, dist, callbacks)
+        setup = set_up(spec, text, spec_dir, dist, resume=plan)
         if plan is None:  # rank 0 names the folder; every rank uses that one
             run_dir = dist.share(_new_run_dir(spec, out_dir) if dist.is_main else None)
-        else:
-            plan.check_session(session)
-        summary = _locked_run(session, run_dir, text, plan, dist.is_main)
+        write_spec = dist.is_main and (plan is None or plan.runs_an_epoch(spec))
+        summary = _locked_run(setup, run_dir, text if write_spec else None, callbacks, quiet)
     except (RunError, RuntimeError) as exc:  # under torchrun: which rank, and one line
         raise dist.rank_error(exc) from None
     finally:
@@ -215,20 +204,17 @@ def _new_run_dir(spec, out_dir) -> Path:
         raise RunError(f"cannot create the run directory: {exc.strerror or exc}") from None
 
 
-def _locked_run(session, run_dir: Path, text: str, plan, is_main: bool) -> dict:
-    """Hold the folder's lock (rank 0) while the run writes into it; spec.yaml is written
-    once every check passed, and on resume only when an epoch will run with it."""
-    lock = lock_run_dir(run_dir) if is_main else None
+def _locked_run(setup, run_dir: Path, spec_text: str | None, callbacks, quiet: bool) -> dict:
+    """Hold the folder's lock (rank 0) while the run writes into it; ``spec_text`` (once
+    every check passed; None on other ranks, or on a resume that trains no more epochs) is
+    written to spec.yaml first."""
+    from specc.train.session import run
+
+    lock = lock_run_dir(run_dir) if setup.dist.is_main else None
     try:
-        session.attach(run_dir)
-        for callback in session.callbacks:  # rank 0's trackers learn the folder
-            getattr(callback, "attach", lambda _: None)(run_dir)
-        if plan is not None:
-            _restore(session, plan.state)
-            session.forced = plan.differences
-        if is_main and (plan is None or plan.runs_an_epoch(session.spec)):
-            write_text(run_dir / "spec.yaml", text)
-        return session.run()
+        if spec_text is not None:
+            write_text(run_dir / "spec.yaml", spec_text)
+        return run(setup, run_dir, callbacks=callbacks, quiet=quiet)
     finally:
         if lock is not None:
             lock.release()

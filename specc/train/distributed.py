@@ -47,7 +47,6 @@ from specc.errors import RunError
 from specc.train.loop import EVAL_BATCH, Pass, evaluate
 
 __all__ = [
-    "FAIL_HOOK_ENV",
     "TIMEOUT_ENV",
     "Distributed",
     "ShardedLoss",
@@ -59,8 +58,6 @@ __all__ = [
 ]
 
 TIMEOUT_ENV = "SPECC_DIST_TIMEOUT"
-# Test-only hook: "RANK:EPOCH" makes that rank fail (RunError) at the start of that epoch.
-FAIL_HOOK_ENV = "SPECC_TEST_FAIL_RANK_AT_EPOCH"
 
 
 def is_main_process() -> bool:
@@ -210,11 +207,6 @@ class Distributed:
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
-
-    def fail_hook(self, epoch: int) -> None:
-        """Test-only: fail on the rank and epoch named by :data:`FAIL_HOOK_ENV`."""
-        if os.environ.get(FAIL_HOOK_ENV) == f"{self.rank}:{epoch}":
-            raise RunError(f"failure injected by {FAIL_HOOK_ENV} at epoch {epoch}")
 
     def rank_error(self, exc: Exception) -> Exception:
         """In a distributed run: a RunError with ``rank R:`` in front of its message, and a
