@@ -53,7 +53,8 @@ class Scope:
 
     def chain(self) -> str:
         """``block 'basic' at layer2.0 (line 40)``, outermost use first, for messages."""
-        parts, scope = [], self
+        parts: list[str] = []
+        scope: Scope | None = self
         while scope is not None:
             if scope.kind == "copy":
                 parts.append(f"block '{scope.block}' at {scope.path} (line {scope.line})")
@@ -208,7 +209,7 @@ def lower(
     known: dict[str, tuple[Shape, str] | None] = {INPUT: (tuple(input_shape), input_dtype)}
     nodes: list[Node] = []
     previous = INPUT
-    names = list(paths) if paths is not None else [layer.name for layer in layers]
+    names = list(paths) if paths is not None else [_name(layer) for layer in layers]
     later = set(names)
     for index, layer in enumerate(layers):
         name = names[index]
@@ -226,6 +227,12 @@ def lower(
     if problems:
         return None, problems
     return Graph(tuple(input_shape), input_dtype, nodes, out_names), []
+
+
+def _name(layer: Layer) -> str:
+    if layer.name is None:  # spec/blocks.py names every layer before lowering
+        raise ValueError(f"lower() needs named layers, got an unnamed {layer.kind}")
+    return layer.name
 
 
 def _refs(layer: Layer, previous: str) -> list[str]:

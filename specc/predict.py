@@ -22,10 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from specc.export.metadata import ModelInfo, read_metadata
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 __all__ = ["PredictError", "Predictions", "image_files", "predict", "read_inputs", "to_predictions"]
 
@@ -71,7 +75,7 @@ def _inert(value):
     return value
 
 
-def open_model(path: Path):
+def open_model(path: Path) -> tuple[ort.InferenceSession, ModelInfo]:
     """``(onnxruntime session, ModelInfo)``; PredictError when unreadable or not from specc."""
     import onnxruntime as ort
 
@@ -119,16 +123,17 @@ def _run(session, info: ModelInfo, x: np.ndarray) -> np.ndarray:
 
 
 def _predict_images(session, info: ModelInfo, path: Path, top_k: int) -> Predictions:
-    files = image_files(path)
-    table = None
+    files = image_files(path)  # at least one
+    header: list[str] = []
+    rows: list[list] = []
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
         x = _check_shape(_preprocess(info, _read_images(chunk, info)), info)
         part = to_predictions(_run(session, info, x), info, top_k=top_k)
         names = [str(f.relative_to(path)) if path.is_dir() else f.name for f in chunk]
-        rows = [[name, *row] for name, row in zip(names, part.rows, strict=True)]
-        table = Predictions(["file", *part.header], (table.rows if table else []) + rows)
-    return table
+        header = ["file", *part.header]
+        rows += [[name, *row] for name, row in zip(names, part.rows, strict=True)]
+    return Predictions(header, rows)
 
 
 # --- inputs -----------------------------------------------------------------------------------

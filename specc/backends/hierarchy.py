@@ -221,7 +221,7 @@ def _by_height(graph: Graph) -> list[tuple[str, list[Scope]]]:
     measure(graph.root)
     blocks: dict[str, list[Scope]] = {}
     for scope in graph.scopes():
-        if scope.kind == "copy":
+        if scope.kind == "copy" and scope.block is not None:
             blocks.setdefault(scope.block, []).append(scope)
     return sorted(blocks.items(), key=lambda kv: max(height[id(s)] for s in kv[1]))
 

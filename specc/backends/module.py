@@ -18,6 +18,7 @@ import hashlib
 import linecache
 import sys
 import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from specc.backends.naming import spec_label
@@ -72,12 +73,13 @@ def _generated_module(source: str, label: str) -> types.ModuleType:
     exec(code, module.__dict__)  # our own generated text: names validated, literals repr()'d
     for value in list(module.__dict__.values()):
         if isinstance(value, type) and value.__module__ == name:
-            value.__reduce__ = _reducer(source, label, value.__qualname__)
+            # pickle's hook, set on a class made at run time (mypy forbids assigning a method)
+            value.__reduce__ = _reducer(source, label, value.__qualname__)  # type: ignore[method-assign, assignment]
     sys.modules[name] = module
     return module
 
 
-def _reducer(source: str, label: str, qualname: str):
+def _reducer(source: str, label: str, qualname: str) -> Callable[[Any], tuple]:
     """A ``__reduce__`` for a generated class: rebuild the class from ``source``, then the
     instance from its ``__dict__`` (as pickle does for any ``nn.Module``)."""
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Generic, Protocol, TypeVar
 
-from specc.ir import INPUT, Graph, Node
+from specc.ir import INPUT
 
 __all__ = ["ForwardStep", "camel_case", "plan_forward", "safe_text", "spec_label"]
 
@@ -74,19 +76,44 @@ TAKEN_CLASS_NAMES = frozenset(
 )
 
 
+class _Planned(Protocol):
+    """What plan_forward reads of a node: its name, the names it reads, its position."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def inputs(self) -> list[str]: ...
+    @property
+    def index(self) -> int: ...
+
+
+N = TypeVar("N", bound=_Planned)
+N_co = TypeVar("N_co", bound=_Planned, covariant=True)
+
+
+class ForwardGraph(Protocol[N_co]):
+    """A graph plan_forward can plan: an ``ir.Graph``, or one scope's children (hierarchy.py)."""
+
+    @property
+    def nodes(self) -> Sequence[N_co]: ...
+    @property
+    def outputs(self) -> list[str]: ...
+    def node(self, name: str) -> N_co: ...
+
+
 @dataclass
-class ForwardStep:
+class ForwardStep(Generic[N]):
     """One node in ``forward``: the variables it reads and the one it writes.
 
     ``out`` is None for a node whose output reaches no model output (it is not computed).
     """
 
-    node: Node
+    node: N
     args: list[str]
     out: str | None
 
 
-def _live(graph: Graph) -> set[str]:
+def _live(graph: ForwardGraph[_Planned]) -> set[str]:
     """Names of the nodes whose outputs reach a model output."""
     live: set[str] = set()
     stack = list(graph.outputs)
@@ -99,7 +126,7 @@ def _live(graph: Graph) -> set[str]:
     return live
 
 
-def _readers(graph: Graph, live: set[str]) -> dict[str, set[int]]:
+def _readers(graph: ForwardGraph[_Planned], live: set[str]) -> dict[str, set[int]]:
     readers: dict[str, set[int]] = {INPUT: set()}
     for node in graph.nodes:
         readers.setdefault(node.name, set())
@@ -116,7 +143,7 @@ def _fresh(base: str, taken: set[str]) -> str:
     return name
 
 
-def plan_forward(graph: Graph) -> tuple[list[ForwardStep], list[str]]:
+def plan_forward(graph: ForwardGraph[N]) -> tuple[list[ForwardStep[N]], list[str]]:
     """Decide the variable of every node output; return the steps and the returned names.
 
     A value read only by the very next layer (a plain chain) reuses one variable, ``x``;
@@ -140,7 +167,7 @@ def plan_forward(graph: Graph) -> tuple[list[ForwardStep], list[str]]:
     taken = {node.name for node in graph.nodes} | {"x"}
     chain = "x" if chained(INPUT) or not readers[INPUT] else _fresh("h", taken)
     var = {INPUT: "x"}
-    steps = []
+    steps: list[ForwardStep[N]] = []
     for node in graph.nodes:
         if node.name not in live:
             steps.append(ForwardStep(node, [], None))

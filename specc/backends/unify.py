@@ -65,10 +65,10 @@ def unify(instances: list[list[str]], envs: list[dict[str, Any]], arg_name: Any)
         streams = [_tokens(inst[s]) for inst in instances]
         replace: list[tuple[tokenize.TokenInfo, str]] = []
         for i, token in enumerate(streams[0]):
-            values = tuple(stream[i].string for stream in streams)
-            if token.type != tokenize.NUMBER or len(set(values)) == 1:
+            texts = tuple(stream[i].string for stream in streams)
+            if token.type != tokenize.NUMBER or len(set(texts)) == 1:
                 continue
-            ints = tuple(int(v) for v in values)
+            ints = tuple(int(v) for v in texts)
             name = next((k for k in declared if tuple(e[k] for e in envs) == ints), None)
             if name is None:
                 name = fresh.get(ints) or _new_name(arg_name(streams[0], i), declared, fresh)

@@ -25,8 +25,12 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 __all__ = ["Listing", "Recipe", "check_file", "decode", "inspect", "list_folder"]
 
@@ -196,14 +200,14 @@ def decode(path: str, recipe: Recipe) -> np.ndarray:
     from PIL import Image
 
     height, width = recipe.size
-    with Image.open(path) as image:
+    with Image.open(path) as opened:
         if recipe.fit == "cover":
-            need = _cover(*image.size, recipe.size)
+            need = _cover(*opened.size, recipe.size)
         else:
             need = (width, height)
-        if image.format == "JPEG":
-            image.draft(recipe.mode, need)  # decode at 1/2, 1/4, 1/8 scale when still >= need
-        image = image.convert(recipe.mode)
+        if opened.format == "JPEG":
+            opened.draft(recipe.mode, need)  # decode at 1/2, 1/4, 1/8 scale when still >= need
+        image = opened.convert(recipe.mode)
         if recipe.fit == "cover":
             image = _resize_crop(image, recipe.size)
         elif image.size != (width, height):
@@ -212,7 +216,7 @@ def decode(path: str, recipe: Recipe) -> np.ndarray:
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
-def _resize_crop(image, size: tuple[int, int]):
+def _resize_crop(image: PIL.Image.Image, size: tuple[int, int]) -> PIL.Image.Image:
     from PIL import Image
 
     height, width = size

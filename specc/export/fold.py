@@ -14,16 +14,23 @@ state) cannot be folded: that is an :class:`~specc.export.api.ExportError`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from specc.export.api import ExportError
 
 __all__ = ["affine_of", "fold_preprocessing"]
 
 AFFINE = ("standard_scaler", "min_max_scaler")
 
 
-def _fail(message: str):
+def _fail(message: str) -> ExportError:
     from specc.export.api import ExportError
 
     return ExportError(f"--include-preprocessing: {message}")
@@ -65,7 +72,14 @@ def affine_of(state: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return scale, offset, fill, imputed
 
 
-def _impute(step: dict, idx: list[int], fill, imputed, scale, offset) -> None:
+def _impute(
+    step: dict,
+    idx: list[int],
+    fill: np.ndarray,
+    imputed: np.ndarray,
+    scale: np.ndarray,
+    offset: np.ndarray,
+) -> None:
     stats = step["statistics"]
     if any(not isinstance(v, int | float) or isinstance(v, bool) for v in stats):
         raise _fail("simple_imputer fills a text column; only numeric imputing folds")
@@ -84,7 +98,9 @@ def _step_affine(step: dict) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 / std, -mean / std
 
 
-def fold_preprocessing(model, state: dict | None, input_shape: list[int]):
+def fold_preprocessing(
+    model: nn.Module, state: dict | None, input_shape: list[int]
+) -> tuple[nn.Module, Callable[[np.ndarray], np.ndarray]]:
     """Wrap ``model`` so it takes raw numeric features ``(B, F)``.
 
     Returns:
@@ -100,24 +116,34 @@ def fold_preprocessing(model, state: dict | None, input_shape: list[int]):
     return wrapper.eval(), lambda x: (x - offset) / safe
 
 
-def _make_wrapper(model, scale, offset, fill, imputed):
+def _make_wrapper(
+    model: nn.Module,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    fill: np.ndarray,
+    imputed: np.ndarray,
+) -> nn.Module:
     import torch
     from torch import nn
 
     class WithPreprocessing(nn.Module):
         """``model(where(isnan(raw), fill, raw) * scale + offset)``: (B, F) -> model output."""
 
+        scale: torch.Tensor  # the buffers, each (F,)
+        offset: torch.Tensor
+        fill: torch.Tensor
+        imputed: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self._specc_inner = model
-            as_f32 = {"dtype": torch.float32}
-            self.register_buffer("scale", torch.tensor(scale, **as_f32))
-            self.register_buffer("offset", torch.tensor(offset, **as_f32))
-            self.register_buffer("fill", torch.tensor(fill, **as_f32))
+            self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+            self.register_buffer("offset", torch.tensor(offset, dtype=torch.float32))
+            self.register_buffer("fill", torch.tensor(fill, dtype=torch.float32))
             self.register_buffer("imputed", torch.tensor(imputed))
             self.any_imputed = bool(imputed.any())
 
-        def forward(self, x: Any) -> Any:
+        def forward(self, x: torch.Tensor) -> Any:  # the model's output: a tensor or a tuple
             if self.any_imputed:
                 x = torch.where(torch.isnan(x) & self.imputed, self.fill, x)
             return self._specc_inner(x * self.scale + self.offset)

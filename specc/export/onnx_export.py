@@ -20,8 +20,15 @@ import logging
 import re
 import traceback
 import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import onnx
+    import torch
+    from torch import nn
 
 __all__ = ["EXAMPLE_BATCH", "ExportFailure", "Exported", "export_module"]
 
@@ -47,7 +54,7 @@ class Exported:
         seq_note: why the sequence length stayed fixed, when it was asked for but failed.
     """
 
-    proto: Any
+    proto: onnx.ModelProto
     dynamic_seq: bool
     seq_note: str | None = None
 
@@ -79,7 +86,7 @@ def example_input(
     seq: int | None = None,
     high: int = 2,
     seed: int = 0,
-):
+) -> torch.Tensor:
     """A random ``(batch, *input_shape)`` tensor; ``seq`` replaces the first sample dimension.
 
     int64 inputs are token ids drawn from ``[0, high)``; float inputs are standard normal.
@@ -113,23 +120,24 @@ def _export_patches(while_loops: bool):
         yield
 
 
-def _patches(while_loops: bool) -> list:
-    def size_oblivious():
+def _patches(while_loops: bool) -> list[Callable[[], AbstractContextManager[Any]]]:
+    def size_oblivious() -> AbstractContextManager[Any]:
         import torch.fx.experimental._config as fx_config
 
-        return fx_config.patch(backed_size_oblivious=True)
+        # patch() is installed at import by torch's config module, unseen by its stubs
+        return fx_config.patch(backed_size_oblivious=True)  # type: ignore[attr-defined]
 
-    def lstm():
+    def lstm() -> AbstractContextManager[Any]:
         from torch.export._patches import register_lstm_while_loop_decomposition
 
         return register_lstm_while_loop_decomposition()
 
-    def gru():
+    def gru() -> AbstractContextManager[Any]:
         from torch.export._patches import register_gru_while_loop_decomposition
 
         return register_gru_while_loop_decomposition()
 
-    def rnn():
+    def rnn() -> AbstractContextManager[Any]:
         from specc.export.rnn_loop import register_rnn_while_loop_decompositions
 
         return register_rnn_while_loop_decompositions()
@@ -154,7 +162,7 @@ def _fresh_dispatch():
         torch.ops.aten.rnn_relu.input,
     ]
 
-    def clear():
+    def clear() -> None:
         for op in ops:
             cache = getattr(op, "_dispatch_cache", None)
             if cache is not None:
@@ -202,16 +210,25 @@ def _torch_export(module, example, dynamic_seq: bool):
     dims = {0: Dim("batch")}
     if dynamic_seq:
         dims[1] = Dim("seq")
-    options = {"strict": False, "prefer_deferred_runtime_asserts_over_guards": True}
+
+    def export(shapes: Any) -> torch.export.ExportedProgram:
+        return torch.export.export(
+            module,
+            (example,),
+            dynamic_shapes=shapes,
+            strict=False,
+            prefer_deferred_runtime_asserts_over_guards=True,
+        )
+
     with _export_patches(while_loops=dynamic_seq):
         try:
-            return torch.export.export(module, (example,), dynamic_shapes=(dims,), **options)
+            return export((dims,))
         except torch._dynamo.exc.UserError as exc:
             try:
                 refined = refine_dynamic_shapes_from_suggested_fixes(exc.msg, (dims,))
             except Exception:
                 raise exc from None
-            return torch.export.export(module, (example,), dynamic_shapes=refined, **options)
+            return export(refined)
 
 
 def _export_program(module, example, want_seq: bool, layers: dict[str, Any]):
@@ -236,7 +253,7 @@ def _dynamic_dims(proto) -> list[bool]:
 
 
 def export_module(
-    module,
+    module: nn.Module,
     input_shape: tuple[int, ...],
     input_dtype: str,
     *,
@@ -283,6 +300,7 @@ def export_module(
         except Exception as exc:
             layer = _layer_from_program(exc, program, layers)
             raise ExportFailure(_conversion_message(exc), layer) from exc
+    assert onnx_program is not None  # None only from the legacy exporter (dynamo=False)
     proto = onnx_program.model_proto
     set_io_names(proto, input_name, output_names)
     return _checked(proto, input_shape, dynamic_seq, note)
@@ -323,7 +341,7 @@ def _rename(proto, mapping: dict[str, str]) -> None:
             value.name = mapping.get(value.name, value.name)
 
 
-def set_io_names(proto, input_name: str, output_names: list[str]) -> None:
+def set_io_names(proto: onnx.ModelProto, input_name: str, output_names: list[str]) -> None:
     """Name the graph's input and outputs, first moving internal values that hold the names.
 
     (torch.onnx's own ``output_names`` can clash with a value of the same name inside a Loop

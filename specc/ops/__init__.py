@@ -51,7 +51,8 @@ _MODULES = (
 
 
 def _type_of(cls: type[Layer]) -> str | None:
-    annotation = cls.model_fields["type"].annotation if "type" in cls.model_fields else None
+    field = cls.model_fields.get("type")
+    annotation = None if field is None else field.annotation
     if typing.get_origin(annotation) is typing.Literal:
         return typing.get_args(annotation)[0]
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import StrictInt
 
@@ -12,6 +12,8 @@ from specc.ops.base import Inferred, Layer, Number, PosInt, PositiveFloat, Shape
 
 class _Elementwise(Layer):
     """An activation applied element-wise: the output shape is the input shape."""
+
+    torch_class: ClassVar[str]  # every member is a module
 
     keeps_layout = True
 

@@ -23,6 +23,7 @@ from specc.ops.base import (
     Probability,
     Shape,
     ShapeError,
+    SourceLines,
     call,
     fmt_int,
 )
@@ -39,7 +40,9 @@ def _sequence(shape: Shape, what: str) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-def _split_ids(layer: Layer, shapes: Sequence[Shape], dtypes: Sequence[str]):
+def _split_ids(
+    layer: MultiheadAttention | _Encoder, shapes: Sequence[Shape], dtypes: Sequence[str]
+) -> tuple[list[Shape], int | None]:
     """``(data shapes, seq of ids or None)``; checks dtypes: float data, int64 ids."""
     data_shapes, data_dtypes = list(shapes), list(dtypes)
     ids = None
@@ -68,7 +71,7 @@ def _check_ids(seq_ids: int | None, seq: int) -> None:
         raise ShapeError(f"the token ids have {seq_ids} positions but the keys have {seq}")
 
 
-def _mask_arg(layer: Layer, args: list[str]) -> str:
+def _mask_arg(layer: MultiheadAttention | _Encoder, args: list[str]) -> str:
     return f"{args[-1]} == {layer.padding_idx}"
 
 
@@ -139,7 +142,9 @@ class MultiheadAttention(Layer):
             batch_first=True,
         )
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x, _ = self.attn(x, x, x, need_weights=False)``, with the padding mask if any."""
         data = args[:-1] if self.padding_idx is not None else args
         qkv = data * 3 if inferred.args["self"] else data
@@ -148,14 +153,10 @@ class MultiheadAttention(Layer):
         return [(code, inferred.shape)]
 
 
-class TransformerEncoderLayer(Layer):
-    """``nn.TransformerEncoderLayer(batch_first=True)``: ``[seq, d_model] -> [seq, d_model]``.
+class _Encoder(Layer):
+    """Shared arguments and logic of ``transformerencoderlayer`` and ``transformerencoder``."""
 
-    Self-attention then a feed-forward block, each with a residual and a LayerNorm (after, or
-    before with ``norm_first``). Inputs: the sequence, plus the token ids with ``padding_idx``.
-    """
-
-    type: Literal["transformerencoderlayer"]
+    type: str  # each member narrows it to its Literal (declared here to keep the field order)
     nhead: PosInt
     dim_feedforward: PosInt = 2048
     dropout: Probability = 0.1
@@ -165,7 +166,6 @@ class TransformerEncoderLayer(Layer):
     bias: bool = True
     padding_idx: StrictInt | None = None
     d_model: PosInt | None = None
-    torch_class = "nn.TransformerEncoderLayer"
     arity = (1, 2)
     accepts_int = True
     inferred_args = ("d_model",)
@@ -221,13 +221,26 @@ class TransformerEncoderLayer(Layer):
     def init_source(self, inferred: Inferred) -> str:
         return self._layer_source(inferred.args["d_model"])
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = self.encoder(x)``, with ``src_key_padding_mask`` from the ids if any."""
         mask = "" if self.padding_idx is None else f", src_key_padding_mask={_mask_arg(self, args)}"
         return [(f"{out} = {attr}({args[0]}{mask})", inferred.shape)]
 
 
-class TransformerEncoder(TransformerEncoderLayer):
+class TransformerEncoderLayer(_Encoder):
+    """``nn.TransformerEncoderLayer(batch_first=True)``: ``[seq, d_model] -> [seq, d_model]``.
+
+    Self-attention then a feed-forward block, each with a residual and a LayerNorm (after, or
+    before with ``norm_first``). Inputs: the sequence, plus the token ids with ``padding_idx``.
+    """
+
+    type: Literal["transformerencoderlayer"]
+    torch_class = "nn.TransformerEncoderLayer"
+
+
+class TransformerEncoder(_Encoder):
     """``nn.TransformerEncoder``: ``num_layers`` copies of the encoder layer described by the
     same arguments; ``[seq, d_model] -> [seq, d_model]``.
 

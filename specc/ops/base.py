@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
+#: the lines of ``forward`` a layer writes: ``(code, output shape per sample)`` pairs.
+SourceLines = list[tuple[str, Shape]]
 
 PosInt = Annotated[StrictInt, Field(ge=1)]
 NonNegInt = Annotated[StrictInt, Field(ge=0)]
@@ -259,7 +261,9 @@ class Layer(BaseModel):
         """The constructor expression (``nn.Linear(400, 120)``), or None for no module."""
         return None
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """Lines of ``forward`` computing this layer.
 
         Args:

@@ -24,6 +24,11 @@ def as_tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
     return (value,) * n if isinstance(value, int) else tuple(value)
 
 
+def short(value: int | str | list[int]) -> int | str | list[int]:
+    """One int for a list of equal values, as torch prints them (``3`` for ``[3, 3]``)."""
+    return value[0] if isinstance(value, list) and len(set(value)) == 1 else value
+
+
 def window_out(
     size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
 ) -> int:
@@ -56,6 +61,8 @@ def window_explain(
 
 class _ConvNd(Layer):
     """Shared logic of conv1d/conv2d."""
+
+    torch_class: ClassVar[str]  # every member is a module
 
     ndim: ClassVar[int] = 2
     out_channels: PosInt
@@ -145,9 +152,6 @@ class _ConvNd(Layer):
             )
 
     def init_source(self, inferred: Inferred) -> str:
-        def short(v):
-            return v[0] if isinstance(v, list) and len(set(v)) == 1 else v
-
         return call(
             self.torch_class,
             [inferred.args["in_channels"], self.out_channels],

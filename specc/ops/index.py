@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, PosInt, Shape, ShapeError
+from specc.ops.base import Inferred, Layer, PosInt, Shape, ShapeError, SourceLines
 from specc.ops.dims import axis
 
 
@@ -26,7 +26,13 @@ class _Index(Layer):
         """``[:, :, item]`` for the per-sample axis of ``dim`` (rank counts the batch)."""
         return "[" + ", ".join([":"] * (self.dim % rank) + [item]) + "]"
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def _item(self) -> str:
+        """The subscript along ``dim``: ``0`` or ``1:``."""
+        raise NotImplementedError
+
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x[:, 0]`` or ``x = x[:, 1:]``."""
         rank = inferred.args["rank"]
         return [(f"{out} = {args[0]}{self._subscript(rank, self._item())}", inferred.shape)]

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, Shape, ShapeError
+from specc.ops.base import Inferred, Layer, Shape, ShapeError, SourceLines
 from specc.ops.norm import numel
 
 
@@ -65,7 +65,7 @@ class _Elementwise(Layer):
     """``add``/``mul``/``sub``/``div``: inputs combined element by element, broadcast onto the
     largest input (see :func:`broadcast`). Shapes: ``[C, H, W], [C, 1, 1] -> [C, H, W]``."""
 
-    arity = (2, None)
+    arity: ClassVar[tuple[int, int | None]] = (2, None)
     accepts_int = True
     symbol: ClassVar[str] = "+"
 
@@ -84,7 +84,9 @@ class _Elementwise(Layer):
     def init_source(self, inferred: Inferred) -> None:
         return None
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = a + b`` (or ``a * b``, ``a - b``, ``a / b``)."""
         return [(f"{out} = {f' {self.symbol} '.join(args)}", inferred.shape)]
 
@@ -155,7 +157,9 @@ class Matmul(Layer):
     def init_source(self, inferred: Inferred) -> None:
         return None
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = torch.matmul(q, k)``."""
         return [(f"{out} = torch.matmul({args[0]}, {args[1]})", inferred.shape)]
 
@@ -205,6 +209,8 @@ class Concat(Layer):
     def init_source(self, inferred: Inferred) -> None:
         return None
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = torch.cat([a, b], dim=1)``."""
         return [(f"{out} = torch.cat([{', '.join(args)}], dim={self.dim})", inferred.shape)]

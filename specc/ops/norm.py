@@ -38,6 +38,8 @@ def numel(shape: Sequence[int]) -> int:
 class _BatchNormNd(Layer):
     """Shared logic of batchnorm1d/2d: channels are the first per-sample dimension."""
 
+    torch_class: ClassVar[str]  # every member is a module
+
     ranks: ClassVar[tuple[int, ...]] = (3,)
     layout: ClassVar[str] = "[channels, height, width]"
     eps: PositiveFloat = 1e-5

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from specc.ops.base import Inferred, Layer, PosInt, PositiveFloat, Shape, fmt_int
+from specc.ops.base import Inferred, Layer, PosInt, PositiveFloat, Shape, SourceLines, fmt_int
 from specc.ops.norm import numel
 
 #: ViT's position-embedding std, the default for ``normal`` and ``trunc_normal``
@@ -59,7 +59,9 @@ class Parameter(Layer):
             return f"nn.Parameter(torch.empty({sizes}).normal_(std={std!r}))"
         return f"nn.Parameter(nn.init.trunc_normal_(torch.empty({sizes}), std={std!r}))"
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = self.class_token.expand(x.shape[0], -1, -1)``."""
         keep = ", ".join(["-1"] * len(self.shape))
         return [(f"{out} = {attr}.expand({args[0]}.shape[0], {keep})", inferred.shape)]

@@ -18,6 +18,8 @@ from specc.ops.conv import as_tuple, window_explain, window_out
 class _PoolNd(Layer):
     """Shared logic of max and average pooling; ``stride`` defaults to ``kernel_size``."""
 
+    torch_class: ClassVar[str]  # every member is a module
+
     ndim: ClassVar[int] = 2
     kernel_size: PosInt | list[PosInt]
     stride: PosInt | list[PosInt] | None = None
@@ -112,6 +114,8 @@ class AvgPool2d(_PoolNd):
 
 class _AdaptivePoolNd(Layer):
     """Adaptive (average or max) pooling to a fixed ``output_size``: ``[C, *in] -> [C, *out]``."""
+
+    torch_class: ClassVar[str]  # every member is a module
 
     ndim: ClassVar[int] = 2
     output_size: PosInt | list[PosInt]

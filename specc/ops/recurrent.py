@@ -13,11 +13,23 @@ from typing import ClassVar, Literal
 
 from pydantic import ValidationInfo, field_validator
 
-from specc.ops.base import Inferred, Layer, PosInt, Probability, Shape, ShapeError, call, fmt_int
+from specc.ops.base import (
+    Inferred,
+    Layer,
+    PosInt,
+    Probability,
+    Shape,
+    ShapeError,
+    SourceLines,
+    call,
+    fmt_int,
+)
 
 
 class _Recurrent(Layer):
     """Shared logic of rnn/lstm/gru; ``gates`` is the number of weight blocks per layer."""
+
+    torch_class: ClassVar[str]  # every member is a module
 
     gates: ClassVar[int] = 1
     hidden_size: PosInt
@@ -98,10 +110,12 @@ class _Recurrent(Layer):
             bidirectional=self.bidirectional or None,
         )
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x, _ = self.lstm(x)`` then, for ``output: last``, the final step(s)."""
         width = self.directions * self.hidden_size
-        lines = [(f"{out}, _ = {attr}({args[0]})", (inferred.args["seq_len"], width))]
+        lines: SourceLines = [(f"{out}, _ = {attr}({args[0]})", (inferred.args["seq_len"], width))]
         if self.output == "last":
             h = self.hidden_size
             if self.bidirectional:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, Shape
+from specc.ops.base import Inferred, Layer, Shape, SourceLines
 from specc.ops.dims import axes
 from specc.ops.norm import numel
 
@@ -40,7 +40,9 @@ class _Reduction(Layer):
     def init_source(self, inferred: Inferred) -> None:
         return None
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x.mean(dim=(2, 3))`` or ``x = x.sum(dim=1, keepdim=True)``."""
         dim = self.dim if isinstance(self.dim, int) else tuple(self.dim)
         keep = ", keepdim=True" if self.keepdim else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -22,8 +23,7 @@ class Flatten(Layer):
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         (shape,) = shapes
-        full = (None, *shape)
-        rank = len(full)
+        rank = len(shape) + 1  # counting the batch dimension
         start, end = self.start_dim, self.end_dim
         for arg, value in (("start_dim", start), ("end_dim", end)):
             if not -rank <= value < rank:
@@ -36,11 +36,10 @@ class Flatten(Layer):
             raise ShapeError("flatten with start_dim 0 would merge the batch dimension")
         if start > end:
             raise ShapeError(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
-        merged = 1
-        for dim in full[start : end + 1]:
-            merged *= dim
-        out = (*full[1:start], merged, *full[end + 1 :])
-        dims = "*".join(str(d) for d in full[start : end + 1])
+        flat = shape[start - 1 : end]
+        merged = math.prod(flat)
+        out = (*shape[: start - 1], merged, *shape[end:])
+        dims = "*".join(str(d) for d in flat)
         return Inferred(shape=out, explain=[f"flatten: {dims} = {merged}"], dtype=dtypes[0])
 
     def init_source(self, inferred: Inferred) -> str:

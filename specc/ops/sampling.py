@@ -26,7 +26,7 @@ from specc.ops.base import (
     fmt_int,
     require_rank,
 )
-from specc.ops.conv import as_tuple
+from specc.ops.conv import as_tuple, short
 
 
 def transposed_out(
@@ -36,13 +36,10 @@ def transposed_out(
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-def _short(value):
-    """One int for a list of equal values, as torch prints them."""
-    return value[0] if isinstance(value, list) and len(set(value)) == 1 else value
-
-
 class _ConvTransposeNd(Layer):
     """Shared logic of convtranspose1d/2d: ``[C_in, *spatial] -> [C_out, *spatial_out]``."""
+
+    torch_class: ClassVar[str]  # every member is a module
 
     ndim: ClassVar[int] = 2
     out_channels: PosInt
@@ -121,14 +118,14 @@ class _ConvTransposeNd(Layer):
         )
 
     def init_source(self, inferred: Inferred) -> str:
-        def unless(arg: str, default: int):
-            value = _short(getattr(self, arg))
+        def unless(arg: str, default: int) -> int | str | list[int] | None:
+            value = short(getattr(self, arg))
             return None if value == default else value
 
         return call(
             self.torch_class,
             [inferred.args["in_channels"], self.out_channels],
-            kernel_size=_short(self.kernel_size),
+            kernel_size=short(self.kernel_size),
             stride=unless("stride", 1),
             padding=unless("padding", 0),
             output_padding=unless("output_padding", 0),
@@ -199,6 +196,7 @@ class Upsample(Layer):
             explain = [f"upsample: size {list(out)}"]
         else:
             scale = self.scale_factor
+            assert scale is not None  # _one_size: size or scale_factor is given
             scales = tuple(scale) if isinstance(scale, list) else (scale,) * n
             out = tuple(math.floor(s * f) for s, f in zip(shape[1:], scales, strict=True))
             explain = [
@@ -214,11 +212,11 @@ class Upsample(Layer):
 
     def init_source(self, inferred: Inferred) -> str:
         scale = self.scale_factor
-        scale = [_number(f) for f in scale] if isinstance(scale, list) else _number(scale)
+        written = [_number(f) for f in scale] if isinstance(scale, list) else _number(scale)
         return call(
             "nn.Upsample",
             size=self.size,
-            scale_factor=scale,
+            scale_factor=written,
             mode=None if self.mode == "nearest" else self.mode,
             align_corners=self.align_corners,
         )

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt
 
-from specc.ops.base import Inferred, Layer, Shape, ShapeError
+from specc.ops.base import Inferred, Layer, Shape, ShapeError, SourceLines
 from specc.ops.dims import axes, axis
 from specc.ops.norm import numel
 
@@ -59,12 +59,13 @@ class Permute(_ShapeOp):
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         (shape,) = shapes
-        full = (None, *shape)
-        order = self._order(len(full))
-        out = tuple(full[d] for d in order[1:])
+        order = self._order(len(shape) + 1)
+        out = tuple(shape[d - 1] for d in order[1:])  # order[0] is the batch dimension
         return self._out(out, dtypes, f"{list(shape)} -> {list(out)}")
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x.permute(0, 2, 1)``."""
         return [(f"{out} = {args[0]}.permute({', '.join(map(str, self.dims))})", inferred.shape)]
 
@@ -84,7 +85,9 @@ class Transpose(_ShapeOp):
         out[a], out[b] = out[b], out[a]
         return self._out(tuple(out), dtypes, f"{list(shape)} -> {out}")
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x.transpose(1, 2)``."""
         return [(f"{out} = {args[0]}.transpose({self.dim0}, {self.dim1})", inferred.shape)]
 
@@ -120,7 +123,9 @@ class Reshape(_ShapeOp):
             )
         return self._out(tuple(wanted), dtypes, f"{list(shape)} -> {wanted}")
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x.reshape(x.shape[0], 14, 14, 768)`` (the inferred sizes, no -1)."""
         sizes = ", ".join(map(str, inferred.shape))
         return [(f"{out} = {args[0]}.reshape({args[0]}.shape[0], {sizes})", inferred.shape)]
@@ -138,7 +143,9 @@ class Unsqueeze(_ShapeOp):
         out = (*shape[:where], 1, *shape[where:])
         return self._out(out, dtypes, f"{list(shape)} -> {list(out)}")
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x.unsqueeze(1)``."""
         return [(f"{out} = {args[0]}.unsqueeze({self.dim})", inferred.shape)]
 
@@ -165,7 +172,9 @@ class Squeeze(_ShapeOp):
         out = tuple(size for i, size in enumerate(shape) if i not in found)
         return self._out(out, dtypes, f"{list(shape)} -> {list(out)}")
 
-    def forward_source(self, attr: str, args: list[str], out: str, inferred: Inferred):
+    def forward_source(
+        self, attr: str, args: list[str], out: str, inferred: Inferred
+    ) -> SourceLines:
         """``x = x.squeeze(2)`` or ``x = x.squeeze((2, 3))``."""
         dim = self.dim if isinstance(self.dim, int) else tuple(self.dim)
         return [(f"{out} = {args[0]}.squeeze({dim})", inferred.shape)]

@@ -63,7 +63,7 @@ def _layers(text: str, path: Path) -> str:
     from specc.summary import summarize
 
     spec, errors = check_text(text, str(path))
-    if errors or spec.graph is None:
+    if errors or spec is None or spec.graph is None:
         return "<p>(the stored spec does not validate with this specc; no layer table)</p>"
     summary = summarize(spec)
     rows = [

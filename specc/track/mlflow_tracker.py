@@ -14,6 +14,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 __all__ = ["ARTIFACTS", "MlflowTracker", "tracking_uri"]
 
@@ -42,7 +46,8 @@ class MlflowTracker:
 
     def __init__(self, name: str, params: dict, text: str) -> None:
         self.name, self.params = name, params
-        self.client = self.run_id = None
+        self.client: MlflowClient | None = None
+        self.run_id: str | None = None
 
     def attach(self, run_dir: Path) -> None:
         from mlflow.entities import Param
@@ -50,26 +55,27 @@ class MlflowTracker:
 
         self.run_dir = Path(run_dir)
         uri, artifacts = tracking_uri(self.run_dir)
-        self.client = MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(self.name)
+        self.client = client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(self.name)
         experiment_id = (
             experiment.experiment_id
             if experiment
-            else self.client.create_experiment(self.name, artifact_location=artifacts)
+            else client.create_experiment(self.name, artifact_location=artifacts)
         )
-        run = self.client.create_run(
+        run = client.create_run(
             experiment_id,
             run_name=self.run_dir.name,
             tags={"specc.run_dir": str(self.run_dir.resolve())},
         )
-        self.run_id = run.info.run_id
+        self.run_id = run_id = run.info.run_id
         params = [Param(k, str(v)[:6000]) for k, v in self.params.items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
-            self.client.log_batch(self.run_id, params=params[start : start + 100])
+            client.log_batch(run_id, params=params[start : start + 100])
 
     def epoch(self, row: dict) -> None:
         from mlflow.entities import Metric
 
+        assert self.client is not None and self.run_id is not None, "attach() first"
         stamp = int(time.time() * 1000)
         metrics = [
             Metric(k, float(v), stamp, row["epoch"])
@@ -79,7 +85,7 @@ class MlflowTracker:
         self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, summary: dict) -> None:
-        if self.run_id is None:
+        if self.client is None or self.run_id is None:
             return
         from mlflow.entities import Metric
 
@@ -100,6 +106,6 @@ class MlflowTracker:
 
     def close(self) -> None:
         """A run that did not finish (stopped, pruned, failed) is marked KILLED."""
-        if self.run_id is not None:
+        if self.client is not None and self.run_id is not None:
             self.client.set_terminated(self.run_id, "KILLED")
             self.run_id = None

@@ -9,6 +9,10 @@ key path) with the best epoch's and the test metrics. View with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 __all__ = ["TensorBoardTracker", "scalar_tag"]
 
@@ -24,7 +28,7 @@ class TensorBoardTracker:
 
     def __init__(self, name: str, params: dict, text: str) -> None:
         self.params = params
-        self.writer = None
+        self.writer: SummaryWriter | None = None
 
     def attach(self, run_dir: Path) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -32,6 +36,7 @@ class TensorBoardTracker:
         self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
 
     def epoch(self, row: dict) -> None:
+        assert self.writer is not None, "attach() first"
         for key, value in row.items():
             if key not in ("epoch", "seconds") and isinstance(value, (int, float)):
                 self.writer.add_scalar(scalar_tag(key), value, row["epoch"])

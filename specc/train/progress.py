@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import torch
+    from rich.progress import TaskID
 
 __all__ = ["PlainProgress", "QuietProgress", "RichProgress", "format_row", "make_progress"]
 
@@ -24,7 +30,7 @@ def format_row(row: dict) -> str:
 class QuietProgress:
     """Prints nothing. ``batch`` is None so the hot loop skips the call entirely."""
 
-    batch = None
+    batch: Callable[[int, torch.Tensor | float, int], None] | None = None
 
     def start(self, epochs: int, batches: int) -> None:
         pass
@@ -45,7 +51,7 @@ class QuietProgress:
 class PlainProgress(QuietProgress):
     """One line per epoch on ``stream``."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self.epochs = 0
 
@@ -79,7 +85,7 @@ class RichProgress(PlainProgress):
             console=self.console,
             transient=True,
         )
-        self.task = None
+        self.task: TaskID | None = None
         self.epochs = 0
         self._next = 0.0
 
@@ -94,17 +100,19 @@ class RichProgress(PlainProgress):
         self.task = self.bar.add_task(f"epoch {epoch}/{self.epochs}", total=self.batches, loss="")
         self._next = time.monotonic() + self.interval
 
-    def batch(self, index: int, loss_sum, seen: int) -> None:
+    def batch(self, index: int, loss_sum: torch.Tensor | float, seen: int) -> None:
         """Called after batch ``index``; ``loss_sum`` is the on-device running loss sum."""
         now = time.monotonic()
         if now < self._next:
             return
         self._next = now + self.interval
+        assert self.task is not None, "epoch_start() adds the task"
         self.bar.update(
             self.task, completed=index + 1, loss=f"loss {float(loss_sum) / max(seen, 1):.4f}"
         )
 
     def epoch_end(self, epoch: int, row: dict, seconds: float) -> None:
+        assert self.task is not None, "epoch_start() adds the task"
         self.bar.update(self.task, completed=self.batches)
         self.message(f"epoch {epoch}/{self.epochs}  {format_row(row)}  ({seconds:.1f}s)")
 
@@ -115,7 +123,7 @@ class RichProgress(PlainProgress):
         self.bar.stop()
 
 
-def make_progress(quiet: bool):
+def make_progress(quiet: bool) -> QuietProgress:
     """Quiet, Rich (stdout is a terminal) or plain progress."""
     if quiet:
         return QuietProgress()

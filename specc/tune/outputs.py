@@ -8,7 +8,9 @@ import csv
 import io
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from optuna.trial import TrialState
@@ -16,12 +18,19 @@ from optuna.trial import TrialState
 from specc.rundir import write_text
 from specc.tune.space import set_text
 
+if TYPE_CHECKING:
+    import optuna
+    from matplotlib.axes import Axes
+
+    from specc.spec.schema import Spec
+    from specc.tune.config import TuneConfig
+
 __all__ = ["best_spec_text", "write_outputs", "write_plots", "write_trials_csv"]
 
 _SOURCE_PATHS = ("path", "root")  # data.source keys that hold paths relative to the spec
 
 
-def write_trials_csv(study, path: Path, keys: list[str]) -> None:
+def write_trials_csv(study: optuna.Study, path: Path, keys: list[str]) -> None:
     """One row per trial: number, state, value, each searched key, seconds, run_dir, reason."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -46,7 +55,7 @@ def write_trials_csv(study, path: Path, keys: list[str]) -> None:
     write_text(path, buffer.getvalue())
 
 
-def best_spec_text(spec, params: dict, out_dir: Path, header: str) -> str:
+def best_spec_text(spec: Spec, params: dict, out_dir: Path, header: str) -> str:
     """The spec with ``params`` written in, as YAML that validates where it is written
     (``out_dir``): relative data paths are rewritten relative to ``out_dir``."""
     from specc.train.overrides import apply_overrides
@@ -64,16 +73,16 @@ def best_spec_text(spec, params: dict, out_dir: Path, header: str) -> str:
     return "".join(f"# {line}\n" for line in header.splitlines()) + body
 
 
-def write_plots(study, out_dir: Path) -> list[str]:
+def write_plots(study: optuna.Study, out_dir: Path) -> list[str]:
     """The optimisation history and (with 2+ complete trials) the parameter importances;
     returns the file names written."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 
     written = []
+    plots: list[tuple[str, Callable[[optuna.Study], Axes]]]
     plots = [("optimization_history.png", ovm.plot_optimization_history)]
     if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= 2:
         plots.append(("param_importances.png", ovm.plot_param_importances))
@@ -81,15 +90,27 @@ def write_plots(study, out_dir: Path) -> list[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
             ax = plot(study)
-        ax.figure.set_size_inches(7, 4.5)
-        ax.figure.tight_layout()
-        ax.figure.savefig(out_dir / name, dpi=100)
-        plt.close(ax.figure)
+        _save(ax, out_dir / name)
         written.append(name)
     return written
 
 
-def write_outputs(study, spec, config, keys: list[str], monitor: str) -> Path | None:
+def _save(ax: Axes, path: Path) -> None:
+    """Save (7 x 4.5 inches, 100 dpi) and close the figure an Optuna plot drew ``ax`` on."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    figure = ax.figure
+    assert isinstance(figure, Figure)  # Optuna draws on a figure of its own, not a subfigure
+    figure.set_size_inches(7, 4.5)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_outputs(
+    study: optuna.Study, spec: Spec, config: TuneConfig, keys: list[str], monitor: str
+) -> Path | None:
     """Write trials.csv, the plots and (when a trial completed) best.yaml; return its path."""
     out = config.out_dir
     write_trials_csv(study, out / "trials.csv", keys)

@@ -22,11 +22,19 @@ import fcntl
 import threading
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import optuna
 from optuna.trial import TrialState
 
 from specc.tune.config import TuneConfig, direction_of
+
+if TYPE_CHECKING:
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    from specc.spec.schema import Spec
+    from specc.tune.space import Search
 
 __all__ = ["FINISHED", "count", "open_study", "recover_interrupted", "run_worker"]
 
@@ -69,12 +77,13 @@ def _rdb_storage(config: TuneConfig):
         )
 
 
-def open_study(config: TuneConfig, spec, monitor: str, worker: int = 0) -> optuna.Study:
+def open_study(config: TuneConfig, spec: Spec, monitor: str, worker: int = 0) -> optuna.Study:
     """Create or load the study named after the spec, with this worker's sampler."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = _storage(config)
+    direction = optuna.study.StudyDirection[direction_of(monitor).upper()]  # MINIMIZE/MAXIMIZE
     study = optuna.create_study(
-        storage=storage, study_name=spec.name, load_if_exists=True, direction=direction_of(monitor)
+        storage=storage, study_name=spec.name, load_if_exists=True, direction=direction
     )
     seed = (spec.seed or 0) + worker + 7919 * len(study.get_trials(deepcopy=False))
     study.sampler = optuna.samplers.TPESampler(seed=seed)
@@ -82,7 +91,7 @@ def open_study(config: TuneConfig, spec, monitor: str, worker: int = 0) -> optun
     return study
 
 
-def count(study: optuna.Study, states=FINISHED) -> int:
+def count(study: optuna.Study, states: Sequence[TrialState] = FINISHED) -> int:
     """The number of the study's trials in ``states``."""
     return len(study.get_trials(deepcopy=False, states=states))
 
@@ -159,9 +168,10 @@ def _surplus(study, trial, total: int) -> bool:
 class _Heartbeat:
     """Records the trial's heartbeat in the storage every HEARTBEAT_S seconds."""
 
-    def __init__(self, study, trial) -> None:
+    def __init__(self, study: optuna.Study, trial: optuna.Trial) -> None:
         self.stop = threading.Event()
-        storage, trial_id = study._storage, trial._trial_id
+        # Study types its storage as BaseStorage; ours has a heartbeat (see _rdb_storage)
+        storage, trial_id = cast("BaseHeartbeat", study._storage), trial._trial_id
         storage.record_heartbeat(trial_id)
 
         def beat() -> None:
@@ -177,7 +187,12 @@ class _Heartbeat:
 
 
 def run_worker(
-    config: TuneConfig, spec, searches, monitor: str, worker: int = 0, on_trial=None
+    config: TuneConfig,
+    spec: Spec,
+    searches: Sequence[Search],
+    monitor: str,
+    worker: int = 0,
+    on_trial: Callable[[optuna.Study], None] | None = None,
 ) -> None:
     """Run trials until the study has ``config.trials`` finished ones.
 
