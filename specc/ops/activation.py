@@ -10,7 +10,7 @@ from pydantic import StrictInt
 from specc.ops.base import Inferred, Layer, Number, PosInt, PositiveFloat, Shape, ShapeError, call
 
 
-class _Elementwise(Layer):
+class _Activation(Layer):
     """An activation applied element-wise: the output shape is the input shape."""
 
     torch_class: ClassVar[str]  # every member is a module
@@ -24,12 +24,12 @@ class _Elementwise(Layer):
         return call(self.torch_class)
 
 
-class ReLU(_Elementwise):
+class ReLU(_Activation):
     type: Literal["relu"]
     torch_class = "nn.ReLU"
 
 
-class LeakyReLU(_Elementwise):
+class LeakyReLU(_Activation):
     type: Literal["leakyrelu"]
     negative_slope: Number = 0.01
     torch_class = "nn.LeakyReLU"
@@ -39,7 +39,7 @@ class LeakyReLU(_Elementwise):
         return call("nn.LeakyReLU", negative_slope=slope)
 
 
-class ELU(_Elementwise):
+class ELU(_Activation):
     type: Literal["elu"]
     alpha: Number = 1.0
     torch_class = "nn.ELU"
@@ -48,7 +48,7 @@ class ELU(_Elementwise):
         return call("nn.ELU", alpha=None if self.alpha == 1.0 else self.alpha)
 
 
-class GELU(_Elementwise):
+class GELU(_Activation):
     type: Literal["gelu"]
     approximate: Literal["none", "tanh"] = "none"
     torch_class = "nn.GELU"
@@ -57,22 +57,22 @@ class GELU(_Elementwise):
         return call("nn.GELU", approximate=None if self.approximate == "none" else "tanh")
 
 
-class SiLU(_Elementwise):
+class SiLU(_Activation):
     type: Literal["silu"]
     torch_class = "nn.SiLU"
 
 
-class Sigmoid(_Elementwise):
+class Sigmoid(_Activation):
     type: Literal["sigmoid"]
     torch_class = "nn.Sigmoid"
 
 
-class Tanh(_Elementwise):
+class Tanh(_Activation):
     type: Literal["tanh"]
     torch_class = "nn.Tanh"
 
 
-class Identity(_Elementwise):
+class Identity(_Activation):
     keeps_layout = False  # the documented way to say "this layout is meant"
     type: Literal["identity"]
     torch_class = "nn.Identity"
@@ -82,7 +82,7 @@ class Identity(_Elementwise):
         return Inferred(shape=tuple(shapes[0]), dtype=dtypes[0])
 
 
-class _SoftmaxLike(_Elementwise):
+class _SoftmaxLike(_Activation):
     """Softmax-style layers take ``dim`` (counting the batch dimension); default -1."""
 
     keeps_layout = False
@@ -114,14 +114,14 @@ class LogSoftmax(_SoftmaxLike):
     torch_class = "nn.LogSoftmax"
 
 
-class ReLU6(_Elementwise):
+class ReLU6(_Activation):
     """``nn.ReLU6``: min(max(x, 0), 6) (MobileNetV2)."""
 
     type: Literal["relu6"]
     torch_class = "nn.ReLU6"
 
 
-class Hardtanh(_Elementwise):
+class Hardtanh(_Activation):
     """``nn.Hardtanh``: x clamped to [min_val, max_val]."""
 
     type: Literal["hardtanh"]
@@ -145,21 +145,21 @@ class Hardtanh(_Elementwise):
         )
 
 
-class Hardswish(_Elementwise):
+class Hardswish(_Activation):
     """``nn.Hardswish``: x * relu6(x + 3) / 6, a gate times x (MobileNetV3)."""
 
     type: Literal["hardswish"]
     torch_class = "nn.Hardswish"
 
 
-class Hardsigmoid(_Elementwise):
+class Hardsigmoid(_Activation):
     """``nn.Hardsigmoid``: relu6(x + 3) / 6, a gate in [0, 1] (MobileNetV3 squeeze-excite)."""
 
     type: Literal["hardsigmoid"]
     torch_class = "nn.Hardsigmoid"
 
 
-class Softplus(_Elementwise):
+class Softplus(_Activation):
     """``nn.Softplus``: log(1 + exp(beta * x)) / beta, linear above ``threshold``."""
 
     type: Literal["softplus"]
@@ -175,21 +175,21 @@ class Softplus(_Elementwise):
         )
 
 
-class Mish(_Elementwise):
+class Mish(_Activation):
     """``nn.Mish``: x * tanh(softplus(x))."""
 
     type: Literal["mish"]
     torch_class = "nn.Mish"
 
 
-class SELU(_Elementwise):
+class SELU(_Activation):
     """``nn.SELU``: scaled ELU with torch's fixed constants."""
 
     type: Literal["selu"]
     torch_class = "nn.SELU"
 
 
-class PReLU(_Elementwise):
+class PReLU(_Activation):
     """``nn.PReLU``: leaky ReLU with a learned slope, one for all or one per channel.
 
     Shapes: ``[C, *] -> [C, *]``; ``num_parameters`` is 1 or C (the first per-sample dim).

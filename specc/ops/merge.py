@@ -61,7 +61,7 @@ def broadcast(shapes: Sequence[Shape], what: str) -> Shape:
     return tuple(out)
 
 
-class _Elementwise(Layer):
+class _Arithmetic(Layer):
     """``add``/``mul``/``sub``/``div``: inputs combined element by element, broadcast onto the
     largest input (see :func:`broadcast`). Shapes: ``[C, H, W], [C, 1, 1] -> [C, H, W]``."""
 
@@ -91,21 +91,21 @@ class _Elementwise(Layer):
         return [(f"{out} = {f' {self.symbol} '.join(args)}", inferred.shape)]
 
 
-class Add(_Elementwise):
+class Add(_Arithmetic):
     """Element-wise sum (residual connections)."""
 
     type: Literal["add"]
     symbol = "+"
 
 
-class Mul(_Elementwise):
+class Mul(_Arithmetic):
     """Element-wise product (gating, squeeze-and-excitation)."""
 
     type: Literal["mul"]
     symbol = "*"
 
 
-class Sub(_Elementwise):
+class Sub(_Arithmetic):
     """``a - b``: exactly two inputs, in order."""
 
     type: Literal["sub"]
@@ -113,7 +113,7 @@ class Sub(_Elementwise):
     symbol = "-"
 
 
-class Div(_Elementwise):
+class Div(_Arithmetic):
     """``a / b``: exactly two inputs, in order; true division, so the result is float32."""
 
     type: Literal["div"]
