@@ -18,6 +18,7 @@ Trees are tuples: ``("int", 3)``, ``("param", "in")``, ``("op", "*", a, b)``,
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +29,15 @@ _TOKEN = re.compile(
     r"\s*(?:(\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|==|!=|<=|>=|[-+*()<>])"
     r"|([A-Za-z_]+))"
 )
-_CMP = ("==", "!=", "<", ">", "<=", ">=")
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+_CMP = tuple(_COMPARE)
 
 
 class ExprError(ValueError):
@@ -164,14 +173,7 @@ def evaluate(tree: tuple, lookup: Callable[[str], Any]) -> Any:
     if op in _CMP:
         if op not in ("==", "!="):
             _int(left, op), _int(right, op)
-        return {
-            "==": left == right,
-            "!=": left != right,
-            "<": left < right,
-            ">": left > right,
-            "<=": left <= right,
-            ">=": left >= right,
-        }[op]
+        return _COMPARE[op](left, right)  # only the one comparison: a list == 2 is False
     a, b = _int(left, op), _int(right, op)
     if op == "+":
         return a + b
