@@ -8,8 +8,12 @@ refused with their size before anything is allocated. The memory available is re
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from specc.errors import RunError
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -60,7 +64,7 @@ def check_data_size(nbytes: int, what: str) -> None:
         )
 
 
-def check_model_memory(spec, copies: int, what: str) -> None:
+def check_model_memory(spec: Spec, copies: int, what: str) -> None:
     """RunError when ``copies`` float32 copies of the model's weights exceed the memory.
 
     Args:
