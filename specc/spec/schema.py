@@ -9,12 +9,12 @@ string is a layer with no arguments. Reusable ``blocks`` are expanded before val
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictInt
 
 from specc.ops import LAYER_TYPES
-from specc.ops.base import PosInt
+from specc.ops.base import Layer, PosInt
 from specc.spec.sections import (
     DataSpec,
     ExportSpec,
@@ -66,15 +66,18 @@ class SequentialLayer(Strict):
     when: bool | str | None = None
 
 
-_Layers = Annotated[
-    Union[(*LAYER_TYPES.values(), BlockUse, SequentialLayer)], Field(discriminator="type")
-]
-AnyLayer = Annotated[
-    _Layers,
-    BeforeValidator(
-        bare_name, json_schema_input_type=with_bare(_Layers, bare_types(LAYER_TYPES.values()))
-    ),
-]
+if TYPE_CHECKING:  # pydantic reads the discriminated union built at runtime below
+    AnyLayer: TypeAlias = Layer | BlockUse | SequentialLayer
+else:
+    _Layers = Annotated[
+        Union[(*LAYER_TYPES.values(), BlockUse, SequentialLayer)], Field(discriminator="type")
+    ]
+    AnyLayer = Annotated[
+        _Layers,
+        BeforeValidator(
+            bare_name, json_schema_input_type=with_bare(_Layers, bare_types(LAYER_TYPES.values()))
+        ),
+    ]
 
 
 class InputSpec(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
@@ -46,7 +46,7 @@ def tagged(*members: type) -> Any:
 
     The JSON Schema lists the bare names too, so editors complete ``loss: cross_entropy``.
     """
-    inner = Annotated[
+    inner: Any = Annotated[  # a runtime value for pydantic, not a static alias
         members[0] if len(members) == 1 else _union(members), Field(discriminator="type")
     ]
     return Annotated[
@@ -60,7 +60,7 @@ def with_bare(inner: Any, names: tuple[str, ...]) -> Any:
     return _union((inner, Literal[names])) if names else inner
 
 
-def _union(members: tuple[type, ...]) -> Any:
+def _union(members: tuple[Any, ...]) -> Any:
     from typing import Union
 
     return Union[members]  # noqa: UP007 - built from a runtime tuple
@@ -81,6 +81,8 @@ class Family(Strict):
     torch_class: ClassVar[str]
     #: fields that are specc's own, not torch arguments.
     not_torch: ClassVar[tuple[str, ...]] = ()
+    if TYPE_CHECKING:  # each member declares its own ``Literal`` type field
+        type: str
 
     def torch_kwargs(self) -> dict[str, Any]:
         """Every torch keyword argument, by torch's name, in field order."""
@@ -239,7 +241,19 @@ LOSSES = (
     CrossEntropyLoss,
     NLLLoss,
 )
-Loss = tagged(*LOSSES)
+if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
+    Loss: TypeAlias = (
+        MSELoss
+        | L1Loss
+        | SmoothL1Loss
+        | HuberLoss
+        | BCEWithLogitsLoss
+        | BCELoss
+        | CrossEntropyLoss
+        | NLLLoss
+    )
+else:
+    Loss = tagged(*LOSSES)
 
 
 def task_of(loss: LossSection | None) -> Task:
@@ -314,7 +328,10 @@ class Adagrad(OptimizerSection):
 
 
 OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad)
-Optimizer = tagged(*OPTIMIZERS)
+if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
+    Optimizer: TypeAlias = SGD | Adam | AdamW | RMSprop | Adagrad
+else:
+    Optimizer = tagged(*OPTIMIZERS)
 
 # --- schedulers ---------------------------------------------------------------------------
 
@@ -417,7 +434,12 @@ def schedule_problem(
 
 
 SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)
-Scheduler = tagged(*SCHEDULERS)
+if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
+    Scheduler: TypeAlias = (
+        StepLR | MultiStepLR | ExponentialLR | CosineAnnealing | OneCycle | ReduceLROnPlateau
+    )
+else:
+    Scheduler = tagged(*SCHEDULERS)
 
 # --- data sources -------------------------------------------------------------------------
 
@@ -546,7 +568,10 @@ SOURCES = (
     TorchvisionSource,
     ImageFolderSource,
 )
-Source = tagged(*SOURCES)
+if TYPE_CHECKING:  # the members share few fields, and readers pick them by ``type`` name
+    Source: TypeAlias = Any  # (as the union, every unnarrowed read in train_source.py errs)
+else:
+    Source = tagged(*SOURCES)
 
 # --- preprocessing steps ------------------------------------------------------------------
 
@@ -672,7 +697,12 @@ class MinMaxScaler(PreprocessStep):
 
 
 PREPROCESS = (SimpleImputer, OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler)
-Preprocess = tagged(*PREPROCESS)
+if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
+    Preprocess: TypeAlias = (
+        SimpleImputer | OneHotEncoder | OrdinalEncoder | StandardScaler | MinMaxScaler
+    )
+else:
+    Preprocess = tagged(*PREPROCESS)
 
 # --- transforms and augmentations ---------------------------------------------------------
 
@@ -775,7 +805,19 @@ TRANSFORMS = (
     RandomRotation,
     ColorJitter,
 )
-Transform = tagged(*TRANSFORMS)
+if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
+    Transform: TypeAlias = (
+        Normalize
+        | Pad
+        | Resize
+        | RandomCrop
+        | RandomHorizontalFlip
+        | RandomResizedCrop
+        | RandomRotation
+        | ColorJitter
+    )
+else:
+    Transform = tagged(*TRANSFORMS)
 
 
 def type_name(member: type[BaseModel]) -> str:
@@ -825,7 +867,10 @@ METRICS = {
     "mae": MetricInfo("regression", "min"),
     "r2": MetricInfo("regression", "max"),
 }
-Metric = Literal[tuple(METRICS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the Literal is built from METRICS at runtime; mypy sees a name
+    Metric: TypeAlias = str
+else:
+    Metric = Literal[tuple(METRICS)]
 
 
 class EarlyStopping(Strict):
