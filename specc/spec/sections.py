@@ -241,17 +241,8 @@ LOSSES = (
     CrossEntropyLoss,
     NLLLoss,
 )
-if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
-    Loss: TypeAlias = (
-        MSELoss
-        | L1Loss
-        | SmoothL1Loss
-        | HuberLoss
-        | BCEWithLogitsLoss
-        | BCELoss
-        | CrossEntropyLoss
-        | NLLLoss
-    )
+if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
+    Loss: TypeAlias = LossSection
 else:
     Loss = tagged(*LOSSES)
 
@@ -328,8 +319,8 @@ class Adagrad(OptimizerSection):
 
 
 OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad)
-if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
-    Optimizer: TypeAlias = SGD | Adam | AdamW | RMSprop | Adagrad
+if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
+    Optimizer: TypeAlias = OptimizerSection
 else:
     Optimizer = tagged(*OPTIMIZERS)
 
@@ -434,10 +425,8 @@ def schedule_problem(
 
 
 SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)
-if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
-    Scheduler: TypeAlias = (
-        StepLR | MultiStepLR | ExponentialLR | CosineAnnealing | OneCycle | ReduceLROnPlateau
-    )
+if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
+    Scheduler: TypeAlias = SchedulerSection
 else:
     Scheduler = tagged(*SCHEDULERS)
 
@@ -697,10 +686,8 @@ class MinMaxScaler(PreprocessStep):
 
 
 PREPROCESS = (SimpleImputer, OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler)
-if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
-    Preprocess: TypeAlias = (
-        SimpleImputer | OneHotEncoder | OrdinalEncoder | StandardScaler | MinMaxScaler
-    )
+if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
+    Preprocess: TypeAlias = PreprocessStep
 else:
     Preprocess = tagged(*PREPROCESS)
 
@@ -805,17 +792,8 @@ TRANSFORMS = (
     RandomRotation,
     ColorJitter,
 )
-if TYPE_CHECKING:  # pydantic reads the tagged union; mypy, the members
-    Transform: TypeAlias = (
-        Normalize
-        | Pad
-        | Resize
-        | RandomCrop
-        | RandomHorizontalFlip
-        | RandomResizedCrop
-        | RandomRotation
-        | ColorJitter
-    )
+if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
+    Transform: TypeAlias = TransformStep
 else:
     Transform = tagged(*TRANSFORMS)
 
