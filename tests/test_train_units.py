@@ -280,11 +280,11 @@ def test_device_and_precision_resolution():
 
 def _step(model, grad_clip=None, per_sample_weight=True, lr=1.0):
     from specc.train.device import Precision
-    from specc.train.loop import Step
+    from specc.train.loop import TrainParts
     from specc.train.optim import Stepper
 
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return Step(
+    return TrainParts(
         model,
         torch.nn.MSELoss(),
         optimizer,

@@ -156,7 +156,7 @@ class _ResumePlan:
         if saved is not None and saved != setup.data.data_hash:
             self.differences.append(f"data hash: {saved} -> {setup.data.data_hash}")
         self.check()
-        problems = structure_differences(setup.step.model.state_dict(), self.state["model"])
+        problems = structure_differences(setup.parts.model.state_dict(), self.state["model"])
         if problems:
             raise RunError(
                 f"last.pt does not fit the model of the spec: {describe(problems)}; "

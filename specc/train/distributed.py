@@ -44,7 +44,7 @@ from torch import nn
 
 from specc.data.shares import share_bounds
 from specc.errors import RunError
-from specc.train.loop import EVAL_BATCH, Pass, evaluate
+from specc.train.loop import EVAL_BATCH, Pass, TrainParts, evaluate
 
 __all__ = [
     "TIMEOUT_ENV",
@@ -224,22 +224,22 @@ class Distributed:
 
     # --- the model, the batches and the loss ------------------------------------------
 
-    def wrap(self, step):
-        """The :class:`~specc.train.loop.Step` that trains: the model in DDP (BatchNorm ->
-        SyncBatchNorm where torch supports it) and a :class:`ShardedLoss`. ``step`` keeps the
+    def wrap(self, parts: TrainParts) -> TrainParts:
+        """The :class:`~specc.train.loop.TrainParts` that train: the model in DDP (BatchNorm ->
+        SyncBatchNorm where torch supports it) and a :class:`ShardedLoss`. ``parts`` keeps the
         plain module (its state_dict keys have no ``module.`` prefix) for evaluation and
         checkpoints; both share the parameters, optimizer and scheduler."""
         if not self.enabled:
-            return step
+            return parts
         from torch.nn.parallel import DistributedDataParallel
 
-        device = next(step.model.parameters()).device
-        step.model, notice = sync_batchnorm(step.model, device)
+        device = next(parts.model.parameters()).device
+        parts.model, notice = sync_batchnorm(parts.model, device)
         self.notices += [notice] if notice else []
         ids = [device.index] if device.type == "cuda" else None
-        model = DistributedDataParallel(step.model, device_ids=ids)
-        self.loss = ShardedLoss(step.loss_fn, step.per_sample_weight, self.world, device)
-        return replace(step, model=model, loss_fn=self.loss)
+        model = DistributedDataParallel(parts.model, device_ids=ids)
+        self.loss = ShardedLoss(parts.loss_fn, parts.per_sample_weight, self.world, device)
+        return replace(parts, model=model, loss_fn=self.loss)
 
     def shard(self, batches):
         """This rank's share of each global ``(x (B, ...), y (B, ...))`` batch."""
@@ -269,7 +269,7 @@ class Distributed:
             return result
         return self._reduce(result, self.loss.take_total())
 
-    def evaluate(self, step, split, batch_size: int, device: torch.device) -> Pass:
+    def evaluate(self, parts: TrainParts, split, batch_size: int, device: torch.device) -> Pass:
         """:func:`specc.train.loop.evaluate` over the whole split.
 
         The split's evaluation chunks (``max(batch_size, EVAL_BATCH)`` rows, as in one
@@ -277,15 +277,15 @@ class Distributed:
         in one process; a split of fewer chunks than ranks is evaluated whole by every rank.
         """
         if not self.enabled:
-            return evaluate(step, split, batch_size, device)
-        self.sync_buffers(step.model)
+            return evaluate(parts, split, batch_size, device)
+        self.sync_buffers(parts.model)
         size = max(batch_size, EVAL_BATCH)
         chunks = -(-len(split) // size)
         if chunks < self.world:
-            return evaluate(step, split, batch_size, device)
+            return evaluate(parts, split, batch_size, device)
         lo, hi = share_bounds(chunks, self.world, self.rank)
         rows = slice(lo * size, hi * size)
-        part = evaluate(step, split.part(rows), batch_size, device)
+        part = evaluate(parts, split.part(rows), batch_size, device)
         return self._reduce(part, part.loss_sum)
 
     def _reduce(self, result: Pass, loss_sum: torch.Tensor) -> Pass:

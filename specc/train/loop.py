@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["EVAL_BATCH", "Pass", "Step", "evaluate", "train_epoch"]
+__all__ = ["EVAL_BATCH", "Pass", "TrainParts", "evaluate", "train_epoch"]
 
 EVAL_BATCH = 1024
 
@@ -45,8 +45,9 @@ class Pass:
 
 
 @dataclass
-class Step:
-    """Everything a training step needs (built once per run)."""
+class TrainParts:
+    """The parts a training step and an evaluation use (built once per run): the model,
+    loss, optimizer, scheduler stepper, predictor, precision, scaler and clipping."""
 
     model: torch.nn.Module
     loss_fn: torch.nn.Module
@@ -59,14 +60,14 @@ class Step:
     per_sample_weight: bool = True  # reduction "mean": weight each batch loss by its size
 
 
-def train_epoch(step: Step, batches, device: torch.device, progress=None) -> Pass:
+def train_epoch(parts: TrainParts, batches, device: torch.device, progress=None) -> Pass:
     """One epoch over ``batches`` ((B, ...) inputs, (B, ...) targets already on ``device``)."""
-    model, loss_fn, optimizer = step.model, step.loss_fn, step.optimizer
+    model, loss_fn, optimizer = parts.model, parts.loss_fn, parts.optimizer
     model.train()
     result = Pass(torch.zeros((), device=device))
-    params = [p for p in model.parameters() if p.requires_grad] if step.grad_clip else None
-    per_batch = step.stepper.per_batch
-    reduce, autocast, scaler = step.predictor.reduce, step.precision.autocast, step.scaler
+    params = [p for p in model.parameters() if p.requires_grad] if parts.grad_clip else None
+    per_batch = parts.stepper.per_batch
+    reduce, autocast, scaler = parts.predictor.reduce, parts.precision.autocast, parts.scaler
     for index, (x, y) in enumerate(batches):
         with autocast():
             out = model(x)
@@ -75,14 +76,14 @@ def train_epoch(step: Step, batches, device: torch.device, progress=None) -> Pas
         if scaler is None:
             loss.backward()
             if params is not None:
-                torch.nn.utils.clip_grad_norm_(params, step.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, parts.grad_clip)
             optimizer.step()
         else:
-            _scaled_step(scaler, loss, optimizer, params, step.grad_clip)
+            _scaled_step(scaler, loss, optimizer, params, parts.grad_clip)
         if per_batch:
-            step.stepper.batch()
+            parts.stepper.batch()
         n = y.shape[0]
-        result.loss_sum.add_(loss.detach(), alpha=n if step.per_sample_weight else 1)
+        result.loss_sum.add_(loss.detach(), alpha=n if parts.per_sample_weight else 1)
         result.preds.append(reduce(out.detach()))
         result.targets.append(y)
         result.count += n
@@ -101,25 +102,25 @@ def _scaled_step(scaler, loss, optimizer, params, grad_clip) -> None:
 
 
 @torch.inference_mode()
-def evaluate(step: Step, split, batch_size: int, device: torch.device) -> Pass:
+def evaluate(parts: TrainParts, split, batch_size: int, device: torch.device) -> Pass:
     """Loss and reduced predictions of the model on a whole split, in order, in eval mode.
 
     Args:
         split: a TensorSplit whose ``x`` (N, ...) and ``y`` (N, ...) are on ``device``, or an
             :class:`~specc.data.image_split.ImageSplit` (decoded in chunks onto ``device``).
     """
-    model = step.model
+    model = parts.model
     model.eval()
     result = Pass(torch.zeros((), device=device))
     size = max(batch_size, EVAL_BATCH)
-    weight = step.per_sample_weight
+    weight = parts.per_sample_weight
     for x, y in split.chunks(size, device):
-        with step.precision.autocast():
+        with parts.precision.autocast():
             out = model(x)
-            loss = step.loss_fn(out, y)
+            loss = parts.loss_fn(out, y)
         n = y.shape[0]
         result.loss_sum.add_(loss.float(), alpha=n if weight else 1)
-        result.preds.append(step.predictor.reduce(out))
+        result.preds.append(parts.predictor.reduce(out))
         result.targets.append(y)
         result.count += n
     return result

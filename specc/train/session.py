@@ -108,23 +108,23 @@ def _train_and_validate(setup: Setup, epoch: int, progress, callbacks) -> dict:
     Returns:
         the epoch's metrics row: ``epoch``, ``train_*``, ``val_*``, ``lr``, ``seconds``.
     """
-    step, dist = setup.step, setup.dist
+    parts, dist = setup.parts, setup.dist
     began = time.perf_counter()
-    lr = float(step.optimizer.param_groups[0]["lr"])  # at the epoch's start
+    lr = float(parts.optimizer.param_groups[0]["lr"])  # at the epoch's start
     for callback in callbacks:
         getattr(callback, "epoch_start", lambda _: None)(epoch)
     batches = setup.batches.epoch()
     train_pass = dist.reduce_train(  # global metrics under DDP
-        train_epoch(setup.train_step, batches, setup.device, progress.batch)
+        train_epoch(setup.train_parts, batches, setup.device, progress.batch)
     )
     row = {"epoch": epoch, **scores(setup, "train", train_pass)[0]}
     _check_finite(epoch, row, "train_loss")
     if setup.splits["val"] is not None:
-        val_pass = dist.evaluate(step, setup.splits["val"], setup.plan.batch_size, setup.device)
+        val_pass = dist.evaluate(parts, setup.splits["val"], setup.plan.batch_size, setup.device)
         row |= scores(setup, "val", val_pass)[0]
         _check_finite(epoch, row, "val_loss")
     row["lr"] = lr
-    step.stepper.epoch(row)
+    parts.stepper.epoch(row)
     seconds = time.perf_counter() - began
     setup.state.train_seconds += seconds
     row["seconds"] = seconds

@@ -34,7 +34,7 @@ from specc.train import checkpoint as ckpt
 from specc.train.batches import TrainBatches
 from specc.train.device import Precision, resolve_device, resolve_precision
 from specc.train.distributed import Distributed
-from specc.train.loop import Step
+from specc.train.loop import TrainParts
 from specc.train.plan import Plan, Tracker, make_plan
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ class Setup:
     """A run ready to train (see the module docstring for how it is built).
 
     Attributes:
-        step: the plain model, loss, optimizer and scheduler (evaluation, checkpoints).
-        train_step: what trains: ``step`` in one process; DDP and the sharded loss under
+        parts: the plain model, loss, optimizer and scheduler (evaluation, checkpoints).
+        train_parts: what trains: ``parts`` in one process; DDP and the sharded loss under
             torchrun (the same parameters, optimizer and scheduler).
         splits: ``train``, ``val``, ``test`` (val/test on the device, or None).
         generators: the ``shuffle`` and ``augment`` generators (checkpointed).
@@ -102,8 +102,8 @@ class Setup:
     device: torch.device
     precision: Precision
     data: object  # specc.data.PreparedData
-    step: Step
-    train_step: Step
+    parts: TrainParts
+    train_parts: TrainParts
     batches: TrainBatches
     splits: dict
     generators: dict[str, torch.Generator]
@@ -136,15 +136,15 @@ def set_up(spec: Spec, text: str, spec_dir: Path, dist: Distributed, resume=None
         "augment": torch.Generator().manual_seed(spec.seed + 1),
     }
     splits, batches = _splits(spec, data, generators, dist, device)
-    step = _make_step(spec, model, device, precision, data.task, plan, batches.per_epoch)
+    parts = _make_parts(spec, model, device, precision, data.task, plan, batches.per_epoch)
     setup = Setup(
         plan,
         dist,
         device,
         precision,
         data,
-        step,
-        dist.wrap(step),  # DDP + the sharded loss, or step itself
+        parts,
+        dist.wrap(parts),  # DDP + the sharded loss, or parts itself
         batches,
         splits,
         generators,
@@ -216,7 +216,7 @@ def _augment(spec: Spec, generator: torch.Generator, lazy_split):
     return augment
 
 
-def _make_step(
+def _make_parts(
     spec: Spec,
     model,
     device: torch.device,
@@ -224,7 +224,7 @@ def _make_step(
     task: str,
     plan: RunPlan,
     batches: int,
-) -> Step:
+) -> TrainParts:
     """Loss, optimizer, scheduler (``batches`` per epoch) and predictor around ``model``."""
     from specc.train.losses import build_loss
     from specc.train.metrics import Predictor
@@ -234,7 +234,7 @@ def _make_step(
     stepper = build_scheduler(
         spec.scheduler, optimizer, plan.epochs, batches, plan.monitors.plateau_monitor
     )
-    return Step(
+    return TrainParts(
         model,
         build_loss(spec.loss, device),
         optimizer,
@@ -262,12 +262,12 @@ def _new_state(spec: Spec, monitors: Plan) -> RunState:
 
 def checkpoint_state(setup: Setup, epoch: int) -> dict:
     """The ``best.pt``/``last.pt`` dict after ``epoch``."""
-    data, step, state, plan = setup.data, setup.step, setup.state, setup.plan
+    data, parts, state, plan = setup.data, setup.parts, setup.state, setup.plan
     return {
-        "model": step.model.state_dict(),
-        "optimizer": step.optimizer.state_dict(),
-        "scheduler": step.stepper.state_dict(),
-        "scaler": step.scaler.state_dict() if step.scaler is not None else None,
+        "model": parts.model.state_dict(),
+        "optimizer": parts.optimizer.state_dict(),
+        "scheduler": parts.stepper.state_dict(),
+        "scaler": parts.scaler.state_dict() if parts.scaler is not None else None,
         "epoch": epoch,
         "rng": ckpt.capture_rng(setup.generators),
         "best": state.best.state_dict(),
@@ -299,12 +299,12 @@ def _restore(setup: Setup, saved: dict) -> None:
 
 
 def _load_state(setup: Setup, saved: dict) -> None:
-    step, state = setup.step, setup.state
-    step.model.load_state_dict(saved["model"])
-    step.optimizer.load_state_dict(saved["optimizer"])
-    step.stepper.load_state_dict(saved["scheduler"])
-    if step.scaler is not None and saved.get("scaler"):
-        step.scaler.load_state_dict(saved["scaler"])
+    parts, state = setup.parts, setup.state
+    parts.model.load_state_dict(saved["model"])
+    parts.optimizer.load_state_dict(saved["optimizer"])
+    parts.stepper.load_state_dict(saved["scheduler"])
+    if parts.scaler is not None and saved.get("scaler"):
+        parts.scaler.load_state_dict(saved["scaler"])
     state.best.load_state_dict(saved["best"])
     if state.stopper is not None and saved.get("early_stopping"):
         state.stopper.load_state_dict(saved["early_stopping"])

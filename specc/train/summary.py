@@ -18,7 +18,7 @@ def scores(setup: Setup, prefix: str, result) -> tuple[dict, list | None]:
     """``{prefix_loss, prefix_<metric>...}`` of a :class:`~specc.train.loop.Pass`, and its
     confusion matrix as nested lists (None for regression)."""
     data = setup.data
-    pred = setup.step.predictor.finish(result.preds)
+    pred = setup.parts.predictor.finish(result.preds)
     target = torch.cat(result.targets)
     values, cm = compute_metrics(
         setup.plan.monitors.metrics, data.task, pred, target, data.num_classes
@@ -34,14 +34,14 @@ def finish(setup: Setup, run_dir: Path, status: str) -> dict:
         if setup.splits[name] is None:
             continue
         passes[name] = setup.dist.evaluate(
-            setup.step, setup.splits[name], setup.plan.batch_size, setup.device
+            setup.parts, setup.splits[name], setup.plan.batch_size, setup.device
         )
         values, cm = scores(setup, name, passes[name])
         if cm is not None:
             matrices[name] = cm
         if name == "test":
             test = values
-    distributed = setup.dist.check_in_sync(setup.step.model)
+    distributed = setup.dist.check_in_sync(setup.parts.model)
     main = setup.dist.is_main
     per_class = _class_report(setup, run_dir, passes) if main else None
     summary = write_summary(setup, run_dir, status, test, matrices, per_class, distributed)
@@ -63,7 +63,7 @@ def _class_report(setup: Setup, run_dir: Path, passes: dict) -> dict | None:
     from specc.report.classes import write_class_report
 
     result, split = passes[name], setup.splits[name]
-    pred = setup.step.predictor.finish(result.preds)
+    pred = setup.parts.predictor.finish(result.preds)
     x = split.images() if hasattr(split, "images") else split.x  # image_folder: lazily
     targets = torch.cat(result.targets)
     classes = data.num_classes or 2
