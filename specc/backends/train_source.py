@@ -29,10 +29,24 @@ from specc.backends.naming import safe_text, spec_label
 from specc.backends.pyformat import format_statement, prefer_double_quotes
 from specc.backends.source import class_name
 from specc.backends.templating import render_template
-from specc.spec.sections import LossSection, OptimizerSection, SchedulerSection, task_of
+from specc.spec.sections import (
+    LossSection,
+    OptimizerSection,
+    ReduceLROnPlateau,
+    SchedulerSection,
+    task_of,
+)
 
 if TYPE_CHECKING:
     from specc.spec.schema import Spec
+    from specc.spec.sections import (
+        DataSpec,
+        Derived,
+        EarlyStopping,
+        Loss,
+        Optimizer,
+        TrainSpec,
+    )
 
 __all__ = ["needs_train_script", "render_train_source", "train_problems"]
 
@@ -48,7 +62,8 @@ def needs_train_script(spec: Spec) -> bool:
 
 def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
     """What the standalone train.py cannot reproduce: ``(key_path, message)`` pairs."""
-    data, train, problems = spec.data, spec.train, []
+    data, train = _data(spec), spec.train
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     if len(spec.graph.outputs) > 1:
         problems.append((("model", "outputs"), "training needs a model with one output"))
     if data.source.type not in _READERS:
@@ -63,12 +78,11 @@ def train_problems(spec: Spec) -> list[tuple[tuple, str]]:
         problems.append((("data", "preprocess"), "preprocess steps on image-shaped data"))
     if train is not None and train.precision != "fp32":
         problems.append((("train", "precision"), f"precision {train.precision}"))
-    monitored = []
+    monitored: list[tuple[tuple[str, ...], str, EarlyStopping | ReduceLROnPlateau]] = []
     if train is not None and train.early_stopping is not None:
-        monitored.append(
-            (("train", "early_stopping", "monitor"), "early stopping", train.early_stopping)
-        )
-    if spec.scheduler is not None and spec.scheduler.type == "reduce_lr_on_plateau":
+        key: tuple[str, ...] = ("train", "early_stopping", "monitor")
+        monitored.append((key, "early stopping", train.early_stopping))
+    if isinstance(spec.scheduler, ReduceLROnPlateau):
         monitored.append((("scheduler", "monitor"), "reduce_lr_on_plateau", spec.scheduler))
     for key, what, section in monitored:
         monitor = _monitor(spec, section)
@@ -94,7 +108,7 @@ def render_train_source(spec: Spec, out_dir: str | Path | None = None) -> str:
 
 def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything ``train.py.jinja`` lays out, each piece already safe Python text."""
-    cls, source = class_name(spec), spec.data.source
+    cls, source = class_name(spec), _data(spec).source
     task = task_of(spec.loss)
     accuracy = task != "regression"
     path_source = _reads_path(source)
@@ -108,15 +122,15 @@ def train_context(spec: Spec, out_dir: str | Path | None = None) -> dict[str, An
         "class_indices": accuracy,
         "label_order": "the order of LABELS" if labels else "sorted order",
         "label_names": "LABELS" if labels else "sorted({str(v) for v in y})",
-        "preprocess": bool(spec.data.preprocess),
-        "normalize": any(t.type == "normalize" for t in spec.data.transforms),
-        "resize": any(t.type == "resize" for t in spec.data.transforms),
+        "preprocess": bool(_data(spec).preprocess),
+        "normalize": any(t.type == "normalize" for t in _data(spec).transforms),
+        "resize": any(t.type == "resize" for t in _data(spec).transforms),
         "load_param": "path" if path_source else "",
         "load_arg": "args.data" if path_source else "",
         "load_lines": _load_lines(spec, task),
         "accuracy": accuracy,
-        "correct_doc": _correct_doc(spec.loss),
-        "correct_lines": _correct_lines(spec.loss),
+        "correct_doc": _correct_doc(_loss(spec)),
+        "correct_lines": _correct_lines(_loss(spec)),
         "eval_loss_lines": _loss_sum_lines(spec, "loss", 8),
         "parser_lines": format_statement(
             f"parser = argparse.ArgumentParser(description={_description(spec)!r})", 4
@@ -143,7 +157,7 @@ def _description(spec: Spec) -> str:
 
 def _doc(spec: Spec) -> list[str]:
     label = spec_label(spec.source_path)
-    data = " [--data PATH]" if _reads_path(spec.data.source) else ""
+    data = " [--data PATH]" if _reads_path(_data(spec).source) else ""
     return [
         f"Reads the data of {label}, fits its preprocessing on the training split only,",
         "trains with shuffled mini-batches, validates after each epoch and saves the",
@@ -162,7 +176,8 @@ def _reads_path(source) -> bool:
 
 
 def _imports(spec: Spec, task: str) -> list[str]:
-    source, data = spec.data.source, spec.data
+    data = _data(spec)
+    source = data.source
     stdlib = ["argparse", "random"]
     if source.type == "mnist":
         stdlib += ["gzip", "struct"]
@@ -176,7 +191,7 @@ def _imports(spec: Spec, task: str) -> list[str]:
     third.append("import torch")
     if any(t.type == "resize" for t in data.transforms):
         third.append("import torch.nn.functional as F")
-    froms = {}
+    froms: dict[str, set[str]] = {}
     if data.preprocess:
         froms.setdefault("pandas.api.types", set()).add("is_numeric_dtype")
     if source.type == "sklearn":
@@ -195,20 +210,38 @@ def _imports(spec: Spec, task: str) -> list[str]:
     return [*lines, *third]
 
 
-def _train_section(spec: Spec):
+def _train_section(spec: Spec) -> TrainSpec:
     """``spec.train``, or its defaults when the spec has no train section."""
     from specc.spec.sections import TrainSpec
 
     return spec.train if spec.train is not None else TrainSpec()
 
 
+def _data(spec: Spec) -> DataSpec:
+    """``spec.data``: train.py is only made for specs with data (:func:`needs_train_script`)."""
+    assert spec.data is not None, "train.py needs a data section"
+    return spec.data
+
+
+def _loss(spec: Spec) -> Loss:
+    """``spec.loss``: train.py is only made for specs with a loss."""
+    assert spec.loss is not None, "train.py needs a loss section"
+    return spec.loss
+
+
+def _optimizer(spec: Spec) -> Optimizer:
+    """``spec.optimizer``: train.py is only made for specs with an optimizer."""
+    assert spec.optimizer is not None, "train.py needs an optimizer section"
+    return spec.optimizer
+
+
 def _splits(spec: Spec) -> bool:
-    return bool(spec.data.split.val or spec.data.split.test)
+    return bool(_data(spec).split.val or _data(spec).split.test)
 
 
 def _tabular(spec: Spec) -> bool:
     """Whether the source gives a table of named columns (pandas) rather than arrays."""
-    source = spec.data.source
+    source = _data(spec).source
     if source.type == "csv":
         return True
     if source.type == "sklearn":
@@ -216,7 +249,7 @@ def _tabular(spec: Spec) -> bool:
     if source.type == "inline":
         return _inline_kind(source.x) != "array"
     if source.type == "npz":  # known only when read; a flat input or preprocess says table
-        return len(spec.model.input.shape) == 1 or bool(spec.data.preprocess)
+        return len(spec.model.input.shape) == 1 or bool(_data(spec).preprocess)
     return False
 
 
@@ -244,7 +277,8 @@ def _data_path(spec: Spec, relative: str, out_dir: str | Path | None) -> str:
 
 
 def _constants(spec: Spec, out_dir: str | Path | None) -> list[str]:
-    data, source = spec.data, spec.data.source
+    data = _data(spec)
+    source = data.source
     train = _train_section(spec)
     device_expr = (
         '"cuda" if torch.cuda.is_available() else "cpu"'
@@ -308,7 +342,7 @@ def _load_lines(spec: Spec, task: str) -> list[str]:
 
 
 def _read_lines(spec: Spec) -> list[str]:
-    source = spec.data.source
+    source = _data(spec).source
     lines: list[str] = []
     for line in _READERS[source.type](spec, source):
         code = line.lstrip()
@@ -394,7 +428,7 @@ def _target_lines(task: str, name: str, indent: int) -> list[str]:
 
 
 def _split_lines(spec: Spec, task: str) -> list[str]:
-    split = spec.data.split
+    split = _data(spec).split
     seed = _split_seed_name(spec)
     lines: list[str] = []
     rest = "x, y"
@@ -417,7 +451,7 @@ def _split_lines(spec: Spec, task: str) -> list[str]:
         names.append("test")
     lines += format_statement("xs = {" + ", ".join(f"{n!r}: x_{n}" for n in names) + "}", 4)
     lines += format_statement("ys = {" + ", ".join(f"{n!r}: y_{n}" for n in names) + "}", 4)
-    if spec.data.source.type == "mnist":
+    if _data(spec).source.type == "mnist":
         lines += [
             "    if own_test is not None:",
             *format_statement('xs["test"], y_test = own_test', 8),
@@ -429,7 +463,7 @@ def _split_lines(spec: Spec, task: str) -> list[str]:
 
 def _split_seed_name(spec: Spec) -> str:
     """``SPLIT_SEED`` when ``data.split.seed`` is set and differs from ``seed``, else ``SEED``."""
-    split_seed = spec.data.split.seed
+    split_seed = _data(spec).split.seed
     return "SPLIT_SEED" if split_seed is not None and split_seed != spec.seed else "SEED"
 
 
@@ -437,7 +471,7 @@ def _one_split(
     spec: Spec, task: str, source: str, targets: str, fraction: float, seed: str, labels: str
 ) -> list[str]:
     stratify = ""
-    if spec.data.split.stratify and task != "regression":
+    if _data(spec).split.stratify and task != "regression":
         stratify = f", stratify={labels}[:, 0]" if task == "binary" else f", stratify={labels}"
     code = (
         f"{targets} = train_test_split({source}, test_size={fraction!r}, "
@@ -451,24 +485,24 @@ def _feature_lines(spec: Spec) -> list[str]:
     lines: list[str] = []
     label = spec_label(spec.source_path)
     if _tabular(spec):
-        if spec.data.preprocess:
+        if _data(spec).preprocess:
             lines += format_statement(
                 'numeric = [c for c in xs["train"].columns if is_numeric_dtype(xs["train"][c])]', 4
             )
-        for i, step in enumerate(spec.data.preprocess):
-            lines += _preprocess_lines(spec, i, step, label)
+        for i, prep in enumerate(_data(spec).preprocess):
+            lines += _preprocess_lines(spec, i, prep, label)
         lines += [
             "    for name, x in xs.items():",
             *format_statement("xs[name] = x.to_numpy(dtype=np.float64)", 8),
         ]
     else:
-        divisor = spec.data.source.scale_divisor
+        divisor = _data(spec).source.scale_divisor
         times = f" * np.float32(1 / {divisor})" if divisor != 1 else ""
         lines += [
             "    for name, x in xs.items():",
             *format_statement(f"xs[name] = x.astype(np.float32){times}", 8),
         ]
-    for i, step in enumerate(spec.data.transforms):
+    for i, step in enumerate(_data(spec).transforms):
         where = f"{label}:{spec.line_of(('data', 'transforms', i))}"
         lines += [
             f"    for name, x in xs.items():  # {step.type} ({where})",
@@ -542,7 +576,7 @@ def _correct_lines(loss: LossSection) -> list[str]:
 
 def _loss_sum_lines(spec: Spec, loss: str, indent: int) -> list[str]:
     """``total_loss += loss.item() * len(yb)`` (``reduction: sum``: the batch sum as is)."""
-    weight = " * len(yb)" if spec.loss.reduction == "mean" else ""
+    weight = " * len(yb)" if _loss(spec).reduction == "mean" else ""
     return format_statement(f"total_loss += {loss}.item(){weight}", indent)
 
 
@@ -561,7 +595,7 @@ class _Code(str):
         return str(self)
 
 
-_DERIVED_CODE = {
+_DERIVED_CODE: dict[Derived, Any] = {
     "epochs": _Code("args.epochs"),
     "total_steps": _Code("args.epochs * math.ceil(n / BATCH_SIZE)"),
 }
@@ -584,7 +618,8 @@ def _loss_expr(section: LossSection) -> str:
 
 
 def _optimizer_expr(section: OptimizerSection) -> str:
-    args = [f"lr={section.lr!r}", *_kwargs_text(section.written_kwargs(skip=("lr",)))]
+    lr = section.torch_kwargs()["lr"]  # every optimizer has an lr field
+    args = [f"lr={lr!r}", *_kwargs_text(section.written_kwargs(skip=("lr",)))]
     return f"torch.optim.{section.torch_class}(model.parameters(), {', '.join(args)})"
 
 
@@ -595,13 +630,13 @@ def _scheduler_expr(section: SchedulerSection) -> str:
 
 
 def _model_lines(spec: Spec) -> list[str]:
-    lines = format_statement(f"loss_fn = {_loss_expr(spec.loss)}", 4)
-    lines += format_statement(f"optimizer = {_optimizer_expr(spec.optimizer)}", 4)
+    lines = format_statement(f"loss_fn = {_loss_expr(_loss(spec))}", 4)
+    lines += format_statement(f"optimizer = {_optimizer_expr(_optimizer(spec))}", 4)
     if spec.scheduler is not None:
         if "total_steps" in spec.scheduler.derived.values():
             lines += format_statement("n = len(X_train)", 4)
         lines += format_statement(f"scheduler = {_scheduler_expr(spec.scheduler)}", 4)
-    if spec.data.shuffle:
+    if _data(spec).shuffle:
         lines += format_statement(
             "generator = torch.Generator().manual_seed(SEED)", 4, "the shuffling"
         )
@@ -612,7 +647,7 @@ def _model_lines(spec: Spec) -> list[str]:
 
 
 def _shuffle_lines(spec: Spec) -> list[str]:
-    if not spec.data.shuffle:
+    if not _data(spec).shuffle:
         return format_statement("X_shuffled, y_shuffled = X_train, y_train", 8)
     return [
         *format_statement("order = torch.randperm(n, generator=generator).to(device)", 8),
@@ -632,12 +667,12 @@ def _step_lines(spec: Spec) -> list[str]:
     return lines + _loss_sum_lines(spec, "loss", 12)
 
 
-def _monitor(spec: Spec, section) -> str:
+def _monitor(spec: Spec, section: EarlyStopping | ReduceLROnPlateau) -> str:
     """The metric ``section`` (early stopping or a plateau scheduler) watches: its
     ``monitor``, or by default ``val_loss`` when there is a validation split, else
     ``train_loss`` (as :func:`specc.train.plan.make_plan` resolves it)."""
     if "monitor" not in section.model_fields_set:
-        return "val_loss" if spec.data.split.val else "train_loss"
+        return "val_loss" if _data(spec).split.val else "train_loss"
     return section.monitor
 
 
@@ -646,7 +681,7 @@ def _epoch_end_lines(spec: Spec, accuracy: bool) -> list[str]:
     parts = ['f"epoch {epoch + 1}/{args.epochs}"', 'f"train_loss {train_loss:.6f}"']
     if accuracy:
         parts.append('f"train_accuracy {train_accuracy:.4f}"')
-    if spec.data.split.val:
+    if _data(spec).split.val:
         target = "val_loss, val_accuracy" if accuracy else "val_loss"
         lines += format_statement(f'{target} = evaluate(model, loss_fn, *tensors["val"])', 8)
         parts.append('f"val_loss {val_loss:.6f}"')
@@ -654,6 +689,7 @@ def _epoch_end_lines(spec: Spec, accuracy: bool) -> list[str]:
             parts.append('f"val_accuracy {val_accuracy:.4f}"')
     scheduler = spec.scheduler
     if scheduler is not None and scheduler.steps == "metric":
+        assert isinstance(scheduler, ReduceLROnPlateau), "the one scheduler given a metric"
         lines += format_statement(f"scheduler.step({_monitor(spec, scheduler)})", 8)
     elif scheduler is not None and scheduler.steps == "epoch":
         lines += format_statement("scheduler.step()", 8)
@@ -662,7 +698,8 @@ def _epoch_end_lines(spec: Spec, accuracy: bool) -> list[str]:
 
 
 def _stop_mode(spec: Spec) -> str:
-    stop = spec.train.early_stopping
+    stop = _train_section(spec).early_stopping
+    assert stop is not None, "asked only when early stopping is on"
     if "mode" in stop.model_fields_set:
         return stop.mode
     return "min" if _monitor(spec, stop).endswith("loss") else "max"
@@ -671,9 +708,10 @@ def _stop_mode(spec: Spec) -> str:
 def _stop_lines(spec: Spec) -> list[str]:
     """Early stopping as specc's tracker does it: stop once ``monitor`` has not improved
     by more than ``min_delta`` for ``patience`` epochs."""
-    if _train_section(spec).early_stopping is None:
+    stop = _train_section(spec).early_stopping
+    if stop is None:
         return []
-    monitor = _monitor(spec, spec.train.early_stopping)
+    monitor = _monitor(spec, stop)
     better = (
         f"{monitor} < best - MIN_DELTA"
         if _stop_mode(spec) == "min"
@@ -693,7 +731,7 @@ def _stop_lines(spec: Spec) -> list[str]:
 
 
 def _final_lines(spec: Spec, accuracy: bool) -> list[str]:
-    if not spec.data.split.test and spec.data.source.type != "mnist":
+    if not _data(spec).split.test and _data(spec).source.type != "mnist":
         return []
     target = "test_loss, test_accuracy" if accuracy else "test_loss"
     parts = ['f"test_loss {test_loss:.6f}"']

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -64,18 +65,18 @@ def _emit(spec, emit_dir: str) -> list[Path]:
 
     if str(emit_dir).strip() == "":
         raise RunError("--emit is empty; give a folder", exit_code=2)
-    emit_dir = Path(emit_dir)
+    folder = Path(emit_dir)
     for name in ("model.py", "train.py"):
-        if same_file(emit_dir / name, Path(spec.source_path)):
+        if same_file(folder / name, Path(spec.source_path)):
             raise RunError(
-                f"--emit {emit_dir} would replace the spec file itself "
+                f"--emit {folder} would replace the spec file itself "
                 f"({spec.source_path}); choose another folder",
                 exit_code=2,
             )
     try:
-        return emit(spec, emit_dir)
+        return emit(spec, folder)
     except OSError as exc:
-        raise RunError(f"cannot write to {emit_dir}: {exc.strerror or exc}") from None
+        raise RunError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
 
 def _print_human(spec, summary, explain: bool) -> None:
@@ -87,13 +88,14 @@ def _print_human(spec, summary, explain: bool) -> None:
     console = Console(highlight=False)
     title = Text(f"{summary.name} ({summary.class_name}) from {spec.source_path}")
     table = Table(title=title, title_justify="left")
-    for column, justify in (
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("layer", "left"),
         ("type", "left"),
         ("output shape", "left"),
         ("params", "right"),
         ("line", "right"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")  # long names never cut
     table.add_row("input", "", Text(str(summary.input_shape)), "", "")
     for row in summary.layers:

@@ -54,10 +54,10 @@ def run_app(app: typer.Typer) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except Exception as exc:  # usage errors (click's, or the copy Typer >= 0.26 vendors)
-        code = getattr(exc, "exit_code", None)
-        if callable(getattr(exc, "show", None)) and isinstance(code, int):
-            exc.show()
-            return exc.exit_code
+        code, show = getattr(exc, "exit_code", None), getattr(exc, "show", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         if type(exc).__name__ == "Abort":
             return 1
         return _unexpected(exc)

@@ -45,10 +45,11 @@ def export(
     inputs = [p for p in (target, checkpoint) if p is not None]
     if target.is_dir():
         inputs += [target / name for name in ("best.pt", "last.pt", "spec.yaml")]
+    chosen = None
     if output is not None:
-        output = check_output(output, "-o", inputs, make_parent=True)
+        chosen = check_output(output, "-o", inputs, make_parent=True)
     resolved = resolve_target(target, checkpoint)
-    path = output or check_output(
+    path = chosen or check_output(
         resolved.default_output, "the default output", inputs, make_parent=True
     )
     try:

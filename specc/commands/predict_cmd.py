@@ -26,15 +26,16 @@ def predict(
     from specc.predict import PredictError
     from specc.predict import predict as run_predict
 
+    path = None
     if output is not None:  # before the work, and never onto the model or the inputs
-        output = check_output(output, "-o", inputs=[model, inputs])
+        path = check_output(output, "-o", inputs=[model, inputs])
     try:
         table = run_predict(model, inputs, top_k=top_k)
     except PredictError as exc:
         raise RunError(str(exc), exc.exit_code) from None
     text = table.to_csv()
-    if output is None:
+    if path is None:
         sys.stdout.write(text)
     else:
-        write_atomic(output, text)
-        sys.stderr.write(f"wrote {len(table.rows)} predictions to {output}\n")
+        write_atomic(path, text)
+        sys.stderr.write(f"wrote {len(table.rows)} predictions to {path}\n")

@@ -24,11 +24,10 @@ def schema(
     """Print (or write) the JSON Schema of the spec format."""
     from specc.paths import check_output, write_atomic
 
-    if output is not None:
-        output = check_output(output, "-o")
+    path = check_output(output, "-o") if output is not None else None
     text = schema_text()
-    if output is None:
+    if path is None:
         sys.stdout.write(text)
     else:
-        write_atomic(output, text)
-        sys.stdout.write(f"wrote {output}\n")
+        write_atomic(path, text)
+        sys.stdout.write(f"wrote {path}\n")

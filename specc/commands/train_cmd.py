@@ -84,7 +84,15 @@ def train(
         _check_before_launch(spec, out, sets)  # a bad spec: one report here, not one per rank
         from specc.train.distributed import launch
 
-        launch(nproc, _worker_args(spec, out, sets, resume, quiet, force), **launcher)
+        launch(
+            nproc,
+            _worker_args(spec, out, sets, resume, quiet, force),
+            nnodes=nnodes,
+            node_rank=node_rank,
+            rdzv_endpoint=rdzv_endpoint,
+            master_addr=master_addr,
+            master_port=master_port,
+        )
         return
     if any(value is not None for value in launcher.values()):
         raise RunError(
