@@ -574,6 +574,18 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str, str]]]] = {
         ),
         [(6, 63, "E305", "'inputs' is not allowed inside a sequential")],
     ),
+    "sequential_reading_two_inputs": (
+        layers(
+            "4",
+            "    - {type: relu, name: a}",
+            "    - {type: sequential, name: s, inputs: [input, a], layers: [relu]}",
+        ),
+        [(7, 35, "E305", "a sequential reads one input, a layer name")],
+    ),
+    "sequential_reading_no_input": (
+        layers("4", "    - {type: sequential, name: s, inputs: [], layers: [relu]}"),
+        [(6, 35, "E305", "a sequential reads one input, a layer name")],
+    ),
     "error_in_nested_block_names_the_chain": (
         spec(
             *HEAD_BLOCKS,

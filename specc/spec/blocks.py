@@ -196,12 +196,6 @@ def _expand_item(ex: _Expander, item: dict, at: tuple, body: _Body, previous: st
     return path
 
 
-def _first_ref(refs: list[str], previous: str) -> str:
-    """The one input a block use or a sequential reads (``inputs: []`` is reported by the
-    schema; the expansion goes on from the previous layer)."""
-    return refs[0] if refs else previous
-
-
 def _read_refs(ex: _Expander, item: dict, at: tuple, body: _Body, previous: str) -> list[str]:
     """The dotted paths of a layer's inputs (its previous layer when it names none)."""
     written = item.get("inputs")
@@ -324,7 +318,7 @@ def _expand_use(ex: _Expander, use: dict, at: tuple, body: _Body, previous: str)
     copy_names = use.get("copy_names")
     if not _use_ok(ex, use, at, block, repeat, copy_names) or name is None:
         return _raw(ex, use, at, body, previous)
-    source = _first_ref(_read_refs(ex, use, at, body, previous), previous)
+    source = _read_refs(ex, use, at, body, previous)[0]  # one: _use_ok refuses a list
     line = ex.positions.locate(at)[0]
     container = None
     if repeat > 1 or copy_names is not None:
@@ -511,7 +505,10 @@ def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body, previo
     name = _check_name(ex, item, at)
     if name is None:
         return previous
-    source = _first_ref(_read_refs(ex, item, at, body, previous), previous)
+    if isinstance(item.get("inputs"), list):  # as for a block use (_use_ok)
+        ex.problem((*at, "inputs"), "a sequential reads one input, a layer name", "E305")
+        return previous
+    source = _read_refs(ex, item, at, body, previous)[0]
     path = f"{body.prefix}{name}"
     scope = Scope(
         path,
