@@ -9,6 +9,7 @@ import pytest
 import torch
 from fault_entry import FAIL_HOOK_ENV, FailAtEpoch, install_faults
 from train_helpers import one_thread
+from tune_helpers import TINY
 
 from specc.errors import RunError
 from specc.spec.validate import load_spec
@@ -16,23 +17,6 @@ from specc.train import callbacks, train
 from specc.train.checkpoint import INTERVAL_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = """\
-version: 1
-name: tiny_iris
-model:
-  input: {shape: [4]}
-  layers:
-    - {type: linear, out_features: 8}
-    - relu
-    - {type: linear, out_features: 3}
-loss: cross_entropy
-optimizer: {type: sgd, lr: 0.1}
-data:
-  source: {type: sklearn, name: iris}
-  split: {val: 0.2}
-  batch_size: 32
-train: {epochs: 3, device: cpu}
-"""
 
 
 class Recorder:
@@ -53,7 +37,7 @@ class Recorder:
 
 @pytest.fixture
 def spec(tmp_path):
-    (tmp_path / "spec.yaml").write_text(SPEC)
+    (tmp_path / "spec.yaml").write_text(TINY)
     with one_thread():
         yield load_spec(tmp_path / "spec.yaml")
 

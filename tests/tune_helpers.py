@@ -1,5 +1,5 @@
-"""Shared by the tune tests: a tiny iris spec that trains in well under a second, and the
-trials.csv of a tune folder."""
+"""Shared by the tune and callback tests: a tiny iris spec that trains in well under a
+second, and the trials.csv of a tune folder."""
 
 from __future__ import annotations
 
