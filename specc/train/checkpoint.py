@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -40,7 +41,9 @@ def capture_rng(generators: dict[str, torch.Generator]) -> dict:
     the named ``generators`` (shuffling, augmentation).
     """
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # the legacy tuple (the default); numpy's stubs also allow the dict form
+    legacy = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
+    kind, keys, pos, has_gauss, cached = legacy
     state = {
         "python": {
             "version": version,

@@ -77,9 +77,14 @@ class ShardedLoss(nn.Module):
         super().__init__()
         self.inner, self.mean, self.world = inner, mean, world
         weighted = isinstance(inner, (nn.CrossEntropyLoss, nn.NLLLoss))
-        self.class_weight = inner.weight if weighted else None
+        weight = inner.weight if weighted else None
+        assert weight is None or isinstance(weight, torch.Tensor)
+        self.class_weight: torch.Tensor | None = weight
         self.total = torch.zeros((), device=device)
-        self.empty, self.grad_scale, self.sum_scale = False, 1.0, 1.0
+        self.empty = False
+        # floats, or 0-d tensors for a weighted loss's share of the class weights
+        self.grad_scale: float | torch.Tensor = 1.0
+        self.sum_scale: float | torch.Tensor = 1.0
 
     def begin(self, y: torch.Tensor, lo: int, hi: int) -> None:
         """Prepare for the share ``y[lo:hi]`` of a global batch ``y`` (B, ...)."""
@@ -88,6 +93,7 @@ class ShardedLoss(nn.Module):
         if not self.mean:
             self.grad_scale, self.sum_scale = float(self.world), 1.0
             return
+        frac: float | torch.Tensor
         if self.class_weight is not None:
             w = self.class_weight[y.reshape(-1)]
             frac = w[lo:hi].sum() / w.sum()
@@ -267,6 +273,7 @@ class Distributed:
         """The global training pass: the 1-process loss sum, count, predictions, targets."""
         if not self.enabled:
             return result
+        assert self.loss is not None, "wrap() made the sharded loss"
         return self._reduce(result, self.loss.take_total())
 
     def evaluate(self, parts: TrainParts, split, batch_size: int, device: torch.device) -> Pass:
@@ -306,12 +313,12 @@ class Distributed:
         size = torch.tensor(tensor.shape[0], dtype=torch.int64, device=tensor.device)
         sizes = [torch.zeros_like(size) for _ in range(self.world)]
         dist.all_gather(sizes, size)
-        sizes = [int(s) for s in sizes]
-        padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
+        counts = [int(s) for s in sizes]
+        padded = tensor.new_zeros((max(counts), *tensor.shape[1:]))
         padded[: tensor.shape[0]] = tensor
         parts = [torch.empty_like(padded) for _ in range(self.world)]
         dist.all_gather(parts, padded.contiguous())
-        return torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)])
+        return torch.cat([p[:s] for p, s in zip(parts, counts, strict=True)])
 
     def sync_buffers(self, model: nn.Module) -> None:
         """Give every rank rank 0's buffers (BatchNorm running statistics)."""

@@ -21,8 +21,14 @@ predictions for the epoch's metrics. Evaluation runs under ``torch.inference_mod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from specc.train.device import Precision
+    from specc.train.metrics import Predictor
+    from specc.train.optim import Stepper
 
 __all__ = ["EVAL_BATCH", "Pass", "TrainParts", "evaluate", "train_epoch"]
 
@@ -52,10 +58,10 @@ class TrainParts:
     model: torch.nn.Module
     loss_fn: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    stepper: object
-    predictor: object
-    precision: object
-    scaler: object = None
+    stepper: Stepper
+    predictor: Predictor
+    precision: Precision
+    scaler: torch.amp.GradScaler | None = None
     grad_clip: float | None = None
     per_sample_weight: bool = True  # reduction "mean": weight each batch loss by its size
 
@@ -65,7 +71,8 @@ def train_epoch(parts: TrainParts, batches, device: torch.device, progress=None)
     model, loss_fn, optimizer = parts.model, parts.loss_fn, parts.optimizer
     model.train()
     result = Pass(torch.zeros((), device=device))
-    params = [p for p in model.parameters() if p.requires_grad] if parts.grad_clip else None
+    clip = parts.grad_clip or 0.0  # params is None when there is no clipping
+    params = [p for p in model.parameters() if p.requires_grad] if clip else None
     per_batch = parts.stepper.per_batch
     reduce, autocast, scaler = parts.predictor.reduce, parts.precision.autocast, parts.scaler
     for index, (x, y) in enumerate(batches):
@@ -76,10 +83,10 @@ def train_epoch(parts: TrainParts, batches, device: torch.device, progress=None)
         if scaler is None:
             loss.backward()
             if params is not None:
-                torch.nn.utils.clip_grad_norm_(params, parts.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, clip)
             optimizer.step()
         else:
-            _scaled_step(scaler, loss, optimizer, params, parts.grad_clip)
+            _scaled_step(scaler, loss, optimizer, params, clip)
         if per_batch:
             parts.stepper.batch()
         n = y.shape[0]

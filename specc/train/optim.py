@@ -79,5 +79,6 @@ def build_scheduler(
     if section.steps == "batch":
         return Stepper(scheduler, per_batch=True)
     if section.steps == "metric":
-        return Stepper(scheduler, monitor=monitor or section.monitor)
+        # only the metric-stepped family (reduce_lr_on_plateau) has a monitor field
+        return Stepper(scheduler, monitor=monitor or section.monitor)  # type: ignore[attr-defined]
     return Stepper(scheduler)

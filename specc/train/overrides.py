@@ -107,12 +107,16 @@ def apply_overrides(spec, overrides: list[str]):
         return spec, spec.source
     parsed = [parse_override(text) for text in overrides]
     loaded, _ = load_text(spec.source, spec.source_path)
+    assert loaded is not None, "the spec's own text loaded when it was validated"
+    data = loaded.data
+    assert isinstance(data, dict), "a validated spec is a mapping"
     for override in parsed:
-        _set(loaded.data, override)
-    text = yaml.safe_dump(loaded.data, sort_keys=False, default_flow_style=None, width=100)
+        _set(data, override)
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     new, errors = check_text(text, spec.source_path)
     if errors:
         raise SpecErrors([_blame(e, parsed, loaded.positions) for e in errors], spec.source)
+    assert new is not None, "check_text returns a spec when there are no errors"
     new._source = spec.source
     new._positions = spec.positions
     return new, text

@@ -125,12 +125,11 @@ def make_plan(spec, task: str, has_val: bool) -> Plan:
 
     monitor = pick(spec.train, ("train",))
     stop = spec.train.early_stopping
-    stop_monitor = pick(stop, ("train", "early_stopping")) if stop else None
-    stop_mode = (
-        (stop.mode if "mode" in stop.model_fields_set else infer_mode(stop_monitor))
-        if stop
-        else None
-    )
+    stop_monitor: str | None = None
+    stop_mode: str | None = None
+    if stop:
+        stop_monitor = pick(stop, ("train", "early_stopping"))
+        stop_mode = stop.mode if "mode" in stop.model_fields_set else infer_mode(stop_monitor)
     plateau = (
         spec.scheduler if spec.scheduler and spec.scheduler.type == "reduce_lr_on_plateau" else None
     )

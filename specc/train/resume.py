@@ -11,7 +11,7 @@ structure difference is always refused, since the weights cannot be loaded.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "FREE_KEYS",
@@ -77,7 +77,8 @@ def _data(text: str) -> dict:
     from specc.spec.load import load_text
 
     loaded, _ = load_text(text, "<spec>")
-    return loaded.data if loaded is not None else {}
+    # a spec that loads is a mapping at its top level (this text was a run's spec)
+    return cast(dict, loaded.data) if loaded is not None else {}
 
 
 def spec_differences(old_text: str, new_text: str) -> list[str]:

@@ -38,6 +38,7 @@ from specc.train.loop import TrainParts
 from specc.train.plan import Plan, Tracker, make_plan
 
 if TYPE_CHECKING:
+    from specc.data import PreparedData
     from specc.spec.schema import Spec
 
 __all__ = ["RunPlan", "RunState", "Setup", "checkpoint_state", "seed_everything", "set_up"]
@@ -101,7 +102,7 @@ class Setup:
     dist: Distributed
     device: torch.device
     precision: Precision
-    data: object  # specc.data.PreparedData
+    data: PreparedData
     parts: TrainParts
     train_parts: TrainParts
     batches: TrainBatches
@@ -124,6 +125,7 @@ def set_up(spec: Spec, text: str, spec_dir: Path, dist: Distributed, resume=None
     from specc.data import prepare_data
 
     started = time.perf_counter()
+    assert spec.train is not None and spec.data is not None, "validated: training sections"
     seed_everything(spec.seed, spec.train.deterministic)
     device = dist.setup(resolve_device(spec.train.device))
     precision = resolve_precision(spec.train.precision, device)
@@ -160,6 +162,7 @@ def set_up(spec: Spec, text: str, spec_dir: Path, dist: Distributed, resume=None
 
 def _run_plan(spec: Spec, text: str, spec_dir: Path, monitors: Plan) -> RunPlan:
     train = spec.train
+    assert train is not None and spec.data is not None, "validated: training sections"
     return RunPlan(
         spec.name,
         spec.seed,
@@ -177,6 +180,7 @@ def _splits(spec: Spec, data, generators: dict, dist: Distributed, device: torch
     DataLoader loads it), and the :class:`TrainBatches` of the training split."""
     from specc.data.loader import resolve_workers
 
+    assert spec.data is not None, "validated: a data section"
     workers = resolve_workers(spec)  # > 0, or image files: batches from a DataLoader
     lazy = getattr(data.train, "lazy", False)  # image files, decoded by workers
     splits = {"train": data.train if workers or lazy else _on_device(data.train, device, 0)}
@@ -230,6 +234,7 @@ def _make_parts(
     from specc.train.metrics import Predictor
     from specc.train.optim import build_optimizer, build_scheduler
 
+    assert spec.optimizer is not None and spec.loss is not None and spec.train is not None
     optimizer = build_optimizer(spec.optimizer, model.parameters())
     stepper = build_scheduler(
         spec.scheduler, optimizer, plan.epochs, batches, plan.monitors.plateau_monitor
@@ -248,12 +253,12 @@ def _make_parts(
 
 
 def _new_state(spec: Spec, monitors: Plan) -> RunState:
+    assert spec.train is not None, "validated: a train section"
     stop = spec.train.early_stopping
-    stopper = (
-        Tracker(monitors.stop_monitor, monitors.stop_mode, stop.min_delta, stop.patience)
-        if stop
-        else None
-    )
+    stopper = None
+    if stop:
+        assert monitors.stop_monitor is not None and monitors.stop_mode is not None
+        stopper = Tracker(monitors.stop_monitor, monitors.stop_mode, stop.min_delta, stop.patience)
     return RunState(Tracker(monitors.monitor, monitors.mode), stopper)
 
 
