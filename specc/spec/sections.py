@@ -121,6 +121,8 @@ class LossSection(Family):
     #: torch arguments given as tensors (written as lists in the spec).
     tensor_args: ClassVar[tuple[str, ...]] = ()
     threshold: ClassVar[float] = 0.0
+    if TYPE_CHECKING:  # every member declares it (after its own fields, as torch orders them)
+        reduction: Reduction
 
     def output_problem(self, last_kind: str | None, feeder: str) -> str | None:
         """What is wrong with feeding this loss from a ``last_kind`` layer, if anything."""
@@ -706,6 +708,8 @@ class TransformStep(Strict):
     augments: ClassVar[bool] = False
     crops: ClassVar[bool] = False
     unit_pixels: ClassVar[bool] = False
+    if TYPE_CHECKING:  # each member declares its own ``Literal`` type field
+        type: str
 
 
 class Normalize(TransformStep):
