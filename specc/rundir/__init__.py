@@ -2,8 +2,8 @@
 
 Contents: ``spec.yaml`` (the resolved spec text), ``metrics.csv`` (one row per epoch),
 ``summary.json``, ``best.pt``, ``last.pt`` (weights-only checkpoints), ``curves.png``, a
-classifier's ``confusion_matrix.png`` and ``errors.png``, ``model.onnx`` when exported, plus
-``.lock`` while a run uses it.
+classifier's ``confusion_matrix.png`` and ``errors.png``, ``model.onnx`` when exported,
+``report.html`` once ``specc report`` wrote it, plus ``.lock`` while a run uses it.
 
 This package owns those names and files: :mod:`specc.rundir.folder` writes them and
 :mod:`specc.rundir.load` reads them back. Training, export, predict, report and tune use it;
