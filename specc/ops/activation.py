@@ -9,9 +9,15 @@ from pydantic import StrictInt
 
 from specc.ops.base import Inferred, Layer, Number, PosInt, PositiveFloat, Shape, ShapeError, call
 
+#: the keys every layer has, and ``type``: none is a torch argument
+_LAYER_KEYS = {*Layer.model_fields, "type"}
+
 
 class _Activation(Layer):
-    """An activation applied element-wise: the output shape is the input shape."""
+    """An activation applied element-wise: the output shape is the input shape.
+
+    Its own fields are torch's arguments with torch's defaults; only changed ones are written.
+    """
 
     torch_class: ClassVar[str]  # every member is a module
 
@@ -21,7 +27,9 @@ class _Activation(Layer):
         return Inferred(shape=tuple(shapes[0]))
 
     def init_source(self, inferred: Inferred) -> str:
-        return call(self.torch_class)
+        """``nn.ELU(alpha=0.5)``: the torch class and the arguments that differ from torch's."""
+        own = [name for name in type(self).model_fields if name not in _LAYER_KEYS]
+        return call(self.torch_class, **self.changed(*own))
 
 
 class ReLU(_Activation):
@@ -34,27 +42,17 @@ class LeakyReLU(_Activation):
     negative_slope: Number = 0.01
     torch_class = "nn.LeakyReLU"
 
-    def init_source(self, inferred: Inferred) -> str:
-        slope = None if self.negative_slope == 0.01 else self.negative_slope
-        return call("nn.LeakyReLU", negative_slope=slope)
-
 
 class ELU(_Activation):
     type: Literal["elu"]
     alpha: Number = 1.0
     torch_class = "nn.ELU"
 
-    def init_source(self, inferred: Inferred) -> str:
-        return call("nn.ELU", alpha=None if self.alpha == 1.0 else self.alpha)
-
 
 class GELU(_Activation):
     type: Literal["gelu"]
     approximate: Literal["none", "tanh"] = "none"
     torch_class = "nn.GELU"
-
-    def init_source(self, inferred: Inferred) -> str:
-        return call("nn.GELU", approximate=None if self.approximate == "none" else "tanh")
 
 
 class SiLU(_Activation):
@@ -137,13 +135,6 @@ class Hardtanh(_Activation):
             )
         return Inferred(shape=tuple(shapes[0]))
 
-    def init_source(self, inferred: Inferred) -> str:
-        return call(
-            "nn.Hardtanh",
-            min_val=None if self.min_val == -1.0 else self.min_val,
-            max_val=None if self.max_val == 1.0 else self.max_val,
-        )
-
 
 class Hardswish(_Activation):
     """``nn.Hardswish``: x * relu6(x + 3) / 6, a gate times x (MobileNetV3)."""
@@ -166,13 +157,6 @@ class Softplus(_Activation):
     beta: PositiveFloat = 1.0
     threshold: Number = 20.0
     torch_class = "nn.Softplus"
-
-    def init_source(self, inferred: Inferred) -> str:
-        return call(
-            "nn.Softplus",
-            beta=None if self.beta == 1.0 else self.beta,
-            threshold=None if self.threshold == 20.0 else self.threshold,
-        )
 
 
 class Mish(_Activation):
@@ -213,11 +197,4 @@ class PReLU(_Activation):
             shape=tuple(shape),
             params=n,
             explain=[f"prelu: {n} learned slope(s)"],
-        )
-
-    def init_source(self, inferred: Inferred) -> str:
-        return call(
-            "nn.PReLU",
-            num_parameters=None if self.num_parameters == 1 else self.num_parameters,
-            init=None if self.init == 0.25 else self.init,
         )

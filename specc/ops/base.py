@@ -9,7 +9,7 @@ in-memory module is that source, compiled, so the two can never drift.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
@@ -264,7 +264,7 @@ class Layer(BaseModel):
     def forward_source(
         self, attr: str, args: list[str], out: str, inferred: Inferred
     ) -> SourceLines:
-        """Lines of ``forward`` computing this layer.
+        """Lines of ``forward`` computing this layer (by default one: ``out = expression``).
 
         Args:
             attr: the module attribute (``self.conv1``).
@@ -275,7 +275,20 @@ class Layer(BaseModel):
         Returns:
             a list of ``(code, shape)`` pairs; ``shape`` is written in the line's comment.
         """
-        return [(f"{out} = {attr}({', '.join(args)})", inferred.shape)]
+        return [(f"{out} = {self.expression(attr, args, inferred)}", inferred.shape)]
+
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """The right-hand side of a one-line layer: ``self.conv1(x)``, ``x.permute(0, 2, 1)``."""
+        return f"{attr}({', '.join(args)})"
+
+    def changed(self, *names: str, show: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """Keyword arguments for :func:`call`: each named field's value (through ``show``), or
+        None, which :func:`call` leaves out, where it equals the field's default (torch's)."""
+        fields = type(self).model_fields
+        values = {name: getattr(self, name) for name in names}
+        if show is not None:
+            values = {name: show(value) for name, value in values.items()}
+        return {n: None if v == fields[n].default else v for n, v in values.items()}
 
     def check_written(self, inferred: Inferred) -> None:
         """Raise ShapeError when a written inferable argument differs from the inferred one."""

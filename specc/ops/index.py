@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, PosInt, Shape, ShapeError, SourceLines
+from specc.ops.base import Inferred, Layer, PosInt, Shape, ShapeError
 from specc.ops.dims import axis
 
 
@@ -19,23 +19,31 @@ class _Index(Layer):
     accepts_int = True
     dim: StrictInt
 
-    def init_source(self, inferred: Inferred) -> None:
-        return None
+    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        """``[..., size, ...] -> [..., *kept, ...]`` along ``dim`` (see :meth:`_kept`)."""
+        (shape,) = shapes
+        rank = len(shape) + 1
+        a = axis(self.dim, rank)
+        out = (*shape[:a], *self._kept(shape[a], shape), *shape[a + 1 :])
+        return Inferred(
+            shape=out,
+            args={"rank": rank},
+            dtype=dtypes[0],
+            explain=[f"{self.kind}: {list(shape)} -> {list(out)}"],
+        )
 
-    def _subscript(self, rank: int, item: str) -> str:
-        """``[:, :, item]`` for the per-sample axis of ``dim`` (rank counts the batch)."""
-        return "[" + ", ".join([":"] * (self.dim % rank) + [item]) + "]"
+    def _kept(self, size: int, shape: Shape) -> tuple[int, ...]:
+        """What is left of a dimension of ``size`` (of the input ``shape``): ``()`` or ``(n,)``."""
+        raise NotImplementedError
 
     def _item(self) -> str:
         """The subscript along ``dim``: ``0`` or ``1:``."""
         raise NotImplementedError
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x[:, 0]`` or ``x = x[:, 1:]``."""
-        rank = inferred.args["rank"]
-        return [(f"{out} = {args[0]}{self._subscript(rank, self._item())}", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x[:, 0]`` or ``x[:, 1:]``: ``:`` for each dimension before ``dim``."""
+        leading = [":"] * (self.dim % inferred.args["rank"])
+        return f"{args[0]}[{', '.join([*leading, self._item()])}]"
 
 
 class Select(_Index):
@@ -44,22 +52,13 @@ class Select(_Index):
     type: Literal["select"]
     index: StrictInt
 
-    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
-        (shape,) = shapes
-        rank = len(shape) + 1
-        a = axis(self.dim, rank)
-        if not -shape[a] <= self.index < shape[a]:
+    def _kept(self, size: int, shape: Shape) -> tuple[int, ...]:
+        if not -size <= self.index < size:
             raise ShapeError(
                 f"select index {self.index} is out of range for dim {self.dim} of size "
-                f"{shape[a]} (input {list(shape)})"
+                f"{size} (input {list(shape)})"
             )
-        out = (*shape[:a], *shape[a + 1 :])
-        return Inferred(
-            shape=out,
-            args={"rank": rank},
-            dtype=dtypes[0],
-            explain=[f"select: {list(shape)} -> {list(out)}"],
-        )
+        return ()
 
     def _item(self) -> str:
         return str(self.index)
@@ -73,20 +72,11 @@ class Slice(_Index):
     end: StrictInt | None = None
     step: PosInt = 1
 
-    def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
-        (shape,) = shapes
-        rank = len(shape) + 1
-        a = axis(self.dim, rank)
-        size = len(range(*slice(self.start, self.end, self.step).indices(shape[a])))
-        if size < 1:
-            raise ShapeError(f"slice {self._item()} of dim {self.dim} (size {shape[a]}) is empty")
-        out = (*shape[:a], size, *shape[a + 1 :])
-        return Inferred(
-            shape=out,
-            args={"rank": rank},
-            dtype=dtypes[0],
-            explain=[f"slice: {list(shape)} -> {list(out)}"],
-        )
+    def _kept(self, size: int, shape: Shape) -> tuple[int, ...]:
+        kept = len(range(*slice(self.start, self.end, self.step).indices(size)))
+        if kept < 1:
+            raise ShapeError(f"slice {self._item()} of dim {self.dim} (size {size}) is empty")
+        return (kept,)
 
     def _item(self) -> str:
         start = "" if self.start is None else str(self.start)

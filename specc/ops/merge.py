@@ -7,13 +7,13 @@ torch, under one safety rule: the result has the shape of one of the inputs (:fu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, Shape, ShapeError, SourceLines
-from specc.ops.norm import numel
+from specc.ops.base import Inferred, Layer, Shape, ShapeError
 
 
 def _merged_dtype(dtypes: Sequence[str]) -> str:
@@ -73,7 +73,7 @@ class _Arithmetic(Layer):
         out = broadcast([tuple(shape) for shape in shapes], self.kind)
         return Inferred(
             shape=out,
-            macs=numel(out) * (len(shapes) - 1),
+            macs=math.prod(out) * (len(shapes) - 1),
             explain=[f"{self.kind}: {_shapes_text(shapes)} -> {list(out)}"],
             dtype=self._dtype(dtypes),
         )
@@ -81,14 +81,9 @@ class _Arithmetic(Layer):
     def _dtype(self, dtypes: Sequence[str]) -> str:
         return _merged_dtype(dtypes)
 
-    def init_source(self, inferred: Inferred) -> None:
-        return None
-
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = a + b`` (or ``a * b``, ``a - b``, ``a / b``)."""
-        return [(f"{out} = {f' {self.symbol} '.join(args)}", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``a + b`` (or ``a * b``, ``a - b``, ``a / b``)."""
+        return f" {self.symbol} ".join(args)
 
 
 class Add(_Arithmetic):
@@ -150,18 +145,13 @@ class Matmul(Layer):
         out = (*lead, a[-2], b[-1])
         return Inferred(
             shape=out,
-            macs=numel(out) * a[-1],
+            macs=math.prod(out) * a[-1],
             explain=[f"matmul: {list(a)} @ {list(b)} -> {list(out)}"],
         )
 
-    def init_source(self, inferred: Inferred) -> None:
-        return None
-
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = torch.matmul(q, k)``."""
-        return [(f"{out} = torch.matmul({args[0]}, {args[1]})", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``torch.matmul(q, k)``."""
+        return f"torch.matmul({args[0]}, {args[1]})"
 
 
 class Concat(Layer):
@@ -206,11 +196,6 @@ class Concat(Layer):
             dtype=_merged_dtype(dtypes),
         )
 
-    def init_source(self, inferred: Inferred) -> None:
-        return None
-
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = torch.cat([a, b], dim=1)``."""
-        return [(f"{out} = torch.cat([{', '.join(args)}], dim={self.dim})", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``torch.cat([a, b], dim=1)``."""
+        return f"torch.cat([{', '.join(args)}], dim={self.dim})"

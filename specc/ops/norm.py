@@ -7,6 +7,7 @@ shift count as parameters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal
 
@@ -25,14 +26,6 @@ from specc.ops.base import (
 )
 
 Momentum = Annotated[Number, Field(ge=0, le=1)]
-
-
-def numel(shape: Sequence[int]) -> int:
-    """Number of elements of a per-sample shape."""
-    total = 1
-    for dim in shape:
-        total *= dim
-    return total
 
 
 class _BatchNormNd(Layer):
@@ -67,7 +60,7 @@ class _BatchNormNd(Layer):
             shape=tuple(shape),
             args={"num_features": channels},
             params=params,
-            macs=numel(shape),
+            macs=math.prod(shape),
             explain=explain,
         )
 
@@ -75,10 +68,9 @@ class _BatchNormNd(Layer):
         return call(
             self.torch_class,
             [inferred.args["num_features"]],
-            eps=None if self.eps == 1e-5 else self.eps,
+            **self.changed("eps"),
             momentum=_momentum_arg(self.momentum),
-            affine=None if self.affine else False,
-            track_running_stats=None if self.track_running_stats else False,
+            **self.changed("affine", "track_running_stats"),
         )
 
 
@@ -146,7 +138,7 @@ class LayerNorm(Layer):
         if len(shape) == 0:
             raise ShapeError("layernorm needs at least a 1-D input per sample")
         normalized = self._normalized(shape)
-        size = numel(normalized)
+        size = math.prod(normalized)
         per = (2 if self.bias else 1) if self.elementwise_affine else 0
         explain = [f"layernorm: normalized_shape = {list(normalized)} (trailing dimensions)"]
         if per == 2:
@@ -157,7 +149,7 @@ class LayerNorm(Layer):
             shape=tuple(shape),
             args={"normalized_shape": list(normalized)},
             params=per * size,
-            macs=numel(shape),
+            macs=math.prod(shape),
             explain=explain,
         )
 
@@ -166,9 +158,7 @@ class LayerNorm(Layer):
         return call(
             "nn.LayerNorm",
             [normalized[0] if len(normalized) == 1 else normalized],
-            eps=None if self.eps == 1e-5 else self.eps,
-            elementwise_affine=None if self.elementwise_affine else False,
-            bias=None if self.bias else False,
+            **self.changed("eps", "elementwise_affine", "bias"),
         )
 
 
@@ -203,7 +193,7 @@ class GroupNorm(Layer):
             shape=tuple(shape),
             args={"num_channels": channels},
             params=params,
-            macs=numel(shape),
+            macs=math.prod(shape),
             explain=explain,
         )
 
@@ -211,35 +201,25 @@ class GroupNorm(Layer):
         return call(
             "nn.GroupNorm",
             [self.num_groups, inferred.args["num_channels"]],
-            eps=None if self.eps == 1e-5 else self.eps,
-            affine=None if self.affine else False,
+            **self.changed("eps", "affine"),
         )
 
 
 class _InstanceNormNd(_BatchNormNd):
-    """Instance norm: torch's defaults are ``affine`` and ``track_running_stats`` false."""
+    """Instance norm: torch's defaults are ``affine`` and ``track_running_stats`` false (so
+    :meth:`_BatchNormNd.init_source` writes them when true)."""
 
     affine: bool = False
     track_running_stats: bool = False
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         inferred = super().infer(shapes, dtypes)
-        if numel(shapes[0][1:]) == 1:
+        if math.prod(shapes[0][1:]) == 1:
             raise ShapeError(
                 f"{self.kind} over {list(shapes[0])} normalizes each channel over a single "
                 "value, which makes it 0; it needs more than one position per channel"
             )
         return inferred
-
-    def init_source(self, inferred: Inferred) -> str:
-        return call(
-            self.torch_class,
-            [inferred.args["num_features"]],
-            eps=None if self.eps == 1e-5 else self.eps,
-            momentum=_momentum_arg(self.momentum),
-            affine=True if self.affine else None,
-            track_running_stats=True if self.track_running_stats else None,
-        )
 
 
 class InstanceNorm1d(_InstanceNormNd):

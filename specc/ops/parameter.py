@@ -7,13 +7,13 @@ Its input is read only for the batch size: by default the previous layer, or ``i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from specc.ops.base import Inferred, Layer, PosInt, PositiveFloat, Shape, SourceLines, fmt_int
-from specc.ops.norm import numel
+from specc.ops.base import Inferred, Layer, PosInt, PositiveFloat, Shape, fmt_int
 
 #: ViT's position-embedding std, the default for ``normal`` and ``trunc_normal``
 DEFAULT_STD = 0.02
@@ -39,7 +39,7 @@ class Parameter(Layer):
         return std
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
-        count = numel(self.shape)
+        count = math.prod(self.shape)
         return Inferred(
             shape=tuple(self.shape),
             params=count,
@@ -59,9 +59,7 @@ class Parameter(Layer):
             return f"nn.Parameter(torch.empty({sizes}).normal_(std={std!r}))"
         return f"nn.Parameter(nn.init.trunc_normal_(torch.empty({sizes}), std={std!r}))"
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = self.class_token.expand(x.shape[0], -1, -1)``."""
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``self.class_token.expand(x.shape[0], -1, -1)``."""
         keep = ", ".join(["-1"] * len(self.shape))
-        return [(f"{out} = {attr}.expand({args[0]}.shape[0], {keep})", inferred.shape)]
+        return f"{attr}.expand({args[0]}.shape[0], {keep})"

@@ -6,14 +6,14 @@ samples). Shapes: ``[C, H, W] -> [C]`` with ``dim: [2, 3]``; ``[C, 1, 1]`` with 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import StrictInt
 
-from specc.ops.base import Inferred, Layer, Shape, SourceLines
+from specc.ops.base import Inferred, Layer, Shape
 from specc.ops.dims import axes
-from specc.ops.norm import numel
 
 
 class _Reduction(Layer):
@@ -29,7 +29,7 @@ class _Reduction(Layer):
             out = tuple(size for i, size in enumerate(shape) if i not in found)
         return Inferred(
             shape=out,
-            macs=numel(shape),
+            macs=math.prod(shape),
             dtype=self._dtype(dtypes[0]),
             explain=[f"{self.kind}: {list(shape)} -> {list(out)}"],
         )
@@ -37,16 +37,11 @@ class _Reduction(Layer):
     def _dtype(self, dtype: str) -> str:
         return "float32"
 
-    def init_source(self, inferred: Inferred) -> None:
-        return None
-
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x.mean(dim=(2, 3))`` or ``x = x.sum(dim=1, keepdim=True)``."""
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x.mean(dim=(2, 3))`` or ``x.sum(dim=1, keepdim=True)``."""
         dim = self.dim if isinstance(self.dim, int) else tuple(self.dim)
         keep = ", keepdim=True" if self.keepdim else ""
-        return [(f"{out} = {args[0]}.{self.kind}(dim={dim}{keep})", inferred.shape)]
+        return f"{args[0]}.{self.kind}(dim={dim}{keep})"
 
 
 class Mean(_Reduction):

@@ -6,14 +6,14 @@ batch dimension (see :mod:`specc.ops.dims`); the batch dimension stays where it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt
 
-from specc.ops.base import Inferred, Layer, Shape, ShapeError, SourceLines
+from specc.ops.base import Inferred, Layer, Shape, ShapeError
 from specc.ops.dims import axes, axis
-from specc.ops.norm import numel
 
 #: a reshape size: positive, or -1 for 'whatever is left'
 SizeOrInfer = Annotated[StrictInt, Field(ge=-1)]
@@ -23,9 +23,6 @@ class _ShapeOp(Layer):
     """A tensor method on one input; int64 token ids pass through unchanged."""
 
     accepts_int = True
-
-    def init_source(self, inferred: Inferred) -> None:
-        return None
 
     def _out(self, shape: Shape, dtypes: Sequence[str], explain: str) -> Inferred:
         return Inferred(shape=tuple(shape), explain=[f"{self.kind}: {explain}"], dtype=dtypes[0])
@@ -63,11 +60,9 @@ class Permute(_ShapeOp):
         out = tuple(shape[d - 1] for d in order[1:])  # order[0] is the batch dimension
         return self._out(out, dtypes, f"{list(shape)} -> {list(out)}")
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x.permute(0, 2, 1)``."""
-        return [(f"{out} = {args[0]}.permute({', '.join(map(str, self.dims))})", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x.permute(0, 2, 1)``."""
+        return f"{args[0]}.permute({', '.join(map(str, self.dims))})"
 
 
 class Transpose(_ShapeOp):
@@ -85,11 +80,9 @@ class Transpose(_ShapeOp):
         out[a], out[b] = out[b], out[a]
         return self._out(tuple(out), dtypes, f"{list(shape)} -> {out}")
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x.transpose(1, 2)``."""
-        return [(f"{out} = {args[0]}.transpose({self.dim0}, {self.dim1})", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x.transpose(1, 2)``."""
+        return f"{args[0]}.transpose({self.dim0}, {self.dim1})"
 
 
 class Reshape(_ShapeOp):
@@ -103,12 +96,12 @@ class Reshape(_ShapeOp):
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         (shape,) = shapes
-        total, wanted = numel(shape), list(self.shape)
+        total, wanted = math.prod(shape), list(self.shape)
         if 0 in wanted:
             raise ShapeError(f"reshape shape {wanted} has a 0: sizes are positive, or one -1")
         if wanted.count(-1) > 1:
             raise ShapeError(f"reshape shape {wanted} has more than one -1")
-        known = numel([d for d in wanted if d != -1])
+        known = math.prod([d for d in wanted if d != -1])
         if -1 in wanted:
             if total % known:
                 raise ShapeError(
@@ -123,12 +116,9 @@ class Reshape(_ShapeOp):
             )
         return self._out(tuple(wanted), dtypes, f"{list(shape)} -> {wanted}")
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x.reshape(x.shape[0], 14, 14, 768)`` (the inferred sizes, no -1)."""
-        sizes = ", ".join(map(str, inferred.shape))
-        return [(f"{out} = {args[0]}.reshape({args[0]}.shape[0], {sizes})", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x.reshape(x.shape[0], 14, 14, 768)`` (the inferred sizes, no -1)."""
+        return f"{args[0]}.reshape({args[0]}.shape[0], {', '.join(map(str, inferred.shape))})"
 
 
 class Unsqueeze(_ShapeOp):
@@ -143,11 +133,9 @@ class Unsqueeze(_ShapeOp):
         out = (*shape[:where], 1, *shape[where:])
         return self._out(out, dtypes, f"{list(shape)} -> {list(out)}")
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x.unsqueeze(1)``."""
-        return [(f"{out} = {args[0]}.unsqueeze({self.dim})", inferred.shape)]
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x.unsqueeze(1)``."""
+        return f"{args[0]}.unsqueeze({self.dim})"
 
 
 class Squeeze(_ShapeOp):
@@ -172,9 +160,7 @@ class Squeeze(_ShapeOp):
         out = tuple(size for i, size in enumerate(shape) if i not in found)
         return self._out(out, dtypes, f"{list(shape)} -> {list(out)}")
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = x.squeeze(2)`` or ``x = x.squeeze((2, 3))``."""
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``x.squeeze(2)`` or ``x.squeeze((2, 3))``."""
         dim = self.dim if isinstance(self.dim, int) else tuple(self.dim)
-        return [(f"{out} = {args[0]}.squeeze({dim})", inferred.shape)]
+        return f"{args[0]}.squeeze({dim})"
