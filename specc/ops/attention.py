@@ -135,8 +135,7 @@ class MultiheadAttention(Layer):
         return call(
             "nn.MultiheadAttention",
             [d, self.num_heads],
-            dropout=self.dropout or None,
-            bias=None if self.bias else False,
+            **self.changed("dropout", "bias"),
             kdim=None if kdim == d else kdim,
             vdim=None if vdim == d else vdim,
             batch_first=True,
@@ -209,24 +208,18 @@ class _Encoder(Layer):
         return call(
             "nn.TransformerEncoderLayer",
             [d, self.nhead],
-            dim_feedforward=None if self.dim_feedforward == 2048 else self.dim_feedforward,
-            dropout=None if self.dropout == 0.1 else self.dropout,
-            activation=None if self.activation == "relu" else self.activation,
-            layer_norm_eps=None if self.layer_norm_eps == 1e-5 else self.layer_norm_eps,
+            **self.changed("dim_feedforward", "dropout", "activation", "layer_norm_eps"),
             batch_first=True,
-            norm_first=self.norm_first or None,
-            bias=None if self.bias else False,
+            **self.changed("norm_first", "bias"),
         )
 
     def init_source(self, inferred: Inferred) -> str:
         return self._layer_source(inferred.args["d_model"])
 
-    def forward_source(
-        self, attr: str, args: list[str], out: str, inferred: Inferred
-    ) -> SourceLines:
-        """``x = self.encoder(x)``, with ``src_key_padding_mask`` from the ids if any."""
+    def expression(self, attr: str, args: list[str], inferred: Inferred) -> str:
+        """``self.encoder(x)``, with ``src_key_padding_mask`` from the ids if any."""
         mask = "" if self.padding_idx is None else f", src_key_padding_mask={_mask_arg(self, args)}"
-        return [(f"{out} = {attr}({args[0]}{mask})", inferred.shape)]
+        return f"{attr}({args[0]}{mask})"
 
 
 class TransformerEncoderLayer(_Encoder):

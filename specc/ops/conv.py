@@ -59,12 +59,49 @@ def window_explain(
     return f"{kind}: ({size}{pad} - {k})/{stride} + 1 = {out}{rounding}"
 
 
-class _ConvNd(Layer):
-    """Shared logic of conv1d/conv2d."""
+def check_groups(groups: int, in_channels: int, out_channels: int) -> None:
+    """Raise ShapeError unless ``groups`` divides both channel counts (torch's rule)."""
+    if in_channels % groups or out_channels % groups:
+        raise ShapeError(
+            f"groups={groups} must divide in_channels ({in_channels}) and "
+            f"out_channels ({out_channels})"
+        )
+
+
+def kernel_params(
+    kind: str, factors: tuple[int, int], kernel: Sequence[int], biases: int
+) -> tuple[int, int, str]:
+    """``(weights, parameters, explanation)`` of ``factors[0]*factors[1]*kernel`` weights and
+    ``biases`` biases (a convolution's ``out*in/groups*k``, a transposed one's ``in*out/groups*k``).
+    """
+    weights = factors[0] * factors[1] * math.prod(kernel)
+    params = weights + biases
+    shown = "*".join(map(str, (*factors, *kernel))) + (f" + {biases}" if biases else "")
+    return weights, params, f"{kind}: {shown} = {fmt_int(params)} parameters"
+
+
+class SpatialLayer(Layer):
+    """A module over ``ndim`` spatial dimensions after the channels: ``[C, L]`` or ``[C, H, W]``."""
 
     torch_class: ClassVar[str]  # every member is a module
 
     ndim: ClassVar[int] = 2
+
+    def layout(self) -> str:
+        """The per-sample input it takes, in words."""
+        return "[channels, length]" if self.ndim == 1 else "[channels, height, width]"
+
+    def check_lengths(self, *args: str) -> None:
+        """Raise ShapeError unless each named argument that is a list has ``ndim`` values."""
+        for arg in args:
+            value = getattr(self, arg, None)
+            if isinstance(value, list) and len(value) != self.ndim:
+                raise ShapeError(f"{arg} needs one int or a list of {self.ndim}, got {value}")
+
+
+class _ConvNd(SpatialLayer):
+    """Shared logic of conv1d/conv2d."""
+
     out_channels: PosInt
     kernel_size: PosInt | list[PosInt]
     stride: PosInt | list[PosInt] = 1
@@ -79,10 +116,7 @@ class _ConvNd(Layer):
 
     def _tuples(self) -> tuple[tuple[int, ...], ...]:
         n = self.ndim
-        for arg in ("kernel_size", "stride", "dilation", "padding"):
-            value = getattr(self, arg)
-            if isinstance(value, list) and len(value) != n:
-                raise ShapeError(f"{arg} needs one int or a list of {n}, got {value}")
+        self.check_lengths("kernel_size", "stride", "dilation", "padding")
         kernel = as_tuple(self.kernel_size, n)
         stride = as_tuple(self.stride, n)
         dilation = as_tuple(self.dilation, n)
@@ -97,43 +131,21 @@ class _ConvNd(Layer):
         return kernel, stride, padding, dilation
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
+        """``[C_in, *spatial] -> [out_channels, *spatial_out]``."""
         (shape,) = shapes
-        n = self.ndim
-        what = f"{self.kind}"
-        if len(shape) != n + 1:
-            layout = "[channels, length]" if n == 1 else "[channels, height, width]"
-            require_rank(shape, [n + 1], f"{what} ({layout})")
+        require_rank(shape, [self.ndim + 1], f"{self.kind} ({self.layout()})")
         kernel, stride, padding, dilation = self._tuples()
         channels, sizes = shape[0], shape[1:]
-        if channels % self.groups or self.out_channels % self.groups:
-            raise ShapeError(
-                f"groups={self.groups} must divide in_channels ({channels}) and "
-                f"out_channels ({self.out_channels})"
-            )
+        check_groups(self.groups, channels, self.out_channels)
         out_sizes, explain = [], []
-        for size, k, s, p, d in zip(sizes, kernel, stride, padding, dilation, strict=True):
-            self._check_padding_mode(size, d * (k - 1) - p if self.padding == "same" else p)
-            if self.padding == "same":
-                out = size
-                explain.append(f"{self.kind}: padding 'same' keeps {size}")
-            else:
-                effective = d * (k - 1) + 1
-                if effective > size + 2 * p:
-                    raise ShapeError(
-                        f"kernel_size {k} is larger than the input ({size}"
-                        f"{f' + 2*{p} padding' if p else ''})"
-                    )
-                out = window_out(size, k, s, p, d)
-                explain.append(window_explain(self.kind, size, k, s, p, d, out))
+        for args in zip(sizes, kernel, stride, padding, dilation, strict=True):
+            out, text = self._out_size(*args)
             out_sizes.append(out)
-        per_out = (channels // self.groups) * math.prod(kernel)
-        weights = self.out_channels * per_out
-        params = weights + (self.out_channels if self.bias else 0)
-        bias_text = f" + {self.out_channels}" if self.bias else ""
-        explain.append(
-            f"{self.kind}: {self.out_channels}*{channels // self.groups}*"
-            f"{'*'.join(map(str, kernel))}{bias_text} = {fmt_int(params)} parameters"
-        )
+            explain.append(text)
+        biases = self.out_channels if self.bias else 0
+        factors = (self.out_channels, channels // self.groups)
+        weights, params, text = kernel_params(self.kind, factors, kernel, biases)
+        explain.append(text)
         return Inferred(
             shape=(self.out_channels, *out_sizes),
             args={"in_channels": channels},
@@ -141,6 +153,19 @@ class _ConvNd(Layer):
             macs=weights * math.prod(out_sizes),
             explain=explain,
         )
+
+    def _out_size(self, size: int, k: int, s: int, p: int, d: int) -> tuple[int, str]:
+        """One spatial dimension's output size and its arithmetic."""
+        self._check_padding_mode(size, d * (k - 1) - p if self.padding == "same" else p)
+        if self.padding == "same":
+            return size, f"{self.kind}: padding 'same' keeps {size}"
+        if d * (k - 1) + 1 > size + 2 * p:
+            raise ShapeError(
+                f"kernel_size {k} is larger than the input ({size}"
+                f"{f' + 2*{p} padding' if p else ''})"
+            )
+        out = window_out(size, k, s, p, d)
+        return out, window_explain(self.kind, size, k, s, p, d, out)
 
     def _check_padding_mode(self, size: int, pad: int) -> None:
         """torch pads by reflection less than the size, circularly at most the size."""
@@ -156,12 +181,9 @@ class _ConvNd(Layer):
             self.torch_class,
             [inferred.args["in_channels"], self.out_channels],
             kernel_size=short(self.kernel_size),
-            stride=None if short(self.stride) == 1 else short(self.stride),
-            padding=None if short(self.padding) == 0 else short(self.padding),
-            dilation=None if short(self.dilation) == 1 else short(self.dilation),
-            groups=None if self.groups == 1 else self.groups,
-            bias=None if self.bias else False,
-            padding_mode=None if self.padding_mode == "zeros" else self.padding_mode,
+            **self.changed(
+                "stride", "padding", "dilation", "groups", "bias", "padding_mode", show=short
+            ),
         )
 
 

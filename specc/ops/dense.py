@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -26,15 +27,12 @@ class Linear(Layer):
         n_in, n_out = shape[-1], self.out_features
         weights = n_in * n_out
         params = weights + (n_out if self.bias else 0)
-        rows = 1
-        for dim in shape[:-1]:
-            rows *= dim
         bias_text = f" + {n_out}" if self.bias else ""
         return Inferred(
             shape=(*shape[:-1], n_out),
             args={"in_features": n_in},
             params=params,
-            macs=weights * rows,
+            macs=weights * math.prod(shape[:-1]),
             explain=[
                 f"linear: in_features = {n_in} (last dimension of {list(shape)})",
                 f"linear: {n_in}*{n_out}{bias_text} = {fmt_int(params)} parameters",
@@ -42,5 +40,5 @@ class Linear(Layer):
         )
 
     def init_source(self, inferred: Inferred) -> str:
-        bias = None if self.bias else False
-        return call("nn.Linear", [inferred.args["in_features"], self.out_features], bias=bias)
+        args = [inferred.args["in_features"], self.out_features]
+        return call("nn.Linear", args, **self.changed("bias"))

@@ -21,7 +21,7 @@ class Dropout(Layer):
         return Inferred(shape=tuple(shapes[0]), explain=[f"dropout: p = {self.p}"])
 
     def init_source(self, inferred: Inferred) -> str:
-        return call("nn.Dropout", p=None if self.p == 0.5 else self.p)
+        return call("nn.Dropout", **self.changed("p"))
 
 
 class Dropout2d(Layer):
@@ -41,4 +41,4 @@ class Dropout2d(Layer):
         return Inferred(shape=tuple(shape), explain=[f"dropout2d: p = {self.p}, per channel"])
 
     def init_source(self, inferred: Inferred) -> str:
-        return call("nn.Dropout2d", p=None if self.p == 0.5 else self.p)
+        return call("nn.Dropout2d", **self.changed("p"))

@@ -9,27 +9,27 @@ an error exactly where torch raises: padding more than half the kernel, or no ou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import Literal
 
-from specc.ops.base import Inferred, Layer, NonNegInt, PosInt, Shape, ShapeError, call
-from specc.ops.conv import as_tuple, window_explain, window_out
+from specc.ops.base import Inferred, NonNegInt, PosInt, Shape, ShapeError, call
+from specc.ops.conv import SpatialLayer, as_tuple, window_explain, window_out
 
 
-class _PoolNd(Layer):
+def _check_rank(layer: SpatialLayer, shape: Shape) -> None:
+    """Raise ShapeError unless ``shape`` is ``[*spatial]`` or ``[channels, *spatial]``."""
+    if len(shape) not in (layer.ndim, layer.ndim + 1):
+        raise ShapeError(
+            f"{layer.kind} needs a {layer.layout()} input per sample, got {list(shape)}"
+        )
+
+
+class _PoolNd(SpatialLayer):
     """Shared logic of max and average pooling; ``stride`` defaults to ``kernel_size``."""
 
-    torch_class: ClassVar[str]  # every member is a module
-
-    ndim: ClassVar[int] = 2
     kernel_size: PosInt | list[PosInt]
     stride: PosInt | list[PosInt] | None = None
     padding: NonNegInt | list[NonNegInt] = 0
     ceil_mode: bool = False
-
-    def _check_rank(self, shape: Shape) -> None:
-        if len(shape) not in (self.ndim, self.ndim + 1):
-            layout = "[channels, length]" if self.ndim == 1 else "[channels, height, width]"
-            raise ShapeError(f"{self.kind} needs a {layout} input per sample, got {list(shape)}")
 
     def _dilation(self) -> PosInt | list[PosInt]:
         return 1
@@ -37,10 +37,7 @@ class _PoolNd(Layer):
     def _window(self) -> tuple[tuple[int, ...], ...]:
         """``(kernel, stride, padding, dilation)``, one value per spatial dimension."""
         n = self.ndim
-        for arg in ("kernel_size", "stride", "padding", "dilation"):
-            value = getattr(self, arg, None)
-            if isinstance(value, list) and len(value) != n:
-                raise ShapeError(f"{arg} needs one int or a list of {n}, got {value}")
+        self.check_lengths("kernel_size", "stride", "padding", "dilation")
         kernel = as_tuple(self.kernel_size, n)
         stride = as_tuple(self.stride, n) if self.stride is not None else kernel
         padding = as_tuple(self.padding, n)
@@ -52,7 +49,7 @@ class _PoolNd(Layer):
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         """``[C, *spatial] -> [C, *out]``, each ``out`` by torch's pooling formula."""
         (shape,) = shapes
-        self._check_rank(shape)
+        _check_rank(self, shape)
         lead, sizes = shape[: len(shape) - self.ndim], shape[len(shape) - self.ndim :]
         out_sizes, explain = [], []
         for size, k, s, p, d in zip(sizes, *self._window(), strict=True):
@@ -112,23 +109,15 @@ class AvgPool2d(_PoolNd):
     torch_class = "nn.AvgPool2d"
 
 
-class _AdaptivePoolNd(Layer):
+class _AdaptivePoolNd(SpatialLayer):
     """Adaptive (average or max) pooling to a fixed ``output_size``: ``[C, *in] -> [C, *out]``."""
 
-    torch_class: ClassVar[str]  # every member is a module
-
-    ndim: ClassVar[int] = 2
     output_size: PosInt | list[PosInt]
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         (shape,) = shapes
-        if len(shape) not in (self.ndim, self.ndim + 1):
-            layout = "[channels, length]" if self.ndim == 1 else "[channels, height, width]"
-            raise ShapeError(f"{self.kind} needs a {layout} input per sample, got {list(shape)}")
-        if isinstance(self.output_size, list) and len(self.output_size) != self.ndim:
-            raise ShapeError(
-                f"output_size needs one int or a list of {self.ndim}, got {self.output_size}"
-            )
+        _check_rank(self, shape)
+        self.check_lengths("output_size")
         size = as_tuple(self.output_size, self.ndim)
         lead = shape[: len(shape) - self.ndim]
         return Inferred(shape=(*lead, *size), explain=[f"{self.kind}: output_size {list(size)}"])

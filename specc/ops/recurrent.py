@@ -32,6 +32,8 @@ class _Recurrent(Layer):
     torch_class: ClassVar[str]  # every member is a module
 
     gates: ClassVar[int] = 1
+    #: a member's own torch arguments, written after ``hidden_size``
+    own_args: ClassVar[tuple[str, ...]] = ()
     hidden_size: PosInt
     output: Literal["sequence", "last"]
     num_layers: PosInt = 1
@@ -95,19 +97,13 @@ class _Recurrent(Layer):
             explain=explain,
         )
 
-    def _extra(self) -> dict:
-        return {}
-
     def init_source(self, inferred: Inferred) -> str:
         return call(
             self.torch_class,
             [inferred.args["input_size"], self.hidden_size],
-            **self._extra(),
-            num_layers=None if self.num_layers == 1 else self.num_layers,
-            bias=None if self.bias else False,
+            **self.changed(*self.own_args, "num_layers", "bias"),
             batch_first=True,
-            dropout=self.dropout or None,
-            bidirectional=self.bidirectional or None,
+            **self.changed("dropout", "bidirectional"),
         )
 
     def forward_source(
@@ -133,9 +129,7 @@ class RNN(_Recurrent):
     nonlinearity: Literal["tanh", "relu"] = "tanh"
     gates = 1
     torch_class = "nn.RNN"
-
-    def _extra(self) -> dict:
-        return {"nonlinearity": None if self.nonlinearity == "tanh" else self.nonlinearity}
+    own_args = ("nonlinearity",)
 
 
 class LSTM(_Recurrent):

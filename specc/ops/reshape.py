@@ -43,8 +43,4 @@ class Flatten(Layer):
         return Inferred(shape=out, explain=[f"flatten: {dims} = {merged}"], dtype=dtypes[0])
 
     def init_source(self, inferred: Inferred) -> str:
-        return call(
-            "nn.Flatten",
-            start_dim=None if self.start_dim == 1 else self.start_dim,
-            end_dim=None if self.end_dim == -1 else self.end_dim,
-        )
+        return call("nn.Flatten", **self.changed("start_dim", "end_dim"))

@@ -23,10 +23,9 @@ from specc.ops.base import (
     Shape,
     ShapeError,
     call,
-    fmt_int,
     require_rank,
 )
-from specc.ops.conv import as_tuple, short
+from specc.ops.conv import SpatialLayer, as_tuple, check_groups, kernel_params, short
 
 
 def transposed_out(
@@ -36,12 +35,9 @@ def transposed_out(
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-class _ConvTransposeNd(Layer):
+class _ConvTransposeNd(SpatialLayer):
     """Shared logic of convtranspose1d/2d: ``[C_in, *spatial] -> [C_out, *spatial_out]``."""
 
-    torch_class: ClassVar[str]  # every member is a module
-
-    ndim: ClassVar[int] = 2
     out_channels: PosInt
     kernel_size: PosInt | list[PosInt]
     stride: PosInt | list[PosInt] = 1
@@ -63,10 +59,7 @@ class _ConvTransposeNd(Layer):
 
     def _tuples(self) -> list[tuple[int, ...]]:
         """Each window argument as one value per spatial dimension."""
-        for arg in self._window_args:
-            value = getattr(self, arg)
-            if isinstance(value, list) and len(value) != self.ndim:
-                raise ShapeError(f"{arg} needs one int or a list of {self.ndim}, got {value}")
+        self.check_lengths(*self._window_args)
         return [as_tuple(getattr(self, arg), self.ndim) for arg in self._window_args]
 
     def _out_size(self, size: int, k: int, s: int, p: int, op: int, d: int) -> tuple[int, str]:
@@ -88,27 +81,19 @@ class _ConvTransposeNd(Layer):
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         """``[C_in, *spatial] -> [out_channels, *spatial_out]``."""
         (shape,) = shapes
-        layout = "[channels, length]" if self.ndim == 1 else "[channels, height, width]"
-        require_rank(shape, [self.ndim + 1], f"{self.kind} ({layout})")
+        require_rank(shape, [self.ndim + 1], f"{self.kind} ({self.layout()})")
         kernel, stride, padding, output_padding, dilation = self._tuples()
-        channels, g = shape[0], self.groups
-        if channels % g or self.out_channels % g:
-            raise ShapeError(
-                f"groups={g} must divide in_channels ({channels}) and "
-                f"out_channels ({self.out_channels})"
-            )
+        channels = shape[0]
+        check_groups(self.groups, channels, self.out_channels)
         out_sizes, explain = [], []
         for args in zip(shape[1:], kernel, stride, padding, output_padding, dilation, strict=True):
             out, text = self._out_size(*args)
             out_sizes.append(out)
             explain.append(text)
-        weights = channels * (self.out_channels // g) * math.prod(kernel)
-        params = weights + (self.out_channels if self.bias else 0)
-        bias_text = f" + {self.out_channels}" if self.bias else ""
-        explain.append(
-            f"{self.kind}: {channels}*{self.out_channels // g}*{'*'.join(map(str, kernel))}"
-            f"{bias_text} = {fmt_int(params)} parameters"
-        )
+        biases = self.out_channels if self.bias else 0
+        factors = (channels, self.out_channels // self.groups)
+        weights, params, text = kernel_params(self.kind, factors, kernel, biases)
+        explain.append(text)
         return Inferred(
             shape=(self.out_channels, *out_sizes),
             args={"in_channels": channels},
@@ -118,20 +103,13 @@ class _ConvTransposeNd(Layer):
         )
 
     def init_source(self, inferred: Inferred) -> str:
-        def unless(arg: str, default: int) -> int | str | list[int] | None:
-            value = short(getattr(self, arg))
-            return None if value == default else value
-
         return call(
             self.torch_class,
             [inferred.args["in_channels"], self.out_channels],
             kernel_size=short(self.kernel_size),
-            stride=unless("stride", 1),
-            padding=unless("padding", 0),
-            output_padding=unless("output_padding", 0),
-            groups=None if self.groups == 1 else self.groups,
-            bias=None if self.bias else False,
-            dilation=unless("dilation", 1),
+            **self.changed(
+                "stride", "padding", "output_padding", "groups", "bias", "dilation", show=short
+            ),
         )
 
 
@@ -217,8 +195,7 @@ class Upsample(Layer):
             "nn.Upsample",
             size=self.size,
             scale_factor=written,
-            mode=None if self.mode == "nearest" else self.mode,
-            align_corners=self.align_corners,
+            **self.changed("mode", "align_corners"),
         )
 
 
