@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -73,7 +74,7 @@ def train(
         if value is not None
     ]
     sets += list(overrides or [])
-    launcher = {
+    launcher: dict[str, Any] = {
         "nnodes": nnodes,
         "node_rank": node_rank,
         "rdzv_endpoint": rdzv_endpoint,
@@ -84,15 +85,7 @@ def train(
         _check_before_launch(spec, out, sets)  # a bad spec: one report here, not one per rank
         from specc.train.distributed import launch
 
-        launch(
-            nproc,
-            _worker_args(spec, out, sets, resume, quiet, force),
-            nnodes=nnodes,
-            node_rank=node_rank,
-            rdzv_endpoint=rdzv_endpoint,
-            master_addr=master_addr,
-            master_port=master_port,
-        )
+        launch(nproc, _worker_args(spec, out, sets, resume, quiet, force), **launcher)
         return
     if any(value is not None for value in launcher.values()):
         raise RunError(

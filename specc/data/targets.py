@@ -164,20 +164,17 @@ def _string_classes(spec, raw) -> tuple[np.ndarray, list[str]]:
 def _binary(spec, raw, labels: np.ndarray, names: list[str] | None, *, from_text: bool) -> Target:
     loss = _loss_name(spec, "a binary target")
     present = sorted(set(labels.tolist()))
+    problem = None
     if not from_text and not set(present) <= {0, 1}:
         shown = ", ".join(str(v) for v in present[:5])
+        problem = f"a 0/1 target but the target in {raw.origin} has values {shown}"
+    elif names is not None and len(names) > 2:
+        problem = f"a binary target but the target in {raw.origin} has {len(names)} classes"
+    if problem:
         raise_located(
             spec,
             ("loss",) if spec.loss else raw.target_key,
-            f"{loss} needs a 0/1 target but the target in {raw.origin} has values {shown}",
-            hint="use cross_entropy for more than two classes",
-            code="E505",
-        )
-    if names is not None and len(names) > 2:
-        raise_located(
-            spec,
-            ("loss",) if spec.loss else raw.target_key,
-            f"{loss} needs a binary target but the target in {raw.origin} has {len(names)} classes",
+            f"{loss} needs {problem}",
             hint="use cross_entropy for more than two classes",
             code="E505",
         )

@@ -99,11 +99,27 @@ class SpatialLayer(Layer):
                 raise ShapeError(f"{arg} needs one int or a list of {self.ndim}, got {value}")
 
 
-class _ConvNd(SpatialLayer):
-    """Shared logic of conv1d/conv2d."""
+class Convolution(SpatialLayer):
+    """What convolutions and transposed ones share: ``nn.Conv2d(in, out, kernel_size, ...)``."""
 
     out_channels: PosInt
     kernel_size: PosInt | list[PosInt]
+
+    #: the arguments written after ``kernel_size`` (where not torch's default), in torch's order
+    optional_args: ClassVar[tuple[str, ...]]
+
+    def init_source(self, inferred: Inferred) -> str:
+        return call(
+            self.torch_class,
+            [inferred.args["in_channels"], self.out_channels],
+            kernel_size=short(self.kernel_size),
+            **self.changed(*self.optional_args, show=short),
+        )
+
+
+class _ConvNd(Convolution):
+    """Shared logic of conv1d/conv2d."""
+
     stride: PosInt | list[PosInt] = 1
     padding: NonNegInt | list[NonNegInt] | Literal["same", "valid"] = 0
     dilation: PosInt | list[PosInt] = 1
@@ -113,6 +129,7 @@ class _ConvNd(SpatialLayer):
     in_channels: PosInt | None = None
 
     inferred_args = ("in_channels",)
+    optional_args = ("stride", "padding", "dilation", "groups", "bias", "padding_mode")
 
     def _tuples(self) -> tuple[tuple[int, ...], ...]:
         n = self.ndim
@@ -175,16 +192,6 @@ class _ConvNd(SpatialLayer):
             raise ShapeError(
                 f"padding {pad} with padding_mode '{mode}' must be {bound} the input size {size}"
             )
-
-    def init_source(self, inferred: Inferred) -> str:
-        return call(
-            self.torch_class,
-            [inferred.args["in_channels"], self.out_channels],
-            kernel_size=short(self.kernel_size),
-            **self.changed(
-                "stride", "padding", "dilation", "groups", "bias", "padding_mode", show=short
-            ),
-        )
 
 
 class Conv1d(_ConvNd):

@@ -25,7 +25,7 @@ from specc.ops.base import (
     call,
     require_rank,
 )
-from specc.ops.conv import SpatialLayer, as_tuple, check_groups, kernel_params, short
+from specc.ops.conv import Convolution, as_tuple, check_groups, kernel_params
 
 
 def transposed_out(
@@ -35,11 +35,9 @@ def transposed_out(
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-class _ConvTransposeNd(SpatialLayer):
+class _ConvTransposeNd(Convolution):
     """Shared logic of convtranspose1d/2d: ``[C_in, *spatial] -> [C_out, *spatial_out]``."""
 
-    out_channels: PosInt
-    kernel_size: PosInt | list[PosInt]
     stride: PosInt | list[PosInt] = 1
     padding: NonNegInt | list[NonNegInt] = 0
     output_padding: NonNegInt | list[NonNegInt] = 0
@@ -49,6 +47,7 @@ class _ConvTransposeNd(SpatialLayer):
     in_channels: PosInt | None = None
 
     inferred_args = ("in_channels",)
+    optional_args = ("stride", "padding", "output_padding", "groups", "bias", "dilation")
     _window_args: ClassVar[tuple[str, ...]] = (
         "kernel_size",
         "stride",
@@ -100,16 +99,6 @@ class _ConvTransposeNd(SpatialLayer):
             params=params,
             macs=weights * math.prod(shape[1:]),
             explain=explain,
-        )
-
-    def init_source(self, inferred: Inferred) -> str:
-        return call(
-            self.torch_class,
-            [inferred.args["in_channels"], self.out_channels],
-            kernel_size=short(self.kernel_size),
-            **self.changed(
-                "stride", "padding", "output_padding", "groups", "bias", "dilation", show=short
-            ),
         )
 
 
