@@ -11,7 +11,7 @@ meaningless), so pool over or select non-pad positions downstream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import StrictInt
 
@@ -168,11 +168,10 @@ class _Encoder(Layer):
     arity = (1, 2)
     accepts_int = True
     inferred_args = ("d_model",)
-    #: the layers one module holds (``transformerencoder``: ``num_layers``)
-    depth: ClassVar[int] = 1
 
     def _layers(self) -> int:
-        return self.depth
+        """The encoder layers one module holds (``transformerencoder``: ``num_layers``)."""
+        return 1
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         """``[seq, d_model] -> [seq, d_model]``."""

@@ -47,125 +47,26 @@ PositiveFloat = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, allow_in
 Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, lt=1, allow_inf_nan=False)]
 
 #: The public attributes of ``torch.nn.Module``, frozen here so that validation does not import
-#: torch (tests/test_hostile_values.py compares it with the installed torch's ``dir(nn.Module)``).
+#: torch (tests/test_hostile_limits.py compares it with the installed torch's ``dir(nn.Module)``).
 MODULE_ATTRIBUTES = frozenset(
-    {
-        "T_destination",
-        "add_module",
-        "apply",
-        "bfloat16",
-        "buffers",
-        "call_super_init",
-        "children",
-        "compile",
-        "cpu",
-        "cuda",
-        "double",
-        "dump_patches",
-        "eval",
-        "extra_repr",
-        "float",
-        "forward",
-        "get_buffer",
-        "get_extra_state",
-        "get_parameter",
-        "get_submodule",
-        "half",
-        "ipu",
-        "load_state_dict",
-        "modules",
-        "mtia",
-        "named_buffers",
-        "named_children",
-        "named_modules",
-        "named_parameters",
-        "parameters",
-        "register_backward_hook",
-        "register_buffer",
-        "register_forward_hook",
-        "register_forward_pre_hook",
-        "register_full_backward_hook",
-        "register_full_backward_pre_hook",
-        "register_load_state_dict_post_hook",
-        "register_load_state_dict_pre_hook",
-        "register_module",
-        "register_parameter",
-        "register_state_dict_post_hook",
-        "register_state_dict_pre_hook",
-        "requires_grad_",
-        "set_extra_state",
-        "set_submodule",
-        "share_memory",
-        "state_dict",
-        "to",
-        "to_empty",
-        "train",
-        "type",
-        "xpu",
-        "zero_grad",
-    }
+    (
+        "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu "
+        "cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state "
+        "get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers "
+        "named_children named_modules named_parameters parameters register_backward_hook "
+        "register_buffer register_forward_hook register_forward_pre_hook "
+        "register_full_backward_hook register_full_backward_pre_hook "
+        "register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module "
+        "register_parameter register_state_dict_post_hook register_state_dict_pre_hook "
+        "requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty "
+        "train type xpu zero_grad"
+    ).split()
 )
 
-#: Names that generated code uses itself or that would shadow nn.Module members.
+#: Names that generated code uses itself (``x``, ``torch``, ``main``...) or that would shadow
+#: nn.Module members.
 RESERVED_NAMES = MODULE_ATTRIBUTES | frozenset(
-    {
-        "input",
-        "inputs",
-        "x",
-        "self",
-        "torch",
-        "nn",
-        "F",
-        "super",
-        "model",
-        "batch",
-        "forward",
-        "training",
-        "parameters",
-        "modules",
-        "children",
-        "state_dict",
-        "train",
-        "eval",
-        "cuda",
-        "cpu",
-        "to",
-        "type",
-        "float",
-        "double",
-        "half",
-        "apply",
-        "buffers",
-        "named_parameters",
-        "named_modules",
-        "named_children",
-        "named_buffers",
-        "register_buffer",
-        "register_parameter",
-        "add_module",
-        "load_state_dict",
-        "zero_grad",
-        "requires_grad_",
-        "extra_repr",
-        "dump_patches",
-        "call_super_init",
-        "get_submodule",
-        "get_parameter",
-        "get_buffer",
-        "share_memory",
-        "bfloat16",
-        "ipu",
-        "xpu",
-        "mtia",
-        "compile",
-        "register_module",
-        "set_extra_state",
-        "get_extra_state",
-        "main",
-        "print",
-        "len",
-        "range",
-    }
+    "batch F input inputs len main model nn print range self super torch training x".split()
 )
 
 
