@@ -110,14 +110,11 @@ def train(
 
 def _check_before_launch(spec, out, sets) -> None:
     """Validate the spec, its overrides and ``--out`` once, before torchrun starts ranks."""
-    from specc.rundir import check_out_dir
-    from specc.train.overrides import apply_overrides
+    from specc.train.overrides import apply_overrides, parse_override
     from specc.train.plan import require_sections
 
     if spec is None:
         for item in sets:
-            from specc.train.overrides import parse_override
-
             parse_override(item)
         return
     loaded = load_or_exit(spec)
