@@ -24,6 +24,7 @@ from specc.rundir import (
 
 if TYPE_CHECKING:
     from specc.spec.schema import Spec
+    from specc.train.setup import Setup
 
 __all__ = ["RunResult", "train"]
 
@@ -153,7 +154,7 @@ class _ResumePlan:
                 "nothing was changed (continue anyway with --force)"
             )
 
-    def check_session(self, setup) -> None:
+    def check_session(self, setup: Setup) -> None:
         """Compare the loaded data and the built model of a
         :class:`~specc.train.setup.Setup` with the checkpoint."""
         from specc.train.resume import describe, structure_differences
