@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from specc.train.api import RunResult
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["export_if_asked", "train"]
 
 
-def train(spec=None, *, quiet: bool = False, **options) -> RunResult:
+def train(spec: Spec | None = None, *, quiet: bool = False, **options: Any) -> RunResult:
     """:func:`specc.train.train` (same arguments), then ``run_dir/model.onnx``, verified
     against torch, when the spec has ``export.onnx``.
 
@@ -33,7 +37,7 @@ def train(spec=None, *, quiet: bool = False, **options) -> RunResult:
     )
 
 
-def export_if_asked(spec, run_dir: Path, quiet: bool = False) -> None:
+def export_if_asked(spec: Spec, run_dir: Path, quiet: bool = False) -> None:
     """Write ``run_dir/model.onnx`` (verified) when ``spec`` has ``export.onnx``."""
     if spec.export is None or spec.export.onnx is None:
         return

@@ -9,13 +9,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specc.errors import SpecError, count_line, render_report
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["check_specs", "summary"]
 
 
-def summary(spec) -> str:
+def summary(spec: Spec) -> str:
     """One line describing a valid spec: layers, parameters, input and output shapes."""
     graph = spec.graph
     shapes = ", ".join(str(list(s)) for s in graph.output_shapes)
@@ -39,7 +43,7 @@ def check_specs(paths: Iterable[str | Path]) -> int:
         if errors:
             sys.stderr.write(render_report(errors, source) + "\n")  # already in source order
             all_errors += errors
-        else:
+        elif spec is not None:  # no errors: check_file returned the spec
             sys.stdout.write(summary(spec) + "\n")
     if all_errors:
         sys.stderr.write(count_line(len(all_errors)) + "\n")

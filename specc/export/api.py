@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specc.export.metadata import ModelInfo, metadata_props
 from specc.export.verify import Parity
 from specc.spec.sections import task_of
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from specc.spec.schema import Spec
 
 __all__ = ["ExportError", "ExportReport", "export_onnx", "export_run", "model_info"]
 
@@ -48,7 +53,7 @@ class ExportReport:
     size_bytes: int
 
 
-def model_info(spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
+def model_info(spec: Spec, checkpoint: dict[str, Any] | None = None) -> ModelInfo:
     """The metadata of ``spec``'s model, completed by a training checkpoint when given."""
     from specc import __version__
 
@@ -92,8 +97,8 @@ def _token_bound(graph) -> int:
 
 
 def export_onnx(
-    model,
-    spec,
+    model: nn.Module,
+    spec: Spec,
     path: Path | str,
     *,
     checkpoint: dict[str, Any] | None = None,

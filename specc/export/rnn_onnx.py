@@ -10,7 +10,8 @@ transposed to and from ONNX's ``[seq, batch, features]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 __all__ = ["rnn_translations"]
 
@@ -34,19 +35,23 @@ def _layer_weights(
     return stack(ws), stack(rs), (stack(bs) if has_biases else None)
 
 
-def _rnn(activation: str):
+def _rnn(activation: str) -> Callable[..., tuple[Any, Any]]:
+    """The translation of ``aten.rnn_tanh`` (``activation`` ``Tanh``) or ``aten.rnn_relu``
+    (``Relu``); the exporter calls it with onnxscript's traced tensors."""
+
     def translate(
-        input,
-        hx,
-        params,
+        input: Any,
+        hx: Any,
+        params: Sequence[Any],
         has_biases: bool,
         num_layers: int,
         dropout: float,
         train: bool,
         bidirectional: bool,
         batch_first: bool,
-    ):
+    ) -> tuple[Any, Any]:
         """``aten.rnn_*.input``: (B, seq, in) or (seq, B, in) -> (output, h_n)."""
+        from onnxscript import INT64
         from onnxscript.onnx_opset import opset18 as op
 
         directions = 2 if bidirectional else 1
@@ -62,7 +67,9 @@ def _rnn(activation: str):
                 directions,
                 has_biases,
             )
-            h0 = op.Slice(hx, [layer * directions], [(layer + 1) * directions], axes=[0])
+            first, last = [layer * directions], [(layer + 1) * directions]
+            # onnxscript turns a list of ints into an INT64 constant when it traces the call
+            h0 = op.Slice(hx, first, last, axes=[0])  # type: ignore[type-var]
             hidden = params[1].shape[1]
             y, y_h = op.RNN(
                 x,
@@ -77,7 +84,8 @@ def _rnn(activation: str):
             )
             # y: (seq, D, B, H) -> (seq, B, D*H)
             y = op.Transpose(y, perm=[0, 2, 1, 3])
-            x = op.Reshape(y, op.Constant(value_ints=[0, 0, directions * hidden]))
+            shape = cast(INT64, op.Constant(value_ints=[0, 0, directions * hidden]))
+            x = op.Reshape(y, shape)
             finals.append(y_h)
         h_n = op.Concat(*finals, axis=0) if len(finals) > 1 else finals[0]
         out = op.Transpose(x, perm=[1, 0, 2]) if batch_first else x
@@ -86,7 +94,7 @@ def _rnn(activation: str):
     return translate
 
 
-def rnn_translations() -> dict:
+def rnn_translations() -> dict[Any, Callable[..., tuple[Any, Any]]]:
     """``{torch op: translation}`` for ``torch.onnx.export(custom_translation_table=...)``."""
     import torch
 

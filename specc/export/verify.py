@@ -7,10 +7,16 @@ lengths; it reports the largest absolute difference over every output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specc.export.onnx_export import example_input
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import nn
 
 __all__ = ["BATCH_SIZES", "Parity", "check", "parity"]
 
@@ -65,13 +71,13 @@ def seq_lengths(seq: int) -> tuple[int, int]:
 
 def parity(
     path: Path,
-    module,
+    module: nn.Module,
     input_shape: tuple[int, ...],
     input_dtype: str,
     *,
     dynamic_seq: bool = False,
     high: int = 2,
-    transform=None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
     seed: int = 1234,
 ) -> Parity:
     """Compare onnxruntime on ``path`` with ``module`` on fresh random inputs.

@@ -66,7 +66,7 @@ class Positions:
 class Loaded:
     """The result of loading: plain data, positions and the text it came from."""
 
-    data: object
+    data: dict[str, Any]  # the top level is always a mapping (anything else is E008)
     positions: Positions
     source: str
     path: str

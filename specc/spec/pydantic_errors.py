@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from specc.codes import schema_code
 from specc.errors import did_you_mean
 from specc.spec.type_hints import layer_type_hint
 
 __all__ = ["translate"]
+
+KeyPath = tuple[str | int, ...]  # keys and list indices from the spec's root
+Translated = tuple[KeyPath, str, str, bool]  # (key path, message, code, point at the key)
 
 KINDS = {
     ("model", "layers"): "layer type",
@@ -37,16 +41,16 @@ _OWN_MESSAGES = ("value_error", "layer_name", "unknown_device")
 _TYPE_ERRORS = ("_type", "_parsing", "union_tag", "is_instance", "literal_error")
 
 
-def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, str, bool]]:
+def translate(exc: ValidationError, data: Any) -> list[Translated]:
     """Turn a ValidationError into ``(key path, message, code, point at the key)`` tuples;
     the code follows the pydantic error type (:func:`specc.codes.schema_code`)."""
     from specc.spec.schema import Spec
 
-    grouped: dict[tuple, list[dict]] = {}
+    grouped: dict[tuple[KeyPath, bool], list[ErrorDetails]] = {}
     for error in exc.errors(include_url=False):
         path = _data_path(error["loc"], data)
         grouped.setdefault((path, error["type"] == "extra_forbidden"), []).append(error)
-    results = []
+    results: list[Translated] = []
     for (path, _), errors in grouped.items():
         error = _best(errors)
         message, at_key = _message(error, path, data, Spec)
@@ -56,9 +60,7 @@ def translate(exc: ValidationError, data: Any) -> list[tuple[tuple, str, str, bo
     return _drop_explained_missing(results)
 
 
-def _drop_explained_missing(
-    results: list[tuple[tuple, str, str, bool]],
-) -> list[tuple[tuple, str, str, bool]]:
+def _drop_explained_missing(results: list[Translated]) -> list[Translated]:
     """Drop "missing 'out_features'" when "unknown 'out_feature' (did you mean
     'out_features'?)" in the same mapping already says it."""
     suggested = {
@@ -69,7 +71,7 @@ def _drop_explained_missing(
     return [r for r in results if not (r[2] == "E102" and (r[0][:-1], r[0][-1]) in suggested)]
 
 
-def _at(data: Any, path: tuple) -> Any:
+def _at(data: Any, path: KeyPath) -> Any:
     """The value at ``path``, or None where the path does not exist."""
     try:
         for elem in path:
@@ -79,20 +81,22 @@ def _at(data: Any, path: tuple) -> Any:
     return data
 
 
-def _best(errors: list[dict]) -> dict:
+def _best(errors: list[ErrorDetails]) -> ErrorDetails:
+    """The error that explains best why a value failed: a constraint over "wrong type"
+    errors; the several "wrong type" errors of a union merged into one."""
     specific = [e for e in errors if not any(t in e["type"] for t in _TYPE_ERRORS)]
     if specific:
         return specific[0]
     if len(errors) > 1 and all(e["type"].endswith(("_type", "_parsing")) for e in errors):
-        merged = dict(errors[0])
+        merged = errors[0].copy()
         merged["type"] = "merged_union"
         return merged
     return errors[0]
 
 
-def _data_path(loc: tuple, data: Any) -> tuple:
+def _data_path(loc: KeyPath, data: Any) -> KeyPath:
     """Keep the loc elements that are real keys/indices of ``data``."""
-    path: list = []
+    path: list[str | int] = []
     node = data
     entered = True  # just stepped into ``node``: a union tag may come next in ``loc``
     for i, elem in enumerate(loc):
@@ -113,7 +117,7 @@ def _data_path(loc: tuple, data: Any) -> tuple:
     return tuple(path)
 
 
-def _label(path: tuple, data: Any) -> str:
+def _label(path: KeyPath, data: Any) -> str:
     """``"linear 'fc1': "`` for a path inside ``model.layers[i]``, else ``""``."""
     if len(path) >= 3 and path[:2] == ("model", "layers") and isinstance(path[2], int):
         layers = data.get("model", {}).get("layers", []) if isinstance(data, dict) else []
@@ -125,18 +129,21 @@ def _label(path: tuple, data: Any) -> str:
     return ""
 
 
-def _key_name(path: tuple) -> str:
+def _key_name(path: KeyPath) -> str:
     names = [str(p) for p in path if isinstance(p, str)]
     if path and isinstance(path[-1], int) and names:
         return f"{names[-1]}[{path[-1]}]"
     return names[-1] if names else "spec"
 
 
-def _in_layer(path: tuple) -> bool:
+def _in_layer(path: KeyPath) -> bool:
     return len(path) >= 3 and path[:2] == ("model", "layers")
 
 
-def _message(error: dict, path: tuple, data: Any, root: type[BaseModel]) -> tuple[str, bool]:
+def _message(
+    error: ErrorDetails, path: KeyPath, data: Any, root: type[BaseModel]
+) -> tuple[str, bool]:
+    """The user's message for one error, and whether it points at the key (not its value)."""
     kind = error["type"]
     label = _label(path, data)
     key = _key_name(path)
@@ -183,7 +190,7 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _tags_at(root: type[BaseModel], loc: tuple) -> list[str]:
+def _tags_at(root: type[BaseModel], loc: KeyPath) -> list[str]:
     """The ``type`` values of the discriminated union that ``loc`` points at."""
     annotation: Any = root
     for elem in loc:
@@ -196,7 +203,7 @@ def _tags_at(root: type[BaseModel], loc: tuple) -> list[str]:
     return tags
 
 
-def _tag_message(kind: str, ctx: dict, path: tuple, tags: list[str]) -> str:
+def _tag_message(kind: str, ctx: dict[str, Any], path: KeyPath, tags: list[str]) -> str:
     what = "type"
     for prefix, name in KINDS.items():
         if path[: len(prefix)] == prefix:
@@ -215,7 +222,7 @@ def _tag_message(kind: str, ctx: dict, path: tuple, tags: list[str]) -> str:
     return f"unknown {what} '{tag}'{hint}{listing}"
 
 
-def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
+def _fields_at(root: type[BaseModel], loc: KeyPath) -> list[str]:
     """Field names of the pydantic model that ``loc`` points into."""
     annotation: Any = root
     for elem in loc:

@@ -6,6 +6,7 @@ and :func:`load_spec` raises them together as :class:`SpecErrors`. Nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from specc.errors import SpecError, SpecErrors, escape_control
-from specc.ir import lower
+from specc.ir import Graph, Problem, lower
+from specc.ops.base import Layer
 from specc.spec.blocks import normalize_layers
 from specc.spec.checks import loss_problems, wiring_problems
 from specc.spec.load import Loaded, load_text
@@ -42,7 +44,7 @@ def load_spec(path: str | Path) -> Spec:
         SpecErrors: every problem found, located at its line and column.
     """
     spec, errors, source = check_file(path)
-    if errors:
+    if errors or spec is None:  # check_file returns a spec exactly when it found no error
         raise SpecErrors(errors, source)
     return spec
 
@@ -119,10 +121,11 @@ def layer_budget(data: Any) -> list[tuple[tuple, str]]:
     expand to more than :data:`MAX_LAYERS` layers; [] otherwise. Reads the raw data only,
     so that ``repeat: 1000000`` is refused at once instead of after the expansion."""
     model = data.get("model") if isinstance(data, dict) else None
-    layers = model.get("layers") if isinstance(model, dict) else None
-    if not isinstance(layers, list):
+    if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
         return []
-    blocks = model.get("blocks") if isinstance(model.get("blocks"), dict) else {}
+    layers: list[Any] = model["layers"]
+    blocks = model.get("blocks")
+    blocks = blocks if isinstance(blocks, dict) else {}
     total = 0
     for index, layer in enumerate(layers):
         total += _expanded_size(layer, blocks, 0)
@@ -147,7 +150,9 @@ def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
     if depth > 8:
         return 1
     if isinstance(layer, dict) and layer.get("type") == "sequential":
-        members = layer.get("layers") if isinstance(layer.get("layers"), list) else []
+        members = layer.get("layers")
+        if not isinstance(members, list):
+            return 1
         return sum(_expanded_size(m, blocks, depth + 1) for m in members) or 1
     if not _uses_block(layer):
         return 1
@@ -165,11 +170,11 @@ def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
     return repeat * max(size, 1)
 
 
-def _size_problems(graph) -> list[tuple[int | None, str | None, str, str]]:
+def _size_problems(graph: Graph) -> list[Problem]:
     """Layers whose output holds more than :data:`MAX_ELEMENTS` values per sample."""
     import math
 
-    problems = []
+    problems: list[Problem] = []
     if math.prod(graph.input_shape) > MAX_ELEMENTS:
         problems.append(
             (
@@ -208,11 +213,21 @@ def _model_errors_alone(loaded: Loaded, errors: list[SpecError]) -> list[SpecErr
     return _lower(checked, loaded)[1]
 
 
-def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
-    layers = model.layers
+def _leaf_layers(model: ModelSpec) -> list[Layer] | None:
+    """The model's layers once every block use and sequential is expanded into leaf layers
+    (:func:`normalize_layers` did that); None if one is left, which nothing can lower."""
+    layers = [layer for layer in model.layers if isinstance(layer, Layer)]
+    return layers if len(layers) == len(model.layers) else None
+
+
+def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Graph | None, list[SpecError]]:
+    """Lower the model to its graph; its shape and wiring problems as located errors."""
+    layers = _leaf_layers(model)
+    if layers is None:
+        return None, []
     lines = [loaded.positions.locate(("model", "layers", i))[0] for i in range(len(layers))]
     layout = loaded.layout
-    graph, problems = lower(
+    graph, lowered = lower(
         model.input.shape,
         model.input.dtype,
         layers,
@@ -221,16 +236,15 @@ def _lower(model: ModelSpec, loaded: Loaded) -> tuple[Any, list[SpecError]]:
         layout.paths,
         layout.scopes,
     )
-    if graph is not None:
-        problems = wiring_problems(graph)
+    problems: list[Problem] = lowered if graph is None else [*wiring_problems(graph)]
     return graph, [_layer_error(loaded, layers, *problem) for problem in problems]
 
 
 def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[SpecError]]:
-    layers = spec.model.layers
     graph, errors = _lower(spec.model, loaded)
-    if graph is not None:
-        problems = _size_problems(graph) + loss_problems(spec, graph)
+    layers = _leaf_layers(spec.model)
+    if graph is not None and layers is not None:  # a graph means leaf layers
+        problems = [*_size_problems(graph), *loss_problems(spec, graph)]
         errors += [_layer_error(loaded, layers, *problem) for problem in problems]
     problem = schedule_problem(spec.optimizer, spec.scheduler)
     if problem is not None:
@@ -246,7 +260,7 @@ def _check_semantics(spec: Spec, loaded: Loaded) -> tuple[Spec | None, list[Spec
 
 def _layer_error(
     loaded: Loaded,
-    layers: list,
+    layers: Sequence[Layer],
     index: int | None,
     key: str | tuple | None,
     message: str,

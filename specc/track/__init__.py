@@ -10,10 +10,16 @@ an error naming the extra (``pip install 'specc[tensorboard]'``).
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from specc.errors import RunError
 
-__all__ = ["Trackers", "hyperparameters", "require_extra"]
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
+
+__all__ = ["Tracker", "Trackers", "hyperparameters", "require_extra"]
 
 # feature -> (the module that must import, the pip extra that provides it)
 _EXTRAS = {
@@ -38,29 +44,44 @@ def require_extra(name: str, what: str | None = None) -> None:
         )
 
 
-def hyperparameters(data, prefix: str = "") -> dict:
+def hyperparameters(data: object, prefix: str = "") -> dict[str, Any]:
     """The spec's scalar values flattened to ``--set`` key paths: ``{"optimizer.lr": 0.001,
     "model.layers.0.out_features": 32, ...}`` (lists of scalars become their text)."""
+    items: Iterable[tuple[object, object]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list) and any(isinstance(v, (dict, list)) for v in data):
         items = enumerate(data)
     else:
         return {prefix: data if not isinstance(data, list) else str(data)} if prefix else {}
-    flat = {}
+    flat: dict[str, Any] = {}
     for key, value in items:
         flat |= hyperparameters(value, f"{prefix}.{key}" if prefix else str(key))
     return {k: v for k, v in flat.items() if v is not None}
 
 
+class Tracker(Protocol):
+    """What each tracker is: a training callback that also ends the run's record."""
+
+    def __init__(self, name: str, params: dict[str, Any], text: str) -> None: ...
+
+    def attach(self, run_dir: Path) -> None: ...
+
+    def epoch(self, row: dict[str, Any]) -> None: ...
+
+    def finish(self, summary: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Trackers:
     """The trackers a spec asks for, as one group."""
 
-    def __init__(self, callbacks: list) -> None:
+    def __init__(self, callbacks: list[Tracker]) -> None:
         self.callbacks = callbacks
 
     @classmethod
-    def for_spec(cls, spec, text: str) -> Trackers:
+    def for_spec(cls, spec: Spec, text: str) -> Trackers:
         """Trackers for ``spec.train.log``; ``text`` is the resolved spec (logged as-is)."""
         import yaml
 
@@ -68,16 +89,9 @@ class Trackers:
         for name in names:
             require_extra(name)
         params = hyperparameters(yaml.safe_load(text)) if names else {}
-        callbacks = []
-        for name in names:
-            if name == "tensorboard":
-                from specc.track.tensorboard import TensorBoardTracker as tracker
-            else:
-                from specc.track.mlflow_tracker import MlflowTracker as tracker
-            callbacks.append(tracker(spec.name, params, text))
-        return cls(callbacks)
+        return cls([_tracker_class(name)(spec.name, params, text) for name in names])
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: dict[str, Any]) -> None:
         """The run ended: final metrics and artifacts."""
         for callback in self.callbacks:
             callback.finish(summary)
@@ -86,3 +100,14 @@ class Trackers:
         """Release writers and mark unfinished runs (always called)."""
         for callback in self.callbacks:
             callback.close()
+
+
+def _tracker_class(name: str) -> type[Tracker]:
+    """The tracker behind ``train.log: NAME`` (imported only when a spec asks for it)."""
+    if name == "tensorboard":
+        from specc.track.tensorboard import TensorBoardTracker
+
+        return TensorBoardTracker
+    from specc.track.mlflow_tracker import MlflowTracker
+
+    return MlflowTracker

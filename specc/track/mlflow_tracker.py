@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -44,7 +44,7 @@ def tracking_uri(run_dir: Path) -> tuple[str, str | None]:
 class MlflowTracker:
     """Logs one run to MLflow through ``MlflowClient`` (no global active run)."""
 
-    def __init__(self, name: str, params: dict, text: str) -> None:
+    def __init__(self, name: str, params: dict[str, Any], text: str) -> None:
         self.name, self.params = name, params
         self.client: MlflowClient | None = None
         self.run_id: str | None = None
@@ -72,7 +72,7 @@ class MlflowTracker:
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params a call
             client.log_batch(run_id, params=params[start : start + 100])
 
-    def epoch(self, row: dict) -> None:
+    def epoch(self, row: dict[str, Any]) -> None:
         from mlflow.entities import Metric
 
         assert self.client is not None and self.run_id is not None, "attach() first"
@@ -84,7 +84,7 @@ class MlflowTracker:
         ]
         self.client.log_batch(self.run_id, metrics=metrics)
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: dict[str, Any]) -> None:
         if self.client is None or self.run_id is None:
             return
         from mlflow.entities import Metric

@@ -9,7 +9,7 @@ key path) with the best epoch's and the test metrics. View with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
@@ -26,7 +26,7 @@ def scalar_tag(key: str) -> str:
 class TensorBoardTracker:
     """Writes one run's TensorBoard events (see the module docstring)."""
 
-    def __init__(self, name: str, params: dict, text: str) -> None:
+    def __init__(self, name: str, params: dict[str, Any], text: str) -> None:
         self.params = params
         self.writer: SummaryWriter | None = None
 
@@ -35,14 +35,14 @@ class TensorBoardTracker:
 
         self.writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
 
-    def epoch(self, row: dict) -> None:
+    def epoch(self, row: dict[str, Any]) -> None:
         assert self.writer is not None, "attach() first"
         for key, value in row.items():
             if key not in ("epoch", "seconds") and isinstance(value, (int, float)):
                 self.writer.add_scalar(scalar_tag(key), value, row["epoch"])
         self.writer.flush()
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: dict[str, Any]) -> None:
         if self.writer is None:
             return
         metrics = {

@@ -6,9 +6,10 @@ Exporting the trained model is not decided here: :func:`specc.workflow.train` pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specc.errors import RunError
 from specc.rundir import (
@@ -20,6 +21,10 @@ from specc.rundir import (
     spec_from_text,
     write_text,
 )
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
+    from specc.train.setup import Setup
 
 __all__ = ["RunResult", "train"]
 
@@ -33,14 +38,14 @@ class RunResult:
 
 
 def train(
-    spec=None,
+    spec: Spec | None = None,
     *,
-    out_dir=None,
-    overrides=(),
-    resume=None,
+    out_dir: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    resume: str | Path | None = None,
     quiet: bool = False,
     force: bool = False,
-    callbacks=(),
+    callbacks: Sequence[object] = (),
     after_training: Callable[[object, Path], None] | None = None,
 ):
     """Train a validated spec (or resume a run) and return its :class:`RunResult`.
@@ -73,6 +78,8 @@ def train(
     state = None
     if run_dir is not None:
         spec, spec_dir, state = _resumed(run_dir)
+    elif spec is None:
+        raise TypeError("train() needs a spec or resume")
     else:
         spec_dir = Path(spec.source_path).resolve().parent
         if out_dir is not None:
@@ -147,7 +154,7 @@ class _ResumePlan:
                 "nothing was changed (continue anyway with --force)"
             )
 
-    def check_session(self, setup) -> None:
+    def check_session(self, setup: Setup) -> None:
         """Compare the loaded data and the built model of a
         :class:`~specc.train.setup.Setup` with the checkpoint."""
         from specc.train.resume import describe, structure_differences

@@ -9,10 +9,16 @@ augmentation, so the weights are identical to ``num_workers: 0``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from specc.train.distributed import Distributed
+
+if TYPE_CHECKING:
+    from specc.data.batching import TensorSplit
+    from specc.data.image_split import ImageSplit
 
 __all__ = ["TrainBatches"]
 
@@ -31,10 +37,10 @@ class TrainBatches:
 
     def __init__(
         self,
-        split,
+        split: TensorSplit | ImageSplit,
         batch_size: int,
         shuffle: torch.Generator | None,
-        augment,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None,
         workers: int,
         lazy: bool,
         dist: Distributed,

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 __all__ = ["install", "installed", "uninstall"]
 
-_INSTALLED: list = []
+_INSTALLED: list[object] = []
 
 
-def install(callback) -> None:
+def install(callback: object) -> None:
     """Add ``callback`` to every run this process starts from now on."""
     _INSTALLED.append(callback)
 
 
-def uninstall(callback) -> None:
+def uninstall(callback: object) -> None:
     """Remove a callback added by :func:`install`."""
     _INSTALLED.remove(callback)
 
 
-def installed() -> list:
+def installed() -> list[object]:
     """The callbacks added by :func:`install`, in order."""
     return list(_INSTALLED)

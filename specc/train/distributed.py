@@ -36,8 +36,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -45,6 +47,16 @@ from torch import nn
 from specc.data.shares import share_bounds
 from specc.errors import RunError
 from specc.train.loop import EVAL_BATCH, Pass, TrainParts, evaluate
+
+if TYPE_CHECKING:
+    from specc.data.batching import TensorSplit
+    from specc.data.image_split import ImageSplit
+    from specc.data.loader import Loaded
+    from specc.rundir import MetricsLog
+    from specc.train.checkpoint import CheckpointWriter
+
+T = TypeVar("T")
+Batch = tuple[torch.Tensor, torch.Tensor]  # x (B, ...), y (B, ...)
 
 __all__ = [
     "TIMEOUT_ENV",
@@ -204,7 +216,7 @@ class Distributed:
                 dist.destroy_process_group()
             self.backend = None
 
-    def share(self, value):
+    def share(self, value: T) -> T:
         """``value`` as rank 0 has it (a picklable object, e.g. the run directory)."""
         if not self.enabled:
             return value
@@ -247,7 +259,7 @@ class Distributed:
         self.loss = ShardedLoss(parts.loss_fn, parts.per_sample_weight, self.world, device)
         return replace(parts, model=model, loss_fn=self.loss)
 
-    def shard(self, batches):
+    def shard(self, batches: Iterable[Batch]) -> Iterable[Batch]:
         """This rank's share of each global ``(x (B, ...), y (B, ...))`` batch."""
         if not self.enabled:
             return batches
@@ -259,11 +271,12 @@ class Distributed:
             self.loss.begin(y, lo, hi)
             yield x[lo:hi], y[lo:hi]
 
-    def take_shares(self, loaded):
+    def take_shares(self, loaded: Iterable[Loaded]) -> Iterator[Batch]:
         """``(x, y)`` of each :class:`specc.data.loader.Loaded` share a DataLoader made (already
         this rank's share of its global batch; the loss is told the global batch first)."""
         for item in loaded:
             if self.enabled:
+                assert self.loss is not None, "wrap() made the sharded loss"
                 self.loss.begin(item.y if item.batch_y is None else item.batch_y, item.lo, item.hi)
             yield item.x, item.y
 
@@ -276,7 +289,13 @@ class Distributed:
         assert self.loss is not None, "wrap() made the sharded loss"
         return self._reduce(result, self.loss.take_total())
 
-    def evaluate(self, parts: TrainParts, split, batch_size: int, device: torch.device) -> Pass:
+    def evaluate(
+        self,
+        parts: TrainParts,
+        split: TensorSplit | ImageSplit,
+        batch_size: int,
+        device: torch.device,
+    ) -> Pass:
         """:func:`specc.train.loop.evaluate` over the whole split.
 
         The split's evaluation chunks (``max(batch_size, EVAL_BATCH)`` rows, as in one
@@ -351,7 +370,7 @@ class Distributed:
 
     # --- what only rank 0 does -------------------------------------------------------------
 
-    def writers(self, log, writer):
+    def writers(self, log: MetricsLog, writer: CheckpointWriter):
         """The metrics log and checkpoint writer on rank 0; silent stand-ins elsewhere."""
         if self.is_main:
             return log, writer

@@ -20,12 +20,15 @@ predictions for the epoch's metrics. Evaluation runs under ``torch.inference_mod
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:
+    from specc.data.batching import TensorSplit
+    from specc.data.image_split import ImageSplit
     from specc.train.device import Precision
     from specc.train.metrics import Predictor
     from specc.train.optim import Stepper
@@ -66,7 +69,12 @@ class TrainParts:
     per_sample_weight: bool = True  # reduction "mean": weight each batch loss by its size
 
 
-def train_epoch(parts: TrainParts, batches, device: torch.device, progress=None) -> Pass:
+def train_epoch(
+    parts: TrainParts,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+    progress: Callable[[int, torch.Tensor, int], None] | None = None,
+) -> Pass:
     """One epoch over ``batches`` ((B, ...) inputs, (B, ...) targets already on ``device``)."""
     model, loss_fn, optimizer = parts.model, parts.loss_fn, parts.optimizer
     model.train()
@@ -109,7 +117,9 @@ def _scaled_step(scaler, loss, optimizer, params, grad_clip) -> None:
 
 
 @torch.inference_mode()
-def evaluate(parts: TrainParts, split, batch_size: int, device: torch.device) -> Pass:
+def evaluate(
+    parts: TrainParts, split: TensorSplit | ImageSplit, batch_size: int, device: torch.device
+) -> Pass:
     """Loss and reduced predictions of the model on a whole split, in order, in eval mode.
 
     Args:

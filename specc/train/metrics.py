@@ -13,6 +13,8 @@ at the end of the epoch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from specc.spec.sections import METRICS
@@ -108,7 +110,11 @@ def regression_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, flo
 
 
 def compute_metrics(
-    names, task: str, pred: torch.Tensor, target: torch.Tensor, num_classes: int | None
+    names: Sequence[str],
+    task: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    num_classes: int | None,
 ) -> tuple[dict[str, float], torch.Tensor | None]:
     """The requested metrics (and the confusion matrix for classification).
 

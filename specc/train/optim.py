@@ -11,6 +11,8 @@ Stepping rules (the standalone train.py follows the same ones):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import optim
 from torch.optim import lr_scheduler as sched
@@ -20,7 +22,9 @@ from specc.spec.sections import OptimizerSection, SchedulerSection
 __all__ = ["Stepper", "build_optimizer", "build_scheduler"]
 
 
-def build_optimizer(section: OptimizerSection, params) -> optim.Optimizer:
+def build_optimizer(
+    section: OptimizerSection, params: Iterable[torch.nn.Parameter]
+) -> optim.Optimizer:
     """The torch optimizer for a validated ``optimizer`` section over ``params``."""
     return getattr(optim, section.torch_class)(params, **section.torch_kwargs())
 
@@ -34,13 +38,22 @@ class Stepper:
         monitor: the metric reduce_lr_on_plateau watches (None for the others).
     """
 
-    def __init__(self, scheduler, per_batch: bool = False, monitor: str | None = None) -> None:
+    def __init__(
+        self,
+        scheduler: sched.LRScheduler | sched.ReduceLROnPlateau | None,
+        per_batch: bool = False,
+        monitor: str | None = None,
+    ) -> None:
         self.scheduler = scheduler
         self.per_batch = per_batch
         self.monitor = monitor
 
     def batch(self) -> None:
         """After each optimizer step (one_cycle only)."""
+        # per_batch schedulers step on the batch, never on a metric
+        assert self.scheduler is not None and not isinstance(
+            self.scheduler, sched.ReduceLROnPlateau
+        )
         self.scheduler.step()
 
     def epoch(self, row: dict) -> None:

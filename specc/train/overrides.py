@@ -8,13 +8,18 @@ it changes (or its enclosing section) and names the override: ``--set optimizer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from specc.errors import RunError, SpecError, SpecErrors
 from specc.spec.load import load_text, load_value
 from specc.spec.validate import check_text
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["Override", "apply_overrides", "parse_override"]
 
@@ -92,7 +97,7 @@ def _child(node, part, override: Override):
     return node.get(part)
 
 
-def apply_overrides(spec, overrides: list[str]):
+def apply_overrides(spec: Spec, overrides: Sequence[str]) -> tuple[Spec, str]:
     """A new validated spec with ``overrides`` applied, and its resolved YAML text.
 
     Returns:

@@ -5,10 +5,14 @@ reduce_lr_on_plateau monitor. Problems are located errors (exit 2)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from specc.errors import SpecError, SpecErrors, did_you_mean
 from specc.spec.sections import METRICS
 from specc.train.metrics import CLASSIFICATION, REGRESSION
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["Plan", "Tracker", "infer_mode", "make_plan", "require_sections"]
 
@@ -26,7 +30,7 @@ def _error(spec, path: tuple, message: str, hint: str | None = None, *, code: st
     return SpecError(spec.source_path, line, col, message, path, hint, code=code)
 
 
-def require_sections(spec) -> None:
+def require_sections(spec: Spec) -> None:
     """Raise located errors for each section training needs and the spec lacks."""
     errors = [
         _error(
@@ -80,8 +84,9 @@ class Plan:
     plateau_monitor: str | None = None
 
 
-def make_plan(spec, task: str, has_val: bool) -> Plan:
+def make_plan(spec: Spec, task: str, has_val: bool) -> Plan:
     """Check metrics and monitors against the task and the splits; raise located errors."""
+    assert spec.train is not None, "require_sections() checked the train section"
     classification = task in ("binary", "multiclass")
     allowed = CLASSIFICATION if classification else REGRESSION
     names = tuple(spec.train.metrics) or (("accuracy",) if classification else ())

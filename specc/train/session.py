@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from specc.errors import RunError
@@ -39,7 +40,9 @@ class _Diverged(Exception):
         self.epoch, self.name, self.value = epoch, name, value
 
 
-def run(setup: Setup, run_dir: Path, *, callbacks=(), quiet: bool = False) -> dict:
+def run(
+    setup: Setup, run_dir: Path, *, callbacks: Sequence[object] = (), quiet: bool = False
+) -> dict:
     """Train from ``setup.state.first_epoch`` to the last epoch (or an early stop), writing
     into ``run_dir``; return the summary (``summary.json``).
 

@@ -24,7 +24,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from specc.data import PreparedData
     from specc.spec.schema import Spec
 
-__all__ = ["RunPlan", "RunState", "Setup", "checkpoint_state", "seed_everything", "set_up"]
+__all__ = [
+    "ResumeSource",
+    "RunPlan",
+    "RunState",
+    "Setup",
+    "checkpoint_state",
+    "seed_everything",
+    "set_up",
+]
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -112,7 +120,31 @@ class Setup:
     started: float
 
 
-def set_up(spec: Spec, text: str, spec_dir: Path, dist: Distributed, resume=None) -> Setup:
+class ResumeSource(Protocol):
+    """What :func:`set_up` resumes from (``specc.train.api``'s resume plan)."""
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The ``last.pt`` checkpoint dict."""
+        ...
+
+    @property
+    def differences(self) -> list[str]:
+        """Spec differences between the checkpoint and this run (allowed by ``--force``)."""
+        ...
+
+    def check_session(self, setup: Setup) -> None:
+        """Refuse a checkpoint whose data or model does not fit ``setup``."""
+        ...
+
+
+def set_up(
+    spec: Spec,
+    text: str,
+    spec_dir: Path,
+    dist: Distributed,
+    resume: ResumeSource | None = None,
+) -> Setup:
     """Seed, join the process group, load the data, build the model and its training parts,
     and on resume restore them from ``resume.state`` (``last.pt``).
 

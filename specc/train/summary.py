@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -11,10 +12,13 @@ from specc.rundir import write_json
 from specc.train.metrics import compute_metrics
 from specc.train.setup import Setup
 
+if TYPE_CHECKING:
+    from specc.train.loop import Pass
+
 __all__ = ["finish", "scores", "write_summary"]
 
 
-def scores(setup: Setup, prefix: str, result) -> tuple[dict, list | None]:
+def scores(setup: Setup, prefix: str, result: Pass) -> tuple[dict, list | None]:
     """``{prefix_loss, prefix_<metric>...}`` of a :class:`~specc.train.loop.Pass`, and its
     confusion matrix as nested lists (None for regression)."""
     data = setup.data

@@ -7,8 +7,12 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from specc.errors import RunError
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["CONFIG_FILE", "TuneConfig", "direction_of", "monitor_of"]
 
@@ -54,7 +58,7 @@ class TuneConfig:
         write_json(self.out_dir / CONFIG_FILE, stored)
 
     @classmethod
-    def load(cls, out_dir: Path, **changes) -> TuneConfig:
+    def load(cls, out_dir: Path, **changes: object) -> TuneConfig:
         """The config stored in ``out_dir`` with ``changes`` (those not None) applied."""
         path = Path(out_dir) / CONFIG_FILE
         if not path.exists():
@@ -74,9 +78,10 @@ class TuneConfig:
             )
 
 
-def monitor_of(spec) -> str:
+def monitor_of(spec: Spec) -> str:
     """The metric the trials are ranked on: ``train.monitor`` when set, else ``val_loss``
     (``train_loss`` without a validation split), as best.pt picks it."""
+    assert spec.train is not None and spec.data is not None, "require_sections() checked them"
     if "monitor" in spec.train.model_fields_set:
         return spec.train.monitor
     return "val_loss" if spec.data.split.val else "train_loss"

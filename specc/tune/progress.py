@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import sys
 
-from optuna.trial import TrialState
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 __all__ = ["TrialReporter", "trial_line"]
 
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
-def trial_line(trial, finished: int, total: int, monitor: str, best) -> str:
+def trial_line(
+    trial: FrozenTrial, finished: int, total: int, monitor: str, best: FrozenTrial | None
+) -> str:
     """``trial 3 [4/20] complete  val_loss 0.4512  optimizer.lr=0.0031  best 0.4401 (#1)``."""
     params = " ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
@@ -29,7 +32,7 @@ def trial_line(trial, finished: int, total: int, monitor: str, best) -> str:
 class TrialReporter:
     """Prints trials as they finish; :meth:`update` is called with the study."""
 
-    def __init__(self, study, total: int, monitor: str, quiet: bool = False) -> None:
+    def __init__(self, study: optuna.Study, total: int, monitor: str, quiet: bool = False) -> None:
         self.total, self.monitor, self.quiet = total, monitor, quiet
         self.seen = {t.number for t in study.get_trials(deepcopy=False, states=_DONE)}
         self.finished = self._finished(study)  # finished trials printed so far (or before)
@@ -53,7 +56,7 @@ class TrialReporter:
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         return study.best_trial if complete else None
 
-    def update(self, study) -> None:
+    def update(self, study: optuna.Study) -> None:
         """Print each trial finished since the last call; move the bar."""
         new = [
             t for t in study.get_trials(deepcopy=False, states=_DONE) if t.number not in self.seen

@@ -19,10 +19,14 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from specc.errors import RunError, SpecErrors, did_you_mean
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["KINDS", "Dist", "Search", "check_space", "parse_search", "set_text"]
 
@@ -132,13 +136,13 @@ def parse_search(text: str) -> Search:
     return Search(text, key, _dist(dist.strip(), text))
 
 
-def set_text(key: str, value) -> str:
+def set_text(key: str, value: object) -> str:
     """The ``--set`` string that writes ``value`` at ``key`` (YAML keeps its type)."""
     shown = yaml.safe_dump(value, default_flow_style=True).splitlines()[0]
     return f"{key}={shown}"
 
 
-def check_space(spec, texts: list[str]) -> list[Search]:
+def check_space(spec: Spec, texts: list[str]) -> list[Search]:
     """Parse every ``--search`` and check each candidate value against ``spec``.
 
     Raises:

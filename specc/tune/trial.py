@@ -11,6 +11,7 @@ its error.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import TrialState
@@ -18,10 +19,14 @@ from optuna.trial import TrialState
 from specc.errors import RunError, SpecErrors
 from specc.tune.space import set_text
 
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
+    from specc.tune.config import TuneConfig
+
 __all__ = ["Pruner", "run_trial", "trial_dir"]
 
 
-def trial_dir(config, number: int) -> Path:
+def trial_dir(config: TuneConfig, number: int) -> Path:
     """``DIR/trials/trial-0007``: the run folder of trial 7."""
     return config.out_dir / "trials" / f"trial-{number:04d}"
 
@@ -30,7 +35,7 @@ class Pruner:
     """A training callback: reports the monitor after each epoch; raises TrialPruned when
     the median rule says so."""
 
-    def __init__(self, trial, monitor: str) -> None:
+    def __init__(self, trial: optuna.Trial, monitor: str) -> None:
         self.trial, self.monitor = trial, monitor
 
     def epoch(self, row: dict) -> None:
@@ -50,7 +55,9 @@ def _prune(study, trial, reason: str) -> None:
     study.tell(trial, state=TrialState.PRUNED)
 
 
-def run_trial(study, trial, config, spec, monitor: str) -> None:
+def run_trial(
+    study: optuna.Study, trial: optuna.Trial, config: TuneConfig, spec: Spec, monitor: str
+) -> None:
     """Train one sampled spec and tell the study how it went (see the module docstring)."""
     from specc.train.overrides import apply_overrides
     from specc.workflow import train
