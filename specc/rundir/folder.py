@@ -19,6 +19,14 @@ from pathlib import Path
 
 from specc.errors import RunError
 from specc.paths import same_file, temp_beside, write_atomic
+from specc.rundir.names import (
+    LAST_CHECKPOINT,
+    LOCK,
+    METRICS_FILE,
+    RUN_FILES,
+    SPEC_FILE,
+    SUMMARY_FILE,
+)
 
 __all__ = [
     "RUN_FILES",
@@ -30,23 +38,6 @@ __all__ = [
     "write_json",
     "write_text",
 ]
-
-RUN_FILES = frozenset(
-    {
-        "spec.yaml",
-        "metrics.csv",
-        "summary.json",
-        "best.pt",
-        "last.pt",
-        "curves.png",
-        "confusion_matrix.png",
-        "errors.png",
-        "model.onnx",
-        "report.html",
-        ".lock",
-    }
-)
-LOCK = ".lock"
 
 
 def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs") -> Path:
@@ -92,7 +83,7 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
     if str(out).strip() == "":
         raise RunError("--out is empty; give a folder for the run", exit_code=2)
     run_dir = Path(out)
-    if spec_path is not None and same_file(run_dir / "spec.yaml", Path(spec_path)):
+    if spec_path is not None and same_file(run_dir / SPEC_FILE, Path(spec_path)):
         raise RunError(
             f"--out {run_dir} is the spec's own folder and the spec is named "
             "spec.yaml: the run would replace it. Choose another --out",
@@ -103,13 +94,13 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
     if not run_dir.is_dir():
         raise RunError(f"--out {run_dir} exists and is not a folder")
     names = set(os.listdir(run_dir))
-    if "last.pt" in names:
+    if LAST_CHECKPOINT in names:
         raise RunError(
             f"{run_dir} already holds a run (last.pt); continue it with "
             f"--resume {run_dir} or choose another --out"
         )
     foreign = sorted(n for n in names if n not in RUN_FILES and not n.endswith(".tmp"))
-    if not foreign and names - {LOCK} and not names & {"metrics.csv", "summary.json"}:
+    if not foreign and names - {LOCK} and not names & {METRICS_FILE, SUMMARY_FILE}:
         foreign = sorted(names - {LOCK})  # a spec.yaml alone is the user's, not a run's
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from specc.rundir import write_json
+from specc.rundir import CURVES_FIGURE, SUMMARY_FILE, write_json
 from specc.train.metrics import compute_metrics
 from specc.train.setup import Setup
 
@@ -49,7 +49,7 @@ def finish(setup: Setup, run_dir: Path, status: str) -> dict:
         from specc.train.plots import plot_curves
 
         metrics = list(setup.plan.monitors.metrics)
-        plot_curves(setup.state.history, metrics, run_dir / "curves.png")
+        plot_curves(setup.state.history, metrics, run_dir / CURVES_FIGURE)
     return summary
 
 
@@ -92,7 +92,7 @@ def write_summary(
     if setup.state.forced:  # --resume --force: what differed from last.pt
         summary["resume_forced"] = list(setup.state.forced)
     if setup.dist.is_main:
-        write_json(run_dir / "summary.json", summary)
+        write_json(run_dir / SUMMARY_FILE, summary)
     return summary
 
 
