@@ -114,16 +114,17 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
 class _Lock:
     """An exclusive ``fcntl.flock`` on ``run_dir/.lock``, held until :meth:`release`, which
     removes the file. A lock taken on a file that another process has just removed is
-    retried, so two processes never both hold one."""
+    retried, so two processes never both hold one. ``command`` names the holder in the
+    error (``specc train``, ``specc tune``)."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK
+    def __init__(self, run_dir: Path, command: str) -> None:
+        self.path, self.command = run_dir / LOCK, command
         for _ in range(3):
             self.fd = self._open()
             if self._still_linked():
                 return
             os.close(self.fd)
-        raise RunError(f"another specc train is using {run_dir}")
+        raise RunError(f"another {command} is using {run_dir}")
 
     def _open(self) -> int:
         import fcntl
@@ -138,7 +139,7 @@ class _Lock:
         except OSError:
             os.close(fd)
             raise RunError(
-                f"another specc train is using {self.path.parent}; wait for it "
+                f"another {self.command} is using {self.path.parent}; wait for it "
                 "to finish or choose another --out"
             ) from None
         return fd
@@ -157,9 +158,10 @@ class _Lock:
             self.fd = -1
 
 
-def lock_run_dir(run_dir: Path) -> _Lock:
-    """Take the run folder's lock, or RunError when another process holds it."""
-    return _Lock(Path(run_dir))
+def lock_run_dir(run_dir: Path, command: str = "specc train") -> _Lock:
+    """Take the folder's lock (a run's, or a tune's DIR), or RunError when another process
+    holds it; ``command`` is what the error calls the process using the folder."""
+    return _Lock(Path(run_dir), command)
 
 
 def write_text(path: Path, text: str) -> None:
