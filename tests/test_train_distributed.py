@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -275,6 +276,55 @@ def test_failing_rank_stops_the_run_then_resume(runs, monkeypatch):
     launch(2, ["--resume", "broken", "--quiet"])  # what `specc train --resume --nproc 2` calls
     assert_same_weights(weights(folder / "broken"), weights(folder / "two"))
     assert summary(folder / "broken")["epochs_run"] == 4
+
+
+# A rank's `specc train`, reporting at interpreter exit (atexit runs before finalization) the
+# gloo threads still alive: a gloo worker alive then can drop the last reference to a
+# collective's tensors while the interpreter finalizes, which aborts the rank (SIGABRT,
+# "terminate called without an active exception").
+EXIT_PROBE = """\
+import atexit, os, sys
+from pathlib import Path
+
+def report():
+    tasks = Path("/proc/self/task")
+    names = [(t / "comm").read_text().strip() for t in tasks.iterdir()]
+    gloo = sorted(n for n in names if "gloo" in n)
+    Path(f"threads-{os.environ['RANK']}.txt").write_text(" ".join(gloo))
+
+atexit.register(report)
+sys.path.insert(0, sys.argv.pop(1))
+from specc.cli import main
+sys.argv[0] = "specc"
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_no_gloo_thread_outlives_a_rank(runs):
+    """Every rank frees its process group before the interpreter exits: DDP must let go of
+    it before destroy_process_group, and torch._dynamo (which DDP imports) must not capture
+    it (Distributed.setup imports it first)."""
+    folder, _, _ = runs
+    (folder / "exit_probe.py").write_text(EXIT_PROBE)
+    args = ["train", "spec.yaml", "--out", "probed", "--quiet", "--set", "train.epochs=1"]
+    done, _ = _run(
+        [
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "exit_probe.py",
+            str(Path(__file__).resolve().parents[1]),  # this checkout's specc
+            *args,
+        ],
+        folder,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert summary(folder / "probed")["epochs_run"] == 1
+    for rank in (0, 1):
+        assert (folder / f"threads-{rank}.txt").read_text() == "", f"rank {rank}"
 
 
 @pytest.mark.slow

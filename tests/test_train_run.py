@@ -16,7 +16,7 @@ from fault_entry import FAULT_ENTRY, KILL_HOOK_ENV
 from train_helpers import assert_same_weights, one_thread, weights
 
 from specc.errors import RunError, SpecErrors
-from specc.rundir import load_run
+from specc.rundir import RUN_FILES, load_run
 from specc.spec.validate import load_spec
 from specc.train import train
 from specc.train.checkpoint import INTERVAL_ENV
@@ -68,7 +68,7 @@ def iris_run(tmp_path_factory):
 
 def test_run_directory_holds_everything(iris_run):
     run = iris_run.run_dir
-    assert {p.name for p in run.iterdir()} == {
+    expected = {
         "spec.yaml",
         "metrics.csv",
         "summary.json",
@@ -77,6 +77,8 @@ def test_run_directory_holds_everything(iris_run):
         "curves.png",
         "confusion_matrix.png",
     }  # a classifier
+    assert {p.name for p in run.iterdir()} == expected
+    assert expected <= RUN_FILES  # the names rundir owns (so --out accepts such a folder)
     lines = (run / "metrics.csv").read_text().splitlines()
     assert lines[0] == (
         "epoch,train_loss,train_accuracy,train_f1,val_loss,val_accuracy,val_f1,lr,seconds"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,12 @@ import yaml
 from fault_entry import FAULT_ENTRY, KILL_HOOK_ENV
 from PIL import Image
 from train_helpers import one_thread, summary
-from tune_helpers import LR, WIDTH, trials_csv, write_tiny
+from tune_helpers import LR, WIDTH, EpochLog, trials_csv, write_tiny
 
+from specc.errors import RunError
 from specc.spec.validate import load_spec
 from specc.train import train
+from specc.train.callbacks import install, uninstall
 from specc.tune import TuneConfig, tune
 from specc.tune.config import monitor_of
 from specc.tune.space import parse_search
@@ -98,6 +101,33 @@ def test_workers_share_the_study_and_stop_at_n(tmp_path) -> None:
     assert len(params) == len(rows)  # the two workers' samplers draw different points
 
 
+def test_installed_callbacks_reach_the_worker_processes(tmp_path) -> None:
+    log = tmp_path / "epochs.txt"
+    callback = EpochLog(log)
+    install(callback)
+    try:
+        tune(_config(tmp_path, trials=2, epochs=2, workers=2), quiet=True)
+    finally:
+        uninstall(callback)
+    lines = [line.split() for line in log.read_text().splitlines()]
+    pids = {pid for pid, _ in lines}
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2  # only the workers trained
+    assert sorted(epoch for _, epoch in lines).count("1") == 2  # each trial's first epoch
+
+
+def test_a_callback_that_cannot_be_pickled_stops_a_tune_with_workers(tmp_path) -> None:
+    callback = EpochLog(tmp_path / "epochs.txt")
+    callback.unpicklable = lambda: None
+    install(callback)
+    try:
+        with pytest.raises(RunError, match="cannot reach the tune workers"):
+            tune(_config(tmp_path, trials=2, epochs=1, workers=2), quiet=True)
+    finally:
+        uninstall(callback)
+    assert not (tmp_path / "epochs.txt").exists()  # no trial ran
+    assert not (tmp_path / "tune" / ".lock").exists()  # the lock was released
+
+
 def _cli(*args: str, env: dict | None = None, entry=("-m", "specc")) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, *entry, "tune", *args],
@@ -162,6 +192,37 @@ def test_cli_reports_a_bad_search_at_the_spec_line(tmp_path) -> None:
     assert bad.returncode == 2
     assert f"{spec}:11:" in bad.stderr and "--search optimizer.lrr=uniform(0.1,0.2)" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_a_second_tune_into_the_same_out_stops_with_one_line(tmp_path) -> None:
+    """Two real `specc tune` processes on one --out: the second one stops at once (exit 1),
+    before it touches tune.json or the study; the first one goes on."""
+    spec, out = write_tiny(tmp_path), tmp_path / "tune"
+    args = [str(spec), "--epochs", "3", "--search", LR, "--out", str(out), "--quiet"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "specc", "tune", *args, "--trials", "200"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "tune.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stored = (out / "tune.json").read_text()
+        second = _cli(*args, "--trials", "3")
+        assert first.poll() is None  # the two really overlapped
+        assert second.returncode == 1, second.stderr
+        assert second.stderr.strip().splitlines() == [
+            f"error: another specc tune is using {out}; wait for it to finish or "
+            "choose another --out"
+        ]
+        assert (out / "tune.json").read_text() == stored  # --trials 200 kept, not 3
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
 
 
 @pytest.mark.slow

@@ -42,3 +42,17 @@ def write_tiny(folder: Path, text: str = TINY) -> Path:
 def trials_csv(out: Path) -> list[dict]:
     with (out / "trials.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+class EpochLog:
+    """An epoch callback that appends ``<pid> <epoch>`` to a file (picklable, so that
+    ``specc tune --workers N`` can hand it to its worker processes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def epoch(self, row: dict) -> None:
+        import os
+
+        with self.path.open("a") as handle:
+            handle.write(f"{os.getpid()} {row['epoch']}\n")

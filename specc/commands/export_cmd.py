@@ -39,12 +39,13 @@ def export(
     from specc.export.api import ExportError, export_onnx
     from specc.export.target import resolve_target
     from specc.paths import check_output
+    from specc.rundir import BEST_CHECKPOINT, LAST_CHECKPOINT, SPEC_FILE
 
     if not math.isfinite(atol) or atol < 0:
         raise RunError(f"--atol must be a finite number >= 0, not {atol}", exit_code=2)
     inputs = [p for p in (target, checkpoint) if p is not None]
     if target.is_dir():
-        inputs += [target / name for name in ("best.pt", "last.pt", "spec.yaml")]
+        inputs += [target / name for name in (BEST_CHECKPOINT, LAST_CHECKPOINT, SPEC_FILE)]
     chosen = None
     if output is not None:
         chosen = check_output(output, "-o", inputs, make_parent=True)

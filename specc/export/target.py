@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specc.rundir import load_checkpoint, load_run, load_run_spec, require_state_dict
+from specc.rundir import (
+    BEST_CHECKPOINT,
+    ONNX_FILE,
+    load_checkpoint,
+    load_run,
+    load_run_spec,
+    require_state_dict,
+)
 
 __all__ = ["ExportTarget", "resolve_target"]
 
@@ -33,7 +40,7 @@ def _load_run(run_dir: Path, spec_only: bool = False):
     if spec_only:  # --checkpoint names the weights: best.pt is not read at all
         return load_run_spec(run_dir), None
     spec, checkpoint = load_run(run_dir)
-    return spec, require_state_dict(checkpoint, run_dir / "best.pt")
+    return spec, require_state_dict(checkpoint, run_dir / BEST_CHECKPOINT)
 
 
 def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTarget:
@@ -52,7 +59,7 @@ def resolve_target(path: Path, checkpoint_path: Path | None = None) -> ExportTar
 
     if path.is_dir():
         spec, checkpoint = _load_run(path, spec_only=checkpoint_path is not None)
-        default = path / "model.onnx"
+        default = path / ONNX_FILE
     elif path.is_file():
         spec, checkpoint = specc.load_spec(path), None
         default = Path(f"{spec.name}.onnx")

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from specc.rundir import CONFUSION_FIGURE, ERRORS_FIGURE
+
 __all__ = [
     "MAX_ERRORS",
     "class_names",
@@ -142,7 +144,7 @@ def write_class_report(
     pred_np = pred.reshape(-1).long().cpu().numpy()
     target_np = target.reshape(-1).long().cpu().numpy()
     cm = confusion_matrix(target_np, pred_np, labels=list(range(num_classes)))
-    plot_confusion(cm, names, Path(run_dir) / "confusion_matrix.png")
+    plot_confusion(cm, names, Path(run_dir) / CONFUSION_FIGURE)
     if x.dim() == 4:
-        plot_errors(x, pred_np, target_np, names, Path(run_dir) / "errors.png")
+        plot_errors(x, pred_np, target_np, names, Path(run_dir) / ERRORS_FIGURE)
     return per_class_scores(pred_np, target_np, names)

@@ -15,13 +15,21 @@ from html import escape
 from pathlib import Path
 
 from specc.errors import RunError
+from specc.rundir import (
+    CONFUSION_FIGURE,
+    CURVES_FIGURE,
+    ERRORS_FIGURE,
+    REPORT_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+)
 
 __all__ = ["FIGURES", "render_report", "write_report"]
 
 FIGURES = (
-    ("curves.png", "Training curves"),
-    ("confusion_matrix.png", "Confusion matrix"),
-    ("errors.png", "Misclassified validation images"),
+    (CURVES_FIGURE, "Training curves"),
+    (CONFUSION_FIGURE, "Confusion matrix"),
+    (ERRORS_FIGURE, "Misclassified validation images"),
 )
 
 _STYLE = """
@@ -109,11 +117,11 @@ def _per_class(summary: dict) -> str:
 def render_report(run_dir: str | Path) -> str:
     """The HTML text of ``run_dir``'s report."""
     run_dir = Path(run_dir)
-    spec_file = run_dir / "spec.yaml"
+    spec_file = run_dir / SPEC_FILE
     if not spec_file.exists():
         raise RunError(f"{run_dir} is not a run directory (no spec.yaml)")
     text = spec_file.read_text(encoding="utf-8")
-    summary_file = run_dir / "summary.json"
+    summary_file = run_dir / SUMMARY_FILE
     summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else {}
     name = summary.get("name") or run_dir.name
     figures = "\n".join(
@@ -138,6 +146,6 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report (default ``run_dir/report.html``) and return its path."""
     from specc.rundir import write_text
 
-    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    path = Path(out) if out is not None else Path(run_dir) / REPORT_FILE
     write_text(path, render_report(run_dir))
     return path

@@ -5,7 +5,8 @@ Contents: ``spec.yaml`` (the resolved spec text), ``metrics.csv`` (one row per e
 classifier's ``confusion_matrix.png`` and ``errors.png``, ``model.onnx`` when exported,
 ``report.html`` once ``specc report`` wrote it, plus ``.lock`` while a run uses it.
 
-This package owns those names and files: :mod:`specc.rundir.folder` writes them and
+This package owns those names and files: :mod:`specc.rundir.names` names them (one
+constant each), :mod:`specc.rundir.folder` writes them and
 :mod:`specc.rundir.load` reads them back. Training, export, predict, report and tune use it;
 it uses none of them (nor torch at import time).
 """
@@ -13,7 +14,6 @@ it uses none of them (nor torch at import time).
 from __future__ import annotations
 
 from specc.rundir.folder import (
-    RUN_FILES,
     MetricsLog,
     check_out_dir,
     create_run_dir,
@@ -31,9 +31,34 @@ from specc.rundir.load import (
     require_state_dict,
     spec_from_text,
 )
+from specc.rundir.names import (
+    BEST_CHECKPOINT,
+    CONFUSION_FIGURE,
+    CURVES_FIGURE,
+    ERRORS_FIGURE,
+    LAST_CHECKPOINT,
+    LOCK,
+    METRICS_FILE,
+    ONNX_FILE,
+    REPORT_FILE,
+    RUN_FILES,
+    SPEC_FILE,
+    SUMMARY_FILE,
+)
 
 __all__ = [
+    "BEST_CHECKPOINT",
+    "CONFUSION_FIGURE",
+    "CURVES_FIGURE",
+    "ERRORS_FIGURE",
+    "LAST_CHECKPOINT",
+    "LOCK",
+    "METRICS_FILE",
+    "ONNX_FILE",
+    "REPORT_FILE",
     "RUN_FILES",
+    "SPEC_FILE",
+    "SUMMARY_FILE",
     "MetricsLog",
     "check_out_dir",
     "checkpoint_failure",

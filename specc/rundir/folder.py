@@ -19,6 +19,14 @@ from pathlib import Path
 
 from specc.errors import RunError
 from specc.paths import same_file, temp_beside, write_atomic
+from specc.rundir.names import (
+    LAST_CHECKPOINT,
+    LOCK,
+    METRICS_FILE,
+    RUN_FILES,
+    SPEC_FILE,
+    SUMMARY_FILE,
+)
 
 __all__ = [
     "RUN_FILES",
@@ -30,23 +38,6 @@ __all__ = [
     "write_json",
     "write_text",
 ]
-
-RUN_FILES = frozenset(
-    {
-        "spec.yaml",
-        "metrics.csv",
-        "summary.json",
-        "best.pt",
-        "last.pt",
-        "curves.png",
-        "confusion_matrix.png",
-        "errors.png",
-        "model.onnx",
-        "report.html",
-        ".lock",
-    }
-)
-LOCK = ".lock"
 
 
 def create_run_dir(name: str, out: str | Path | None, base: str | Path = "runs") -> Path:
@@ -92,7 +83,7 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
     if str(out).strip() == "":
         raise RunError("--out is empty; give a folder for the run", exit_code=2)
     run_dir = Path(out)
-    if spec_path is not None and same_file(run_dir / "spec.yaml", Path(spec_path)):
+    if spec_path is not None and same_file(run_dir / SPEC_FILE, Path(spec_path)):
         raise RunError(
             f"--out {run_dir} is the spec's own folder and the spec is named "
             "spec.yaml: the run would replace it. Choose another --out",
@@ -103,13 +94,13 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
     if not run_dir.is_dir():
         raise RunError(f"--out {run_dir} exists and is not a folder")
     names = set(os.listdir(run_dir))
-    if "last.pt" in names:
+    if LAST_CHECKPOINT in names:
         raise RunError(
             f"{run_dir} already holds a run (last.pt); continue it with "
             f"--resume {run_dir} or choose another --out"
         )
     foreign = sorted(n for n in names if n not in RUN_FILES and not n.endswith(".tmp"))
-    if not foreign and names - {LOCK} and not names & {"metrics.csv", "summary.json"}:
+    if not foreign and names - {LOCK} and not names & {METRICS_FILE, SUMMARY_FILE}:
         foreign = sorted(names - {LOCK})  # a spec.yaml alone is the user's, not a run's
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
@@ -123,16 +114,17 @@ def _check_out_dir(out: str | Path, spec_path: str | Path | None) -> Path:
 class _Lock:
     """An exclusive ``fcntl.flock`` on ``run_dir/.lock``, held until :meth:`release`, which
     removes the file. A lock taken on a file that another process has just removed is
-    retried, so two processes never both hold one."""
+    retried, so two processes never both hold one. ``command`` names the holder in the
+    error (``specc train``, ``specc tune``)."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK
+    def __init__(self, run_dir: Path, command: str) -> None:
+        self.path, self.command = run_dir / LOCK, command
         for _ in range(3):
             self.fd = self._open()
             if self._still_linked():
                 return
             os.close(self.fd)
-        raise RunError(f"another specc train is using {run_dir}")
+        raise RunError(f"another {command} is using {run_dir}")
 
     def _open(self) -> int:
         import fcntl
@@ -147,7 +139,7 @@ class _Lock:
         except OSError:
             os.close(fd)
             raise RunError(
-                f"another specc train is using {self.path.parent}; wait for it "
+                f"another {self.command} is using {self.path.parent}; wait for it "
                 "to finish or choose another --out"
             ) from None
         return fd
@@ -166,9 +158,10 @@ class _Lock:
             self.fd = -1
 
 
-def lock_run_dir(run_dir: Path) -> _Lock:
-    """Take the run folder's lock, or RunError when another process holds it."""
-    return _Lock(Path(run_dir))
+def lock_run_dir(run_dir: Path, command: str = "specc train") -> _Lock:
+    """Take the folder's lock (a run's, or a tune's DIR), or RunError when another process
+    holds it; ``command`` is what the error calls the process using the folder."""
+    return _Lock(Path(run_dir), command)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from specc.errors import RunError, SpecErrors
+from specc.rundir.names import BEST_CHECKPOINT, LAST_CHECKPOINT, SPEC_FILE
 
 __all__ = [
     "checkpoint_failure",
@@ -28,7 +29,7 @@ def read_spec_text(run_dir: Path) -> tuple[str, Path]:
     Raises:
         RunError: ``run_dir`` is not a folder, has no ``spec.yaml`` or it cannot be read.
     """
-    spec_file = run_dir / "spec.yaml"
+    spec_file = run_dir / SPEC_FILE
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} is not a run directory")
     if not spec_file.is_file():
@@ -70,7 +71,7 @@ def load_run(run_dir: str | Path):
     """
     run_dir = Path(run_dir)
     spec = load_run_spec(run_dir)
-    for name in ("best.pt", "last.pt"):
+    for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
         if (run_dir / name).exists():
             return spec, load_checkpoint(run_dir / name)
     raise RunError(f"{run_dir} holds no checkpoint (best.pt or last.pt)")

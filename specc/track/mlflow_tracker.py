@@ -16,19 +16,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from specc.rundir import (
+    BEST_CHECKPOINT,
+    CONFUSION_FIGURE,
+    CURVES_FIGURE,
+    ERRORS_FIGURE,
+    ONNX_FILE,
+    SPEC_FILE,
+)
+
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 __all__ = ["ARTIFACTS", "MlflowTracker", "tracking_uri"]
 
-ARTIFACTS = (
-    "best.pt",
-    "curves.png",
-    "confusion_matrix.png",
-    "errors.png",
-    "model.onnx",
-    "spec.yaml",
-)
+ARTIFACTS = (BEST_CHECKPOINT, CURVES_FIGURE, CONFUSION_FIGURE, ERRORS_FIGURE, ONNX_FILE, SPEC_FILE)
 
 
 def tracking_uri(run_dir: Path) -> tuple[str, str | None]:

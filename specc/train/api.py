@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from specc.errors import RunError
 from specc.rundir import (
+    LAST_CHECKPOINT,
+    SPEC_FILE,
     check_out_dir,
     create_run_dir,
     load_checkpoint,
@@ -116,13 +118,13 @@ def _resumed(run_dir: Path):
     from specc.train.resume import checkpoint_problems, describe
 
     text, spec_file = read_spec_text(run_dir)
-    if not (run_dir / "last.pt").is_file():
+    if not (run_dir / LAST_CHECKPOINT).is_file():
         raise RunError(f"{run_dir} has no last.pt to resume from")
-    state = load_checkpoint(run_dir / "last.pt")
+    state = load_checkpoint(run_dir / LAST_CHECKPOINT)
     problems = checkpoint_problems(state)
     if problems:
         raise RunError(
-            f"cannot resume from {run_dir / 'last.pt'}: it is not a specc "
+            f"cannot resume from {run_dir / LAST_CHECKPOINT}: it is not a specc "
             f"checkpoint ({describe(problems)})"
         )
     return spec_from_text(text, str(spec_file)), Path(state["spec_dir"]), state
@@ -185,23 +187,35 @@ def _run_session(spec, text: str, spec_dir: Path, quiet: bool, out_dir, run_dir,
     import torch
 
     from specc.train.distributed import Distributed
-    from specc.train.setup import set_up
 
     previous = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
     dist = Distributed.from_env()  # under torchrun: this rank; rank 0 alone writes files
     try:
-        setup = set_up(spec, text, spec_dir, dist, resume=plan)
-        if plan is None:  # rank 0 names the folder; every rank uses that one
-            run_dir = dist.share(_new_run_dir(spec, out_dir) if dist.is_main else None)
-        write_spec = dist.is_main and (plan is None or plan.runs_an_epoch(spec))
-        summary = _locked_run(setup, run_dir, text if write_spec else None, callbacks, quiet)
+        # the Setup (and its DDP wrapper) lives in _set_up_and_run's frame only, so it is
+        # gone before dist.close() (see Distributed.close: the order matters)
+        run_dir, summary = _set_up_and_run(
+            dist, spec, text, spec_dir, out_dir, run_dir, plan, callbacks, quiet
+        )
     except (RunError, RuntimeError) as exc:  # under torchrun: which rank, and one line
+        dist.release_frames(exc)
         raise dist.rank_error(exc) from None
     finally:
         torch.use_deterministic_algorithms(previous[0])  # a library call leaves torch as it was
         torch.backends.cudnn.benchmark = previous[1]
         dist.close()
     return run_dir, summary, dist.is_main
+
+
+def _set_up_and_run(dist, spec, text, spec_dir, out_dir, run_dir, plan, callbacks, quiet):
+    """This rank's :func:`~specc.train.setup.set_up` and run; returns ``(run_dir, summary)``."""
+    from specc.train.setup import set_up
+
+    setup = set_up(spec, text, spec_dir, dist, resume=plan)
+    if plan is None:  # rank 0 names the folder; every rank uses that one
+        run_dir = dist.share(_new_run_dir(spec, out_dir) if dist.is_main else None)
+    write_spec = dist.is_main and (plan is None or plan.runs_an_epoch(spec))
+    summary = _locked_run(setup, run_dir, text if write_spec else None, callbacks, quiet)
+    return run_dir, summary
 
 
 def _new_run_dir(spec, out_dir) -> Path:
@@ -220,7 +234,7 @@ def _locked_run(setup, run_dir: Path, spec_text: str | None, callbacks, quiet: b
     lock = lock_run_dir(run_dir) if setup.dist.is_main else None
     try:
         if spec_text is not None:
-            write_text(run_dir / "spec.yaml", spec_text)
+            write_text(run_dir / SPEC_FILE, spec_text)
         return run(setup, run_dir, callbacks=callbacks, quiet=quiet)
     finally:
         if lock is not None:

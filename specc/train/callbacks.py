@@ -10,7 +10,10 @@ A callback is any object with some of these methods, called by :func:`specc.trai
 Callbacks run on rank 0 only, unless they set ``every_rank = True``. The spec's trackers
 (:mod:`specc.track`) and the tuner's pruner are callbacks passed to
 :func:`specc.train.train`; :func:`install` adds one to every run this process starts, for an
-entry point that wraps the command line (the test suite's fault injection does).
+entry point that wraps the command line (the test suite's fault injection does). ``specc tune
+--workers N`` pickles the installed callbacks to each worker process and installs them there
+(so they must be picklable: instances of importable classes); under torchrun every rank runs
+the entry point, so each installs its own.
 """
 
 from __future__ import annotations

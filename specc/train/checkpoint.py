@@ -27,7 +27,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from specc.rundir import save_checkpoint
+from specc.rundir import BEST_CHECKPOINT, LAST_CHECKPOINT, save_checkpoint
 
 __all__ = ["CheckpointWriter", "capture_rng", "restore_rng"]
 
@@ -124,17 +124,17 @@ class CheckpointWriter:
         if not due:  # keep a copy: training goes on changing the live tensors
             state = {k: _clone(v) if k in _LIVE else v for k, v in state.items()}
         if improved:
-            self.pending["best.pt"] = state
-        self.pending["last.pt"] = state
+            self.pending[BEST_CHECKPOINT] = state
+        self.pending[LAST_CHECKPOINT] = state
         if due:
             self.flush()
 
     def flush(self) -> None:
         """Write whatever is pending (the best state first, then the newest)."""
-        for name in ("best.pt", "last.pt"):
+        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
             state = self.pending.pop(name, None)
             if state is not None:
                 save_checkpoint(state, self.folder / name)
-                if name == "last.pt":
+                if name == LAST_CHECKPOINT:
                     self.last_epoch = state["epoch"]
         self.written_at = time.monotonic()

@@ -34,8 +34,10 @@ How a distributed run keeps the meaning of a 1-process run:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import re
+import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -201,6 +203,10 @@ class Distributed:
             )
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         seconds = float(os.environ.get(TIMEOUT_ENV, "600"))
+        # DistributedDataParallel's constructor imports torch._dynamo; imported after the
+        # group exists, it keeps references to the group for good, and close() could not
+        # destroy it (see close). Imported first, it holds none.
+        importlib.import_module("torch._dynamo")
         try:
             dist.init_process_group(self.backend, timeout=timedelta(seconds=seconds))
         except Exception as exc:  # rendezvous failures: one line
@@ -208,13 +214,30 @@ class Distributed:
         return device
 
     def close(self) -> None:
-        """Leave the process group (when this object joined one)."""
+        """Leave the process group (when this object joined one), once nothing else holds it.
+
+        The group's gloo worker threads end only when the group object is freed, and a worker
+        that outlives the interpreter's shutdown aborts the process (``terminate called
+        without an active exception``, SIGABRT): the worker drops the last reference to a
+        collective's tensors, whose Python objects need the GIL, which a finalizing
+        interpreter refuses with ``pthread_exit``. So the DDP wrapper (it holds the group)
+        must be gone before this call: ``destroy_process_group`` then frees the group and
+        joins its threads while the interpreter is alive (:func:`specc.train.api.train` keeps
+        the :class:`~specc.train.setup.Setup` in a frame that has returned or is cleared by
+        :meth:`release_frames`).
+        """
         if self.backend is not None:
             import torch.distributed as dist
 
             if dist.is_initialized():
                 dist.destroy_process_group()
             self.backend = None
+
+    def release_frames(self, exc: BaseException) -> None:
+        """Under torchrun: clear the local variables of ``exc``'s traceback frames, so that a
+        failed run's Setup (and its DDP wrapper) is freed before :meth:`close`."""
+        if self.enabled:
+            traceback.clear_frames(exc.__traceback__)
 
     def share(self, value: T) -> T:
         """``value`` as rank 0 has it (a picklable object, e.g. the run directory)."""

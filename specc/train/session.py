@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from specc.errors import RunError
-from specc.rundir import MetricsLog
+from specc.rundir import LAST_CHECKPOINT, METRICS_FILE, MetricsLog
 from specc.train.callbacks import installed
 from specc.train.checkpoint import CheckpointWriter
 from specc.train.loop import train_epoch
@@ -97,7 +97,7 @@ def _writers(setup: Setup, run_dir: Path):
     if setup.splits["val"] is not None:
         columns += ["val_loss", *(f"val_{m}" for m in names)]
     log, writer = setup.dist.writers(
-        MetricsLog(run_dir / "metrics.csv", [*columns, "lr", "seconds"]),
+        MetricsLog(run_dir / METRICS_FILE, [*columns, "lr", "seconds"]),
         CheckpointWriter(run_dir),
     )
     writer.last_epoch = setup.state.first_epoch - 1  # the epoch last.pt holds
@@ -156,7 +156,7 @@ def _record(setup: Setup, row: dict, log, writer, callbacks) -> None:
 
 def _diverged_error(exc: _Diverged, last_epoch: int, run_dir: Path) -> RunError:
     kept = (
-        f"the last good checkpoint (epoch {last_epoch}) is {run_dir / 'last.pt'}"
+        f"the last good checkpoint (epoch {last_epoch}) is {run_dir / LAST_CHECKPOINT}"
         if last_epoch
         else "no checkpoint was written"
     )

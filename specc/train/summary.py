@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from specc.rundir import write_json
+from specc.rundir import CURVES_FIGURE, SUMMARY_FILE, write_json
 from specc.train.metrics import compute_metrics
 from specc.train.setup import Setup
 
@@ -21,9 +21,17 @@ __all__ = ["finish", "scores", "write_summary"]
 def scores(setup: Setup, prefix: str, result: Pass) -> tuple[dict, list | None]:
     """``{prefix_loss, prefix_<metric>...}`` of a :class:`~specc.train.loop.Pass`, and its
     confusion matrix as nested lists (None for regression)."""
+    pred, target = _finished(setup, result)
+    return _scores(setup, prefix, result, pred, target)
+
+
+def _finished(setup: Setup, result) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pass's finished predictions (N, ...) (class indices, or values) and targets (N, ...)."""
+    return setup.parts.predictor.finish(result.preds), torch.cat(result.targets)
+
+
+def _scores(setup: Setup, prefix: str, result, pred, target) -> tuple[dict, list | None]:
     data = setup.data
-    pred = setup.parts.predictor.finish(result.preds)
-    target = torch.cat(result.targets)
     values, cm = compute_metrics(
         setup.plan.monitors.metrics, data.task, pred, target, data.num_classes
     )
@@ -37,10 +45,11 @@ def finish(setup: Setup, run_dir: Path, status: str) -> dict:
     for name in ("val", "test"):
         if setup.splits[name] is None:
             continue
-        passes[name] = setup.dist.evaluate(
+        result = setup.dist.evaluate(
             setup.parts, setup.splits[name], setup.plan.batch_size, setup.device
         )
-        values, cm = scores(setup, name, passes[name])
+        passes[name] = _finished(setup, result)  # (predictions, targets), finished once
+        values, cm = _scores(setup, name, result, *passes[name])
         if cm is not None:
             matrices[name] = cm
         if name == "test":
@@ -53,23 +62,25 @@ def finish(setup: Setup, run_dir: Path, status: str) -> dict:
         from specc.train.plots import plot_curves
 
         metrics = list(setup.plan.monitors.metrics)
-        plot_curves(setup.state.history, metrics, run_dir / "curves.png")
+        plot_curves(setup.state.history, metrics, run_dir / CURVES_FIGURE)
     return summary
 
 
 def _class_report(setup: Setup, run_dir: Path, passes: dict) -> dict | None:
     """Classifiers: ``confusion_matrix.png``, ``errors.png`` (image data) and the
-    per-class scores of the validation split (the test split without one)."""
+    per-class scores of the validation split (the test split without one).
+
+    Args:
+        passes: ``{split: (predictions (N,), targets (N,) or (N, 1))}``, finished.
+    """
     data = setup.data
     name = "val" if "val" in passes else "test" if "test" in passes else None
     if name is None or data.task not in ("binary", "multiclass"):
         return None
     from specc.report.classes import write_class_report
 
-    result, split = passes[name], setup.splits[name]
-    pred = setup.parts.predictor.finish(result.preds)
+    (pred, targets), split = passes[name], setup.splits[name]
     x = split.images() if hasattr(split, "images") else split.x  # image_folder: lazily
-    targets = torch.cat(result.targets)
     classes = data.num_classes or 2
     return {name: write_class_report(run_dir, pred, targets, x, classes, data.class_labels)}
 
@@ -96,7 +107,7 @@ def write_summary(
     if setup.state.forced:  # --resume --force: what differed from last.pt
         summary["resume_forced"] = list(setup.state.forced)
     if setup.dist.is_main:
-        write_json(run_dir / "summary.json", summary)
+        write_json(run_dir / SUMMARY_FILE, summary)
     return summary
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -52,12 +53,16 @@ def _prepare(config: TuneConfig):
     return spec, searches, monitor_of(spec)
 
 
-def _worker_process(fields: dict, index: int) -> None:
-    """Entry point of worker ``index`` (a spawned process): its share of the CPU threads."""
+def _worker_process(fields: dict, index: int, callbacks: list) -> None:
+    """Entry point of worker ``index`` (a spawned process): its share of the CPU threads, and
+    the callbacks the parent had installed (:func:`specc.train.callbacks.install`)."""
     import torch
 
+    from specc.train.callbacks import install
     from specc.tune.study import run_worker
 
+    for callback in callbacks:
+        install(callback)
     config = TuneConfig(**fields)
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.workers))
     try:
@@ -69,14 +74,19 @@ def _worker_process(fields: dict, index: int) -> None:
 
 
 def _run_workers(config: TuneConfig, study, reporter) -> None:
-    """Start ``config.workers`` processes on the shared storage; report until all exit."""
+    """Start ``config.workers`` processes on the shared storage; report until all exit.
+
+    The callbacks installed in this process are pickled to each worker and installed there.
+    """
+    from specc.train.callbacks import installed
+
     context = multiprocessing.get_context("spawn")
+    args = (asdict(config), installed())
     processes = [
-        context.Process(target=_worker_process, args=(asdict(config), i), daemon=False)
+        context.Process(target=_worker_process, args=(args[0], i, args[1]), daemon=False)
         for i in range(config.workers)
     ]
-    for process in processes:
-        process.start()
+    _start(processes)
     try:
         while any(p.is_alive() for p in processes):
             reporter.update(study)
@@ -90,23 +100,47 @@ def _run_workers(config: TuneConfig, study, reporter) -> None:
         raise RunError(f"tune worker(s) {', '.join(map(str, failed))} failed (see above)")
 
 
+def _start(processes: list) -> None:
+    """Start the worker processes; a callback that cannot be pickled is a RunError (no
+    worker started)."""
+    try:
+        processes[0].start()  # pickles the arguments: fails here, before any trial runs
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise RunError(
+            "a callback installed with specc.train.callbacks.install cannot reach the tune "
+            f"workers (--workers > 1 pickles it to each): {exc}"
+        ) from None
+    for process in processes[1:]:
+        process.start()
+
+
 def _open(config: TuneConfig):
-    """Check everything, make DIR, store the config, open the study, recover killed trials."""
+    """Check everything, make DIR and take its lock (one tune per DIR), store the config,
+    open the study, recover killed trials.
+
+    Returns:
+        ``(spec, searches, monitor, study, recovered, lock)``; the caller releases the lock.
+    """
+    from specc.rundir import lock_run_dir
     from specc.tune.study import open_study, recover_interrupted
 
     spec, searches, monitor = _prepare(config)
     out = config.out_dir
-    stored = out / "tune.json"
-    if stored.exists():
-        config.same_study(TuneConfig.load(out))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create {out}: {exc.strerror}") from None
-    config.save()
-    study = open_study(config, spec, monitor)
-    recovered = recover_interrupted(study) if config.owns_storage else []
-    return spec, searches, monitor, study, recovered
+    lock = lock_run_dir(out, "specc tune")  # before tune.json or the study is touched
+    try:
+        if (out / "tune.json").exists():
+            config.same_study(TuneConfig.load(out))
+        config.save()
+        study = open_study(config, spec, monitor)
+        recovered = recover_interrupted(study) if config.owns_storage else []
+    except BaseException:
+        lock.release()
+        raise
+    return spec, searches, monitor, study, recovered, lock
 
 
 def tune(config: TuneConfig, quiet: bool = False) -> TuneResult:
@@ -119,11 +153,24 @@ def tune(config: TuneConfig, quiet: bool = False) -> TuneResult:
     from specc.track import require_extra
 
     require_extra("tune", "specc tune")
+    spec, searches, monitor, study, recovered, lock = _open(config)
+    try:
+        best = _run_study(config, spec, searches, monitor, study, recovered, quiet)
+    finally:
+        lock.release()
+    states: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    return TuneResult(config.out_dir, best, states)
+
+
+def _run_study(config: TuneConfig, spec, searches, monitor, study, recovered, quiet: bool):
+    """Run the trials (on ``config.workers`` processes) and write the outputs; returns
+    ``best.yaml`` (None without a complete trial)."""
     from specc.tune.outputs import write_outputs
     from specc.tune.progress import TrialReporter
     from specc.tune.study import count, run_worker
 
-    spec, searches, monitor, study, recovered = _open(config)
     reporter = TrialReporter(study, config.trials, monitor, quiet)
     if recovered:
         reporter.message(
@@ -140,7 +187,4 @@ def tune(config: TuneConfig, quiet: bool = False) -> TuneResult:
     finally:
         reporter.close()
         best = write_outputs(study, spec, config, [s.key for s in searches], monitor)
-    states: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        states[trial.state.name] = states.get(trial.state.name, 0) + 1
-    return TuneResult(config.out_dir, best, states)
+    return best

@@ -17,6 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 from specc.errors import RunError, SpecErrors
+from specc.rundir import SUMMARY_FILE
 from specc.tune.space import set_text
 
 if TYPE_CHECKING:
@@ -95,5 +96,5 @@ def _diverged(run_dir: Path) -> bool:
     """The run stopped on a non-finite loss (its summary says ``diverged``)."""
     import json
 
-    path = run_dir / "summary.json"
+    path = run_dir / SUMMARY_FILE
     return path.exists() and json.loads(path.read_text(encoding="utf-8"))["status"] == "diverged"
