@@ -83,8 +83,8 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[tuple], Lay
     model = data.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
         return [], Layout()
-    blocks = model.get("blocks") if isinstance(model.get("blocks"), dict) else {}
-    ex = _Expander(blocks, positions)
+    written = model.get("blocks")
+    ex = _Expander(written if isinstance(written, dict) else {}, positions)
     top = _Body(None, "", INPUT, {}, None, ())
     _expand_body(ex, model["layers"], LAYERS, top)
     model["layers"] = ex.layers
@@ -144,8 +144,8 @@ def _expand_body(ex: _Expander, items: list[Any], origin: tuple, body: _Body) ->
                 refs = _read_refs(ex, item, at, body, previous)
                 if isinstance(name, str):
                     body.local[name] = refs[0] if refs else previous
-                if body.scope is not None:
-                    body.scope.absent.append(name)
+                    if body.scope is not None:
+                        body.scope.absent.append(name)
                 continue
             item = {k: v for k, v in item.items() if k != "when"}
         previous = _expand_item(ex, item, at, body, previous)
