@@ -10,12 +10,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from specc.ir import Node, Scope
+
 if TYPE_CHECKING:
     import torch
 
+    from specc.ir import Graph
     from specc.spec.schema import Spec
 
-__all__ = ["LayerRow", "Summary", "summarize"]
+__all__ = ["LayerRow", "Summary", "TreeRow", "summarize", "tree_rows"]
 
 BYTES_PER_PARAM = 4  # float32
 
@@ -98,3 +101,57 @@ def summarize(spec: Spec, model: torch.nn.Module | None = None) -> Summary:
         macs=graph.macs,
         layers=rows,
     )
+
+
+@dataclass
+class TreeRow:
+    """One row of the nested layer table: a layer, or a block copy, repeated use or
+    sequential holding layers (``params`` then counts everything inside it). ``depth`` is
+    how many such scopes enclose the row; ``key`` is its name within the enclosing one."""
+
+    depth: int
+    key: str
+    type: str
+    output_shape: list[int]
+    params: int
+    line: int
+    scope: bool = False
+
+
+def tree_rows(graph: Graph) -> list[TreeRow]:
+    """The layers of a graph nested the way the generated module nests them
+    (``layer1`` > ``0`` > ``conv1``), in execution order, each scope before its members."""
+    rows: list[TreeRow] = []
+
+    def walk(scope: Scope, depth: int) -> None:
+        for child in scope.children:
+            if isinstance(child, Node):
+                shape, params = list(child.shape), child.inferred.params
+                rows.append(TreeRow(depth, child.key, child.kind, shape, params, child.line))
+                continue
+            shape = list(graph.shape_of(child.output))
+            params = sum(n.inferred.params for n in _leaves(child))
+            kind = _scope_type(child)
+            rows.append(TreeRow(depth, child.key, kind, shape, params, child.line, scope=True))
+            walk(child, depth + 1)
+
+    walk(graph.root, 0)
+    return rows
+
+
+def _leaves(scope: Scope) -> list[Node]:
+    out: list[Node] = []
+    for child in scope.children:
+        out += [child] if isinstance(child, Node) else _leaves(child)
+    return out
+
+
+def _scope_type(scope: Scope) -> str:
+    """``basic`` (a block copy), ``2 x basic`` (a repeated use), ``sequential``."""
+    if scope.kind == "copy":
+        return str(scope.block)
+    if scope.kind == "repeat":
+        blocks = {c.block for c in scope.children if isinstance(c, Scope)}
+        name = blocks.pop() if len(blocks) == 1 else "block"
+        return f"{len(scope.children)} x {name}"
+    return scope.kind

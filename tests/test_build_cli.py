@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from specc import build_model, load_spec
 from specc.cli import app
 from specc.commands.common import run_app
-from specc.summary import summarize
+from specc.summary import summarize, tree_rows
 
 LENET = ROOT / "tests/specs/lenet.yaml"
 RESIDUAL = ROOT / "tests/specs/residual.yaml"
@@ -174,3 +174,26 @@ model:
     assert proc.stderr.startswith(f"error: {huge}: building 'huge' needs about")
     assert "100,000,010,000,000 parameters" in proc.stderr and "before allocating" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_table_nests_rows_by_block_scope() -> None:
+    """Blocks, repeated uses and sequentials get a row each (their parameters summed) and
+    their members are indented under them, as the generated module nests them."""
+    spec = load_spec(ROOT / "specs" / "zoo" / "resnet18.yaml")
+    rows = tree_rows(spec.graph)
+    leaves = [r for r in rows if not r.scope]
+    assert len(leaves) == len(spec.graph.nodes)
+    assert sum(r.params for r in leaves) == spec.graph.params
+    layer2 = next(i for i, r in enumerate(rows) if r.key == "layer2")
+    assert (rows[layer2].type, rows[layer2].depth) == ("2 x basic", 0)
+    first = rows[layer2 + 1]
+    assert (first.key, first.type, first.depth, first.params) == ("0", "basic", 1, 230_144)
+    assert [(r.key, r.depth) for r in rows[layer2 + 2 : layer2 + 4]] == [("conv1", 2), ("bn1", 2)]
+    down = next(r for r in rows[layer2:] if r.key == "downsample")
+    assert (down.type, down.depth, down.params) == ("sequential", 2, 8_192 + 256)
+    result = _invoke(str(ROOT / "specs" / "zoo" / "resnet18.yaml"))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("│ layer2 ") and "525,568" in line for line in lines)
+    assert any(line.startswith("│     conv1 ") for line in lines)
+    assert "layer2.0.conv1" not in result.stdout

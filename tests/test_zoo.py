@@ -51,12 +51,37 @@ def test_zoo_state_dict_equals_torchvision_keys_and_shapes(name: str) -> None:
 
 def test_zoo_generated_code_has_one_class_per_block_variant() -> None:
     source = render_model_source(load_spec(ZOO / "resnet50.yaml"))
-    # copies with equal statements up to integers share a class: the plain bottleneck, the
-    # one with a downsample shortcut (layer1.0) and the one that also has stride 2
-    assert source.count("class Bottleneck") == 3
+    # copies that differ in integers, in arguments left at torch's default (stride 1) and
+    # in a conditional layer (downsample) share one class, as in torchvision's resnet.py
+    assert source.count("class Bottleneck") == 1
     assert "class Bottleneck(nn.Module):" in source and "def __init__(self, planes" in source
+    assert "stride=stride" in source and "if downsample:" in source
     assert "self.layer3 = nn.Sequential(" in source
     assert "layer3_1" not in source  # no flat, unrolled attributes
+
+
+@pytest.mark.parametrize(
+    ("name", "block_class", "blocks"),
+    [
+        ("resnet18", "Basic", 8),
+        ("resnet50", "Bottleneck", 16),
+        ("mobilenet_v2", "InvertedResidual", 16),
+    ],
+)
+def test_zoo_block_copies_share_one_class(name: str, block_class: str, blocks: int) -> None:
+    """One class per block; a copy whose conditional layer is absent holds None there (or
+    a false flag for a layer without a module, such as mobilenet's residual add)."""
+    spec = load_spec(ZOO / f"{name}.yaml")
+    source = render_model_source(spec)
+    assert source.count(f"class {block_class}") == 1
+    model = build_model(spec)
+    copies = [m for m in model.modules() if type(m).__name__ == block_class]
+    assert len(copies) == blocks
+    if name.startswith("resnet"):
+        present = [c.downsample is not None for c in copies]
+        assert present[0] is (name == "resnet50") and any(present) and not all(present)
+    else:
+        assert {c.add for c in copies} == {True, False}
 
 
 def test_zoo_vit_encoder_layers_share_one_class() -> None:

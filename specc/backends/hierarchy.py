@@ -9,13 +9,14 @@ conditional layer present in some only, another inner class) get a class of thei
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from specc.backends.copies import Union, copy_plan, group_copies
+from specc.backends.defaults import drop_defaults, fill_defaults, torch_params
 from specc.backends.naming import camel_case, plan_forward
 from specc.backends.pyformat import format_statement
-from specc.backends.unify import skeleton, unify
+from specc.backends.unify import statement_skeleton, unify
 from specc.ir import INPUT, Node, Scope
 from specc.ops.base import fmt_shape
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["BlockClass", "Hierarchy"]
 
 BODY = 8
-Statement = tuple[str, str | None]  # (one-line code, comment)
+Statement = tuple[str, str | None, str | None]  # (one-line code, comment, guard)
 
 
 @dataclass
@@ -82,27 +83,89 @@ class Hierarchy:
         return _lines(init), _lines(forward)
 
     def _block(self, block: str, instances: list[Scope]) -> None:
-        bodies = [self._statements(s, [s.output], shapes=False) for s in instances]
-        groups: dict[tuple, list[int]] = {}
-        for j, (init, forward) in enumerate(bodies):
-            groups.setdefault(skeleton([c for c, _ in init + forward]), []).append(j)
-        for members in groups.values():
-            name = self._class_name(block)
-            init, forward = bodies[members[0]]
-            statements = [[c for c, _ in bodies[j][0] + bodies[j][1]] for j in members]
-            unified = unify(statements, [instances[j].env for j in members], self._arg_name)
-            comments = [m for _, m in init + forward]
-            done = list(zip(unified.statements, comments, strict=True))
-            for j, values in zip(members, unified.values, strict=True):
-                self.calls[id(instances[j])] = f"{name}({', '.join(map(repr, values))})"
-            self.signatures[name] = unified.params
-            more = f" and {len(members) - 1} more" if len(members) > 1 else ""
-            doc = f"Block '{block}': {instances[members[0]].path}{more}."
-            self.classes.append(
-                BlockClass(
-                    name, doc, unified.params, _lines(done[: len(init)]), _lines(done[len(init) :])
-                )
-            )
+        plans = [copy_plan(s, self._shapes(s)) for s in instances]
+        for union in group_copies(plans):
+            self._block_class(block, union)
+
+    def _block_class(self, block: str, union: Union) -> None:
+        """One class for a group of copies; each copy's call passes its values."""
+        name = self._class_name(block)
+        optional = set(union.optional)
+        modules = [k for k in union.keys if self._expr(union.children[k]) is not None]
+        guards = {k: f"self.{k}" + " is not None" * (k in modules) for k in optional}
+        steps, returned = plan_forward(_union_graph(union))
+        statements, forward = [], []
+        for member in union.members:
+            own = {c.key: c for c in member.scope.children}
+            init = [self._init_code(own[k]) if k in own else None for k in modules]
+            forward = self._copy_forward(steps, returned, own, union.children, guards)
+            statements.append([*init, *(c for c, _, _ in forward)])
+        unified = unify(statements, [m.scope.env for m in union.members], self._arg_name)
+        gates = _gate_names(union.keys, optional, unified.params)
+        init_rows = self._init_rows(
+            union, dict(zip(modules, unified.statements, strict=False)), gates
+        )
+        shared = unified.statements[len(modules) :]
+        forward_rows: list[Statement] = [
+            (c, None, g) for c, (_, _, g) in zip(shared, forward, strict=True)
+        ]
+        params = [*unified.params, *gates.values()]
+        for j, member in enumerate(union.members):
+            values = [*unified.values[j], *(k in member.keys for k in gates)]
+            self.calls[id(member.scope)] = f"{name}({', '.join(map(repr, values))})"
+        self.signatures[name] = params
+        more = f" and {len(union.members) - 1} more" if len(union.members) > 1 else ""
+        doc = f"Block '{block}': {union.members[0].scope.path}{more}."
+        self.classes.append(BlockClass(name, doc, params, _lines(init_rows), _lines(forward_rows)))
+
+    def _init_rows(self, union: Union, codes: dict[str, str], gates: dict[str, str]) -> list:
+        """``__init__`` of a group's class: an optional module is None unless its gate
+        parameter is true; an optional layer without a module keeps its gate as a flag."""
+        rows: list[Statement] = []
+        for key in union.keys:
+            where = self._where(union.children[key])
+            if key in codes and key in gates:
+                rows.append((f"self.{key} = None", where, None))
+                rows.append((drop_defaults(codes[key]), None, gates[key]))
+            elif key in codes:
+                rows.append((drop_defaults(codes[key]), where, None))
+            elif key in gates:
+                rows.append((f"self.{key} = {gates[key]}", where, None))
+        return rows
+
+    def _copy_forward(
+        self, steps: list, returned: list[str], own: dict, union_children: dict, guards: dict
+    ) -> list[Statement]:
+        """A copy's ``forward`` over the group's wiring: an optional child runs under its
+        guard, its output first set to what it reads (every copy runs the same lines; one
+        lacking the child is written from the group's copy of it)."""
+        forward: list[Statement] = []
+        for step in steps:
+            if step.out is None:
+                continue
+            key = step.node.name
+            lines = self._forward(own.get(key, union_children[key]), step.args, step.out)
+            guard = guards.get(key)
+            if guard is not None and step.out != step.args[0]:
+                forward.append((f"{step.out} = {step.args[0]}", None, None))
+            forward += [(text, None, guard) for text, _ in lines]
+        forward.append((f"return {', '.join(returned)}", None, None))
+        return forward
+
+    def _init_code(self, child: Node | Scope) -> str:
+        """``self.key = <constructor>`` with torch's defaults written out (for unify)."""
+        return fill_defaults(f"self.{child.key} = {self._expr(child)}")
+
+    def _shapes(self, scope: Scope) -> dict[str, tuple]:
+        """Per child key, the skeleton of its ``__init__`` and ``forward`` statements."""
+        shapes = {}
+        for child in scope.children:
+            expr = self._expr(child)
+            init = statement_skeleton(self._init_code(child)) if expr is not None else ()
+            reads = len(child.inputs) if isinstance(child, Node) else 1
+            lines = self._forward(child, [f"_a{i}" for i in range(reads)], "_out")
+            shapes[child.key] = (init, tuple(statement_skeleton(t) for t, _ in lines))
+        return shapes
 
     def _class_name(self, block: str) -> str:
         base = camel_case(block)
@@ -134,7 +197,7 @@ class Hierarchy:
         if callee in self.signatures:
             params = self.signatures[callee]
         else:
-            params = _torch_params(callee)
+            params = torch_params(callee)
         return params[position] if position < len(params) else f"arg{position}"
 
     def _statements(
@@ -146,7 +209,7 @@ class Hierarchy:
         for child in scope.children:
             expr = self._expr(child)
             if expr is not None:
-                init.append((f"self.{child.key} = {expr}", self._where(child)))
+                init.append((f"self.{child.key} = {expr}", self._where(child), None))
         steps, returned = plan_forward(local)
         forward: list[Statement] = []
         for step in steps:
@@ -157,13 +220,14 @@ class Hierarchy:
                         (
                             f"# {child.key} ({self._where(child)}) is skipped: no output uses it",
                             None,
+                            None,
                         )
                     )
                 continue
             for text, shape in self._forward(child, step.args, step.out):
                 note = f"{fmt_shape(shape)}  {self._where(child)}" if shapes else None
-                forward.append((text, note))
-        forward.append((f"return {', '.join(returned)}", None))
+                forward.append((text, note, None))
+        forward.append((f"return {', '.join(returned)}", None, None))
         return init, forward
 
     def _where(self, child: Node | Scope) -> str:
@@ -192,10 +256,35 @@ class Hierarchy:
 
 
 def _lines(statements: list[Statement]) -> list[str]:
+    """Formatted lines; a guarded statement goes under its own ``if guard:``."""
     out: list[str] = []
-    for code, comment in statements:
-        out += format_statement(code, BODY, comment)
+    for code, comment, guard in statements:
+        if guard is None:
+            out += format_statement(code, BODY, comment)
+        else:
+            out += format_statement(f"if {guard}:", BODY, comment)
+            out += format_statement(code, BODY + 4)
     return out
+
+
+def _union_graph(union: Union) -> _LocalGraph:
+    """The wiring of a group of copies over its keys (an optional child included)."""
+    nodes = [_Local(k, union.edges[k], i, union.children[k]) for i, k in enumerate(union.keys)]
+    return _LocalGraph(nodes, [union.output])
+
+
+def _gate_names(keys: list[str], optional: set[str], params: list[str]) -> dict[str, str]:
+    """Per optional key, the boolean constructor parameter that says whether it is there
+    (the key itself, unless a parameter already has that name)."""
+    taken = set(params)
+    gates = {}
+    for key in (k for k in keys if k in optional):
+        name, k = key, 2
+        while name in taken:
+            name, k = f"{key}_{k}", k + 1
+        taken.add(name)
+        gates[key] = name
+    return gates
 
 
 def _local_graph(scope: Scope, outputs: list[str]) -> _LocalGraph:
@@ -224,15 +313,3 @@ def _by_height(graph: Graph) -> list[tuple[str, list[Scope]]]:
         if scope.kind == "copy" and scope.block is not None:
             blocks.setdefault(scope.block, []).append(scope)
     return sorted(blocks.items(), key=lambda kv: max(height[id(s)] for s in kv[1]))
-
-
-def _torch_params(callee: str) -> list[str]:
-    """Positional parameter names of ``nn.<callee>`` (``in_channels, out_channels``)."""
-    try:
-        from torch import nn
-
-        cls: Any = getattr(nn, callee, None)
-        names = list(inspect.signature(cls).parameters) if cls is not None else []
-    except (ImportError, TypeError, ValueError):
-        names = []
-    return [n for n in names if n not in ("self", "args", "kwargs")]

@@ -19,13 +19,14 @@ from specc.backends.templating import render_template
 from specc.ops.base import call, fmt_int, fmt_shape
 
 if TYPE_CHECKING:
-    from specc.ir import Graph
+    from specc.ir import Graph, Node
     from specc.spec.schema import Spec
 
-__all__ = ["class_name", "model_context", "render_model_source"]
+__all__ = ["class_name", "demo_id_range", "model_context", "render_model_source"]
 
 BODY = 8  # indentation of statements inside a method
 DEMO_BATCH = 2
+DEMO_IDS = 2  # ids drawn below this when no embedding bounds them
 
 
 def class_name(spec: Spec) -> str:
@@ -82,11 +83,8 @@ def _main_lines(spec: Spec, cls: str) -> list[str]:
     graph = spec.graph
     shape = (DEMO_BATCH, *graph.input_shape)
     if graph.input_dtype == "int64":
-        high = min(
-            ((getattr(n.layer, "num_embeddings", None) or 2) for n in graph.consumers("input")),
-            default=2,
-        )
-        make = call("torch.randint", [0, high, shape])
+        low, high = demo_id_range(graph)
+        make = call("torch.randint", [low, high, shape])
     else:
         make = call("torch.randn", list(shape))
     lines = format_statement(f"torch.manual_seed({spec.seed!r})", 4)
@@ -101,6 +99,38 @@ def _main_lines(spec: Spec, cls: str) -> list[str]:
         lines += format_statement("outputs = model(x)", 8)
         lines += format_statement("print([tuple(y.shape) for y in outputs])", 4, repr(out_shapes))
     return lines
+
+
+def demo_id_range(graph: Graph) -> tuple[int, int]:
+    """``[low, high)`` for the demo's random token ids: below the ``num_embeddings`` of every
+    embedding that reads them (the smallest bound; 2 when no layer bounds them), and from 1
+    when a layer masks id 0 as padding (``padding_idx: 0``), so no sequence is all padding.
+
+    The readers are the layers that read the int64 model input, directly or through layers
+    that keep it int64.
+    """
+    readers = _id_readers(graph)
+    bounds = [b for b in (getattr(n.layer, "num_embeddings", None) for n in readers) if b]
+    high = min(bounds, default=DEMO_IDS)
+    masks_zero = any(  # an attention layer's key padding mask (an embedding only zeroes id 0)
+        getattr(n.layer, "padding_idx", None) == 0 and n.kind != "embedding" for n in readers
+    )
+    return (1 if masks_zero and high > 1 else 0), high
+
+
+def _id_readers(graph: Graph) -> list[Node]:
+    """Layers that read the model input's int64 ids, or an int64 value made from them."""
+    readers: list[Node] = []
+    values, seen = ["input"], {"input"}
+    while values:
+        for node in graph.consumers(values.pop()):
+            if node.name in seen:
+                continue
+            seen.add(node.name)
+            readers.append(node)
+            if node.inferred.dtype == "int64":
+                values.append(node.name)
+    return readers
 
 
 def _count(n: int, noun: str) -> str:

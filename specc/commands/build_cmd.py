@@ -85,6 +85,8 @@ def _print_human(spec, summary, explain: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from specc.summary import tree_rows
+
     console = Console(highlight=False)
     title = Text(f"{summary.name} ({summary.class_name}) from {spec.source_path}")
     table = Table(title=title, title_justify="left")
@@ -98,10 +100,10 @@ def _print_human(spec, summary, explain: bool) -> None:
     for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")  # long names never cut
     table.add_row("input", "", Text(str(summary.input_shape)), "", "")
-    for row in summary.layers:
+    for row in tree_rows(spec.graph):  # indented by block nesting, as the module nests
         table.add_row(
-            Text(row.name),
-            Text(row.type),
+            Text("  " * row.depth + row.key),
+            Text(row.type, style="bold" if row.scope else ""),
             Text(str(row.output_shape)),
             f"{row.params:,}",
             str(row.line),

@@ -26,6 +26,7 @@ MAX_DEPTH = 32
 USE_KEYS = {"type", "block", "args", "repeat", "name", "inputs", "first", "copy_names", "when"}
 SEQ_KEYS = {"type", "name", "layers", "inputs", "when"}
 Problem = tuple[tuple, str, str]  # (key path, message, code)
+_ABSENT = object()  # a sequential member whose ``when`` is false
 
 
 @dataclass
@@ -82,8 +83,8 @@ def normalize_layers(data: dict, positions: Positions) -> tuple[list[tuple], Lay
     model = data.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("layers"), list):
         return [], Layout()
-    blocks = model.get("blocks") if isinstance(model.get("blocks"), dict) else {}
-    ex = _Expander(blocks, positions)
+    written = model.get("blocks")
+    ex = _Expander(written if isinstance(written, dict) else {}, positions)
     top = _Body(None, "", INPUT, {}, None, ())
     _expand_body(ex, model["layers"], LAYERS, top)
     model["layers"] = ex.layers
@@ -143,8 +144,8 @@ def _expand_body(ex: _Expander, items: list[Any], origin: tuple, body: _Body) ->
                 refs = _read_refs(ex, item, at, body, previous)
                 if isinstance(name, str):
                     body.local[name] = refs[0] if refs else previous
-                if body.scope is not None:
-                    body.scope.absent.append(name)
+                    if body.scope is not None:
+                        body.scope.absent.append(name)
                 continue
             item = {k: v for k, v in item.items() if k != "when"}
         previous = _expand_item(ex, item, at, body, previous)
@@ -520,26 +521,47 @@ def _expand_sequential(ex: _Expander, item: dict, at: tuple, body: _Body, previo
         named=any(isinstance(m, dict) and isinstance(m.get("name"), str) for m in members),
         input=source,
     )
+    position = absent = 0  # nn.Sequential keys the members present 0, 1, ...
     for k, member in enumerate(members):
-        member = copy.deepcopy(_as_mapping(member))
         m_at = (*at, "layers", k)
-        if isinstance(member, dict):
-            for key in ("inputs", "when"):
-                if key in member:
-                    ex.problem(
-                        (*m_at, key),
-                        f"'{key}' is not allowed inside a sequential: its layers form a chain",
-                        "E305",
-                    )
-            if body.block is not None:
-                member = _substitute(ex, member, body, m_at)
-                if member is None:
-                    continue
-            member = {k2: v for k2, v in member.items() if k2 not in ("inputs", "when")}
+        member = _sequential_member(ex, copy.deepcopy(_as_mapping(member)), m_at, body)
+        if member is _ABSENT:
+            absent += 1
+        if member is None or member is _ABSENT:
+            continue
         inner = _Body(scope, f"{path}.", source, body.env, body.block, body.stack)
-        source = _member(ex, member, m_at, inner, source, str(k))
+        source = _member(ex, member, m_at, inner, source, str(position))
+        position += 1
+    if absent == len(members):
+        ex.problem(
+            (*at, "layers"),
+            f"every layer of sequential '{name}' is absent (their 'when' is false); "
+            "put the condition on the sequential itself",
+            "E306",
+        )
     scope.output = source
     return source
+
+
+def _sequential_member(ex: _Expander, member: Any, at: tuple, body: _Body) -> Any:
+    """A member with its ``$params`` substituted and its ``when`` decided: ``_ABSENT`` when
+    its condition is false, None when its values have an error. A member reads the
+    previous one: no ``inputs``."""
+    if not isinstance(member, dict):
+        return member  # pydantic reports it
+    if "inputs" in member:
+        ex.problem(
+            (*at, "inputs"),
+            "'inputs' is not allowed inside a sequential: its layers form a chain",
+            "E305",
+        )
+    if body.block is not None:
+        member = _substitute(ex, member, body, at)
+        if member is None:
+            return None
+    if "when" in member and not _present(ex, member, body, at):
+        return _ABSENT  # the chain passes its input on
+    return {k: v for k, v in member.items() if k not in ("inputs", "when")}
 
 
 def _member(ex: _Expander, member: Any, at: tuple, inner: _Body, source: str, position: str) -> str:

@@ -4,7 +4,8 @@ Before ``--resume`` touches a run folder it checks that ``last.pt`` is a specc c
 (:func:`checkpoint_problems`), that the spec to continue with is the one the checkpoint was
 trained with (:func:`spec_differences`, ``spec.yaml`` edits and ``--set`` alike, except the
 keys in :data:`FREE_KEYS`), that the data has the same hash, and that the model has the
-checkpoint's parameter names and shapes (:func:`structure_differences`). A spec or data
+checkpoint's parameter names and shapes (:func:`structure_differences`), after renaming
+the flat keys of a checkpoint from the previous version (:func:`upgrade_model_keys`). A spec or data
 difference is refused unless ``--force`` is given (and then recorded in ``summary.json``); a
 structure difference is always refused, since the weights cannot be loaded.
 """
@@ -19,6 +20,7 @@ __all__ = [
     "describe",
     "spec_differences",
     "structure_differences",
+    "upgrade_model_keys",
 ]
 
 # Spec keys a resumed run may change freely: how long, where and how fast it runs.
@@ -98,6 +100,16 @@ def spec_differences(old_text: str, new_text: str) -> list[str]:
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def upgrade_model_keys(state: dict, graph: Any, expected: set[str]) -> None:
+    """Rename, in ``state`` (a loaded ``last.pt``), the flat ``model`` keys the previous
+    version wrote (``res_1_conv1.weight``) to the model's dotted ones (``res.0.conv1.weight``)
+    through :func:`specc.backends.keys.upgrade_keys`: only when all of them then fit
+    ``expected``, so a checkpoint that does not fit is still refused whole."""
+    from specc.backends.keys import upgrade_keys
+
+    state["model"] = upgrade_keys(graph, state["model"], expected)
 
 
 def structure_differences(expected: dict, saved: dict) -> list[str]:

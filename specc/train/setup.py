@@ -36,6 +36,7 @@ from specc.train.device import Precision, resolve_device, resolve_precision
 from specc.train.distributed import Distributed
 from specc.train.loop import TrainParts
 from specc.train.plan import Plan, Tracker, make_plan
+from specc.train.resume import upgrade_model_keys
 
 if TYPE_CHECKING:
     from specc.data import PreparedData
@@ -186,6 +187,7 @@ def set_up(
         started,
     )
     if resume is not None:
+        upgrade_model_keys(resume.state, spec.graph, set(model.state_dict()))
         resume.check_session(setup)
         _restore(setup, resume.state)
         setup.state.forced = list(resume.differences)
