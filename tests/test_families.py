@@ -21,8 +21,9 @@ from test_train_source import _RUNNER, EPOCHS, TOLERANCE, _parse
 
 from specc.backends import train_source
 from specc.backends.emit import emit
-from specc.data import augment, replay, sources, transforms
+from specc.data import augment, image_split, replay, sources, transforms
 from specc.errors import SpecErrors
+from specc.export import fold
 from specc.spec import sections
 from specc.spec.sections import type_name as _kind
 from specc.spec.validate import load_spec
@@ -294,7 +295,13 @@ def test_data_family_members_agree_between_schema_library_and_train_py():
     stateless = {_kind(m) for m in sections.TRANSFORMS if not m.augments}
     assert set(transforms._STATELESS) == stateless
     assert set(train_source._TRANSFORMS) == stateless
-    assert all(callable(getattr(augment, name)) for name in sections.AUGMENTATIONS)
+    assert set(augment.AUGMENT) == {_kind(m) for m in sections.TRANSFORMS if m.augments}
+    spatial = {_kind(m) for m in sections.TRANSFORMS if not m.augments and not m.decoded}
+    assert set(image_split._TORCH) == spatial
+    folding = {_kind(m) for m in (*sections.PREPROCESS, *sections.TRANSFORMS) if m.folds}
+    assert set(fold._AFFINE) == folding - {
+        _kind(m) for m in sections.PREPROCESS if m.folds == "impute"
+    }
     assert set(sections.Metric.__args__) == set(sections.METRICS)
     assert set(metrics.CLASSIFICATION) | set(metrics.REGRESSION) == set(sections.METRICS)
     assert set(train_source.METRICS) <= set(sections.METRICS)

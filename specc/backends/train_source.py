@@ -539,9 +539,7 @@ def _normalize_expr(step) -> str:
 
 
 def _pad_expr(step) -> str:
-    from specc.data.transforms import _pads
-
-    left, top, right, bottom = _pads(step.padding)
+    left, top, right, bottom = step.sides()
     widths = f"[(0, 0)] * (x.ndim - 2) + [{(top, bottom)!r}, {(left, right)!r}]"
     return f"np.pad(x, {widths}, constant_values={step.value!r})"
 
