@@ -458,7 +458,7 @@ class SourceSection(Strict):
     when ``lazy``, listed and decoded batch by batch by specc's DataLoader.
 
     ``scale_divisor`` brings raw values to [0, 1] (255 for 8-bit pixels; 1: as they are).
-    ``train_py_note`` says why the standalone train.py has no reader for it, if it has none.
+    ``train_py_note`` says why the standalone train.py has no reader for it (None: it has one).
     """
 
     lazy: ClassVar[bool] = False
@@ -544,6 +544,7 @@ class TorchvisionSource(SourceSection):
     download: bool = False
 
     scale_divisor = 255
+    train_py_note = "it is read through torchvision's datasets; train it with specc train"
 
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp")
