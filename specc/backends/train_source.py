@@ -31,6 +31,7 @@ from specc.backends.naming import safe_text, spec_label
 from specc.backends.pyformat import format_statement, prefer_double_quotes
 from specc.backends.source import class_name
 from specc.backends.templating import render_template
+from specc.spec.sections import METRICS as METRICS_INFO
 from specc.spec.sections import (
     CSVSource,
     InlineSource,
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["needs_train_script", "render_train_source", "train_problems"]
 
 #: the metrics train.py computes (besides the loss), and so can monitor
-METRICS = ("accuracy",)
+METRICS = tuple(name for name, metric in METRICS_INFO.items() if metric.in_train_py)
 MONITORS = tuple(f"{split}_{name}" for name in ("loss", *METRICS) for split in ("train", "val"))
 
 

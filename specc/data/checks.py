@@ -102,7 +102,7 @@ def _augment_problems(spec) -> list[SpecError]:
                         f"size {size} must equal the image size {image} "
                         "(validation and test images are not cropped)",
                         hint="pad with the crop's padding argument instead"
-                        if step.type == "random_crop"
+                        if "padding" in type(step).model_fields
                         else None,
                         code="E508",
                     )

@@ -910,17 +910,22 @@ class DataSpec(Strict):
 # --- train and export ---------------------------------------------------------------------
 
 
+Metric = Literal["accuracy", "precision", "recall", "f1", "mse", "mae", "r2"]
+
+
 @dataclass(frozen=True)
 class MetricInfo:
-    """An epoch metric: the targets it scores and whether lower or higher is better."""
+    """An epoch metric: the targets it scores, whether lower or higher is better, and
+    whether the standalone train.py computes it too (and so may monitor it)."""
 
     task: Literal["classification", "regression"]
     better: Literal["min", "max"]
+    in_train_py: bool = False
 
 
-#: the metrics ``train.metrics`` may name (computed in specc.train.metrics)
-METRICS = {
-    "accuracy": MetricInfo("classification", "max"),
+#: the metrics ``train.metrics`` may name (scored in specc.train.metrics)
+METRICS: dict[Metric, MetricInfo] = {
+    "accuracy": MetricInfo("classification", "max", in_train_py=True),
     "precision": MetricInfo("classification", "max"),
     "recall": MetricInfo("classification", "max"),
     "f1": MetricInfo("classification", "max"),
@@ -928,10 +933,6 @@ METRICS = {
     "mae": MetricInfo("regression", "min"),
     "r2": MetricInfo("regression", "max"),
 }
-if TYPE_CHECKING:  # the Literal is built from METRICS at runtime; mypy sees a name
-    Metric: TypeAlias = str
-else:
-    Metric = Literal[tuple(METRICS)]
 
 
 class EarlyStopping(Strict):
