@@ -165,7 +165,7 @@ class ImageSplit:
         """The split in order, in chunks of ``size``: x (b, C, H, W) float on ``device``
         (/ 255 and the stateless steps), y (b, ...) on ``device``."""
         rows = torch.arange(len(self))
-        shares = [
+        shares: list[Any] = [  # each batch a Share (torch's stubs expect index lists)
             Share(rows[s : s + size], 0, min(size, len(self) - s))
             for s in range(0, len(self), size)
         ]
@@ -198,5 +198,6 @@ class LazyImages:
         return x[0]
 
 
-def _as_is(batch: Loaded) -> Loaded:
+def _as_is(batch: Any) -> Any:
+    """The :class:`Loaded` share the dataset gave, as it is (no collating)."""
     return batch

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from specc.spec.sections import PREPROCESS, TRANSFORMS, member_named
+from specc.spec.sections import (
+    PREPROCESS,
+    TRANSFORMS,
+    PreprocessStep,
+    TransformStep,
+    member_named,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -54,10 +60,10 @@ def affine_of(state: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     n = len(features)
     scale, offset = np.ones(n), np.zeros(n)
     fill, imputed = np.zeros(n), np.zeros(n, dtype=bool)
-    folded = [(step, PREPROCESS, "step") for step in state["steps"]]
-    folded += [(step, TRANSFORMS, "transform") for step in state.get("transforms") or []]
-    for step, family, kind in folded:
-        folds = _folds(family, step["type"])
+    folded = [(step, _folds(PREPROCESS, step["type"]), "step") for step in state["steps"]]
+    transforms = state.get("transforms") or []
+    folded += [(step, _folds(TRANSFORMS, step["type"]), "transform") for step in transforms]
+    for step, folds, kind in folded:
         idx = [features.index(c) for c in step.get("columns", features)]
         if folds == "impute":
             _impute(step, idx, fill, imputed, scale, offset)
@@ -69,7 +75,8 @@ def affine_of(state: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return scale, offset, fill, imputed
 
 
-def _folds(family: tuple, name: str) -> str | None:
+def _folds(family: tuple[type[PreprocessStep | TransformStep], ...], name: str) -> str | None:
+    """The member's ``folds`` (None for a type this specc does not know)."""
     try:
         return member_named(family, name).folds
     except KeyError:  # a state written by another specc
