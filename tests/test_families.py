@@ -21,8 +21,9 @@ from test_train_source import _RUNNER, EPOCHS, TOLERANCE, _parse
 
 from specc.backends import train_source
 from specc.backends.emit import emit
-from specc.data import augment, replay, sources, transforms
+from specc.data import augment, image_split, replay, sources, transforms
 from specc.errors import SpecErrors
+from specc.export import fold
 from specc.spec import sections
 from specc.spec.sections import type_name as _kind
 from specc.spec.validate import load_spec
@@ -275,14 +276,19 @@ def test_every_data_family_member_agrees_between_specc_and_train_py(family, tmp_
     _agree(tmp_path, monkeypatch, specs, keys)
 
 
+def _names(members, **declared) -> set[str]:
+    """The ``type`` names of the members whose class attributes equal ``declared``."""
+    return {_kind(m) for m in members if all(getattr(m, k) == v for k, v in declared.items())}
+
+
 def test_data_family_members_agree_between_schema_library_and_train_py():
     """What the schema accepts, what the library builds and what train.py supports is the
-    same set for each data family (train.py's gaps are refused, see below)."""
-    families = {"sources": sections.SOURCES, "preprocess": sections.PREPROCESS}
-    names = {family: {_kind(m) for m in members} for family, members in families.items()}
-    lazy = {_kind(m) for m in sections.SOURCES if m.lazy}
-    assert set(sources._LOADERS) | lazy == names["sources"]
-    assert set(train_source._READERS) <= names["sources"] - lazy
+    same set for each data family, as the section classes declare it (train.py's gaps are
+    refused, see below)."""
+    lazy = _names(sections.SOURCES, lazy=True)
+    assert set(sources._LOADERS) == _names(sections.SOURCES) - lazy
+    assert set(train_source._READERS) == _names(sections.SOURCES, train_py_note=None)
+    assert not lazy & set(train_source._READERS)
     assert set(sections.SklearnSource.model_fields["name"].annotation.__args__) == set(
         sections.SKLEARN_DATASETS
     )
@@ -290,14 +296,57 @@ def test_data_family_members_agree_between_schema_library_and_train_py():
 
     for dataset in sections.SKLEARN_DATASETS.values():
         assert callable(getattr(datasets, dataset.loader))
-    assert set(replay._APPLY) == names["preprocess"]
-    stateless = {_kind(m) for m in sections.TRANSFORMS if not m.augments}
+    assert set(replay._APPLY) == _names(sections.PREPROCESS)
+    stateless = _names(sections.TRANSFORMS, augments=False)
     assert set(transforms._STATELESS) == stateless
     assert set(train_source._TRANSFORMS) == stateless
-    assert all(callable(getattr(augment, name)) for name in sections.AUGMENTATIONS)
+    assert set(image_split._TORCH) == stateless - _names(sections.TRANSFORMS, decoded=True)
+    assert set(augment.AUGMENT) == _names(sections.TRANSFORMS, augments=True)
+    affine = _names((*sections.PREPROCESS, *sections.TRANSFORMS), folds="affine")
+    assert set(fold._AFFINE) == affine
     assert set(sections.Metric.__args__) == set(sections.METRICS)
     assert set(metrics.CLASSIFICATION) | set(metrics.REGRESSION) == set(sections.METRICS)
-    assert set(train_source.METRICS) <= set(sections.METRICS)
+    assert set(train_source.METRICS) == {n for n, m in sections.METRICS.items() if m.in_train_py}
+
+
+def test_every_family_is_every_member_of_its_section_class():
+    """Each family tuple holds every class that declares a ``type`` under its section
+    class, and mypy's union of the sources (written out in sections.py) is that tuple."""
+    import ast
+    import inspect
+
+    families = {
+        sections.LossSection: sections.LOSSES,
+        sections.OptimizerSection: sections.OPTIMIZERS,
+        sections.SchedulerSection: sections.SCHEDULERS,
+        sections.SourceSection: sections.SOURCES,
+        sections.PreprocessStep: sections.PREPROCESS,
+        sections.TransformStep: sections.TRANSFORMS,
+    }
+    classes = [c for c in vars(sections).values() if isinstance(c, type)]
+    for base, family in families.items():
+        declared = [c for c in classes if issubclass(c, base) and "type" in c.model_fields]
+        assert declared == list(family)  # in the order written (the schema's)
+    tree = ast.parse(inspect.getsource(sections))
+    union = next(
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "Source"
+    )
+    assert {n.id for n in ast.walk(union) if isinstance(n, ast.Name)} == {
+        m.__name__ for m in sections.SOURCES
+    }
+
+
+def test_transform_shapes_follow_the_numpy_transforms():
+    """Each stateless step's output_shape is the shape its numpy function gives."""
+    x = np.zeros((2, 1, 8, 8))
+    for member in sections.TRANSFORMS:
+        if member.augments:
+            continue
+        step = {"type": _kind(member), **TRANSFORM_ARGS[_kind(member)]}
+        out = transforms.apply_transforms([step], x)
+        assert transforms.transformed_shape([step], [1, 8, 8]) == list(out.shape[1:])
 
 
 def test_every_preprocessing_step_builds_its_sklearn_estimator():

@@ -1,6 +1,6 @@
 """Image augmentations on whole batches x (B, C, H, W), every draw from one seeded generator.
 
-Each is the function named by its ``type`` (``make_augment`` finds it by that name):
+Each is a function of the step and the generator, in :data:`AUGMENT` by its ``type``:
 
 - ``random_crop``: a random window of the (padded) image; ``random_horizontal_flip``: a
   mirror image with probability ``p``.
@@ -25,15 +25,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from specc.data.transforms import _size
+from specc.spec.sections import height_width
 
-__all__ = [
-    "color_jitter",
-    "random_crop",
-    "random_horizontal_flip",
-    "random_resized_crop",
-    "random_rotation",
-]
+__all__ = ["AUGMENT"]
 
 TRIES = 10
 
@@ -74,7 +68,7 @@ def _boxes(generator, b: int, height: int, width: int, scale, ratio) -> torch.Te
 
 def random_crop(step, generator) -> Callable:
     """x (B, C, H, W) -> (B, C, *step.size): a random window of each image, after padding."""
-    height, width = _size(step.size)
+    height, width = height_width(step.size)
     p = step.padding
     window_rows, window_cols = torch.arange(height), torch.arange(width)  # made once, not per batch
 
@@ -105,7 +99,7 @@ def random_horizontal_flip(step, generator) -> Callable:
 
 def random_resized_crop(step, generator) -> Callable:
     """x (B, C, H, W) -> (B, C, *step.size): a random box of each image, resized."""
-    size = _size(step.size)
+    size = height_width(step.size)
 
     def crop(x):
         b, height, width = x.shape[0], x.shape[-2], x.shape[-1]
@@ -174,3 +168,13 @@ def color_jitter(step, generator) -> Callable:
         return x
 
     return jitter
+
+
+#: the function of each augmentation (by ``type``): (step, generator) -> batch map
+AUGMENT: dict[str, Callable[..., Callable]] = {
+    "random_crop": random_crop,
+    "random_horizontal_flip": random_horizontal_flip,
+    "random_resized_crop": random_resized_crop,
+    "random_rotation": random_rotation,
+    "color_jitter": color_jitter,
+}

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 
 from specc.data.problems import located
-from specc.data.transforms import _size, transformed_shape
 from specc.errors import SpecError
+from specc.spec.sections import height_width
 
 __all__ = ["check_agreement", "reshape_ok", "transform_problems"]
 
@@ -92,7 +92,7 @@ def _augment_problems(spec) -> list[SpecError]:
                 )
             )
         elif step.crops:
-            size, image = list(_size(step.size)), _augmented_size(spec)
+            size, image = list(height_width(step.size)), _augmented_size(spec)
             if size != image:
                 errors.append(
                     located(
@@ -102,7 +102,7 @@ def _augment_problems(spec) -> list[SpecError]:
                         f"size {size} must equal the image size {image} "
                         "(validation and test images are not cropped)",
                         hint="pad with the crop's padding argument instead"
-                        if step.type == "random_crop"
+                        if "padding" in type(step).model_fields
                         else None,
                         code="E508",
                     )
@@ -191,48 +191,17 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
 
 
 def transform_problems(spec, sample: list[int]) -> list[SpecError]:
-    """Stateless transforms that cannot apply to samples of shape ``sample``."""
+    """Stateless transforms that cannot apply to samples of shape ``sample``; checking stops
+    at a spatial step that cannot apply (the shape after it is unknown)."""
     errors, shape = [], list(sample)
     for i, step in enumerate(spec.data.transforms):
-        if step.type == "normalize":
-            channels = shape[0] if shape else 1
-            for key in ("mean", "std"):
-                if len(getattr(step, key)) not in (1, channels):
-                    errors.append(
-                        located(
-                            spec,
-                            ("data", "transforms", i, key),
-                            f"normalize has {len(getattr(step, key))} {key} "
-                            f"values but the samples have {channels} channels "
-                            f"(shape {shape})",
-                            code="E508",
-                        )
-                    )
-        elif step.type in ("pad", "resize"):
-            if len(shape) < 2:
-                errors.append(
-                    located(
-                        spec,
-                        ("data", "transforms", i),
-                        f"{step.type} needs images, but the samples have shape {shape}",
-                        code="E508",
-                    )
-                )
-                return errors
-            if (
-                step.type == "pad"
-                and not isinstance(step.padding, int)
-                and len(step.padding) not in (1, 2, 4)
-            ):
-                errors.append(
-                    located(
-                        spec,
-                        ("data", "transforms", i, "padding"),
-                        "pad takes 1, 2 or 4 numbers (all sides; left/right "
-                        "and top/bottom; left, top, right, bottom)",
-                        code="E508",
-                    )
-                )
-                return errors
-            shape = transformed_shape([step.model_dump()], shape)
+        if step.augments:
+            continue
+        problems = step.shape_problems(shape)
+        for field, message in problems:
+            key = ("data", "transforms", i, *([field] if field else []))
+            errors.append(located(spec, key, message, code="E508"))
+        if problems and step.spatial:
+            return errors
+        shape = step.output_shape(shape)
     return errors

@@ -37,15 +37,14 @@ PROCESSES = 4
 
 
 def decode_size(spec) -> tuple[int, int]:
-    """(H, W) of decoded images: the ``resize`` step's size, else the model input's size less
-    what the ``pad`` steps add (so that padding gives the input size)."""
-    steps = [t.model_dump() for t in spec.data.transforms]
-    for step in steps:
-        if step["type"] == "resize":
-            size = step["size"]
-            return (size, size) if isinstance(size, int) else (size[0], size[1])
+    """(H, W) of decoded images: the size a ``decoded`` step (``resize``) gives, else the
+    model input's size less what the ``pad`` steps add (so that padding gives the input size)."""
+    for step in spec.data.transforms:
+        if step.decoded:
+            height, width = step.output_shape([0, 0])
+            return height, width
     shape = list(spec.model.input.shape)
-    grown = transformed_shape([s for s in steps if s["type"] == "pad"], [0, 0])
+    grown = transformed_shape([t.model_dump() for t in spec.data.transforms if t.spatial], [0, 0])
     return shape[-2] - grown[-2], shape[-1] - grown[-1]
 
 
@@ -69,7 +68,7 @@ def recipe_of(spec) -> Recipe:
             f"size {list(size)} for model.input.shape {shape}",
             code="E508",
         )
-    fit = "exact" if any(t.type == "resize" for t in spec.data.transforms) else "cover"
+    fit = "exact" if any(t.decoded for t in spec.data.transforms) else "cover"
     return Recipe("L" if shape[0] == 1 else "RGB", size, fit)
 
 
@@ -244,7 +243,7 @@ def prepare_images(spec, spec_dir: Path):
     parts, skipped, digest = _parts(spec, spec_dir)
     target = _target(spec, parts)
     sample = transformed_shape(
-        [t.model_dump() for t in spec.data.transforms if t.type == "pad"], recipe.shape
+        [t.model_dump() for t in spec.data.transforms if not t.decoded], recipe.shape
     )
     raise_all(
         spec,
@@ -252,7 +251,7 @@ def prepare_images(spec, spec_dir: Path):
             spec, sample, target, described=f"the images are decoded to {recipe.shape}"
         ),
     )
-    steps = [plain_dict(t.model_dump()) for t in spec.data.transforms if t.type != "resize"]
+    steps = [plain_dict(t.model_dump()) for t in spec.data.transforms if not t.decoded]
     state = {
         "version": 1,
         "kind": "array",

@@ -22,6 +22,7 @@ path (``on_bad_file: error``), or is fed as a black image and counted in ``summa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,8 @@ import torch.nn.functional as F
 
 from specc.data.images import Listing, Recipe, decode
 from specc.data.loader import Loaded, Share
-from specc.data.transforms import AUGMENTATIONS, _pads
+from specc.data.transforms import stateless_steps
+from specc.spec.sections import Normalize, Pad
 
 __all__ = ["ImageDataset", "ImageSplit", "finisher"]
 
@@ -68,33 +70,36 @@ class ImageDataset(torch.utils.data.Dataset):
         )
 
 
-def _stateless(steps: list[dict]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The ``pad`` and ``normalize`` steps in order, on float batches (B, C, H, W)."""
+def _pad(x: torch.Tensor, step: Pad) -> torch.Tensor:
+    left, top, right, bottom = step.sides()
+    return F.pad(x, (left, right, top, bottom), value=float(step.value))
 
-    def apply(x: torch.Tensor) -> torch.Tensor:
-        for step in steps:
-            if step["type"] == "pad":
-                left, top, right, bottom = _pads(step["padding"])
-                x = F.pad(x, (left, right, top, bottom), value=float(step.get("value", 0.0)))
-            elif step["type"] == "normalize":
-                shape = (1, -1, 1, 1)
-                mean = torch.tensor(step["mean"], dtype=x.dtype, device=x.device).view(shape)
-                std = torch.tensor(step["std"], dtype=x.dtype, device=x.device).view(shape)
-                x = (x - mean) / std
-        return x
 
-    return apply
+def _normalize(x: torch.Tensor, step: Normalize) -> torch.Tensor:
+    mean = torch.tensor(step.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(step.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
+
+
+#: the torch function of each stateless step (by ``type``) on float batches (B, C, H, W),
+#: but for the ``decoded`` ones, which the files are decoded with
+_TORCH: dict[str, Callable[[torch.Tensor, Any], torch.Tensor]] = {
+    "pad": _pad,
+    "normalize": _normalize,
+}
 
 
 def finisher(steps: list[dict], augment: Callable | None = None) -> Callable:
     """uint8 x (B, C, H, W) -> float32 model input: / 255, ``augment``, the stateless steps."""
-    stateless = _stateless([s for s in steps if s["type"] not in AUGMENTATIONS])
+    stateless = [s for s in stateless_steps(steps) if not s.decoded]
 
     def finish(x: torch.Tensor) -> torch.Tensor:
         x = x.float().div_(255)
         if augment is not None:
             x = augment(x)
-        return stateless(x)
+        for step in stateless:
+            x = _TORCH[step.type](x, step)
+        return x
 
     return finish
 
@@ -160,7 +165,7 @@ class ImageSplit:
         """The split in order, in chunks of ``size``: x (b, C, H, W) float on ``device``
         (/ 255 and the stateless steps), y (b, ...) on ``device``."""
         rows = torch.arange(len(self))
-        shares = [
+        shares: list[Any] = [  # each batch a Share (torch's stubs expect index lists)
             Share(rows[s : s + size], 0, min(size, len(self) - s))
             for s in range(0, len(self), size)
         ]
@@ -193,5 +198,6 @@ class LazyImages:
         return x[0]
 
 
-def _as_is(batch: Loaded) -> Loaded:
+def _as_is(batch: Any) -> Any:
+    """The :class:`Loaded` share the dataset gave, as it is (no collating)."""
     return batch

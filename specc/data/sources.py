@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,15 @@ import pandas as pd
 from specc.data.idx import find_idx_pair, read_idx
 from specc.data.problems import listing, raise_io, raise_located, where
 from specc.errors import did_you_mean
+from specc.spec.sections import (
+    CSVSource,
+    InlineSource,
+    MNISTSource,
+    NPZSource,
+    SklearnSource,
+    SourceSection,
+    TorchvisionSource,
+)
 
 __all__ = ["RawData", "load_source"]
 
@@ -103,7 +113,7 @@ def _samples(x: np.ndarray) -> pd.DataFrame | np.ndarray:
     return _table(x) if x.ndim == 2 else x
 
 
-def _inline(spec, source, spec_dir: Path) -> RawData:
+def _inline(spec, source: InlineSource, spec_dir: Path) -> RawData:
     if len(source.x) != len(source.y):
         raise_located(
             spec,
@@ -141,7 +151,7 @@ def _targets(y: list) -> np.ndarray:
         return np.asarray(y, dtype=object)
 
 
-def _csv(spec, source, spec_dir: Path) -> RawData:
+def _csv(spec, source: CSVSource, spec_dir: Path) -> RawData:
     path = _file(spec, spec_dir, source.path)
     try:
         frame = pd.read_csv(path, sep=source.delimiter)
@@ -214,7 +224,7 @@ def _check_column(
     )
 
 
-def _sklearn(spec, source, spec_dir: Path) -> RawData:
+def _sklearn(spec, source: SklearnSource, spec_dir: Path) -> RawData:
     from sklearn import datasets
 
     bunch = getattr(datasets, source.dataset.loader)()  # a name from SKLEARN_DATASETS
@@ -227,11 +237,11 @@ def _sklearn(spec, source, spec_dir: Path) -> RawData:
     return RawData(frame, bunch.target, origin, class_names=names)
 
 
-def _scale(source) -> float:
+def _scale(source: SourceSection) -> float:
     return 1 / source.scale_divisor
 
 
-def _mnist(spec, source, spec_dir: Path) -> RawData:
+def _mnist(spec, source: MNISTSource, spec_dir: Path) -> RawData:
     folder = spec_dir / source.path
     if not folder.is_dir():
         raise_io(f"MNIST folder not found: {folder} ({where(spec, (*SOURCE, 'path'))})")
@@ -241,13 +251,14 @@ def _mnist(spec, source, spec_dir: Path) -> RawData:
             f"no MNIST IDX files in {folder}: expected train-images-idx3-ubyte[.gz] and "
             "train-labels-idx1-ubyte[.gz], or the t10k-* pair"
         )
-    main = _mnist_part(train or test, source)
-    if train is not None and test is not None:
-        main.test = _mnist_part(test, source)
+    pairs = [pair for pair in (train, test) if pair is not None]
+    main = _mnist_part(pairs[0], source)
+    if len(pairs) == 2:
+        main.test = _mnist_part(pairs[1], source)
     return main
 
 
-def _mnist_part(pair: tuple[Path, Path], source) -> RawData:
+def _mnist_part(pair: tuple[Path, Path], source: MNISTSource) -> RawData:
     images, labels = read_idx(pair[0], 3), read_idx(pair[1], 1)
     if len(images) != len(labels):
         raise_io(f"{pair[0]} has {len(images)} images but {pair[1]} has {len(labels)} labels")
@@ -256,7 +267,7 @@ def _mnist_part(pair: tuple[Path, Path], source) -> RawData:
     return RawData(x, labels.astype(np.int64), pair[0].name, scale=_scale(source))
 
 
-def _npz(spec, source, spec_dir: Path) -> RawData:
+def _npz(spec, source: NPZSource, spec_dir: Path) -> RawData:
     path = _file(spec, spec_dir, source.path)
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -286,7 +297,7 @@ def _npz(spec, source, spec_dir: Path) -> RawData:
     return RawData(_samples(x), y, path.name, (*SOURCE, "y_key"))
 
 
-def _check_npz_size(archive, keys: list[str], path: Path) -> None:
+def _check_npz_size(archive: Any, keys: list[str], path: Path) -> None:
     """Refuse arrays whose declared size (zip entry and .npy header) passes the data limit,
     before numpy allocates and inflates them."""
     from numpy.lib import format as npy
@@ -308,7 +319,7 @@ def _check_npz_size(archive, keys: list[str], path: Path) -> None:
     check_data_size(total, str(path))
 
 
-def _torchvision(spec, source, spec_dir: Path) -> RawData:
+def _torchvision(spec, source: TorchvisionSource, spec_dir: Path) -> RawData:
     try:
         import torchvision.datasets as tvd
     except ImportError:
@@ -346,7 +357,7 @@ def _torchvision(spec, source, spec_dir: Path) -> RawData:
     return main
 
 
-def _tv_part(dataset, source) -> RawData:
+def _tv_part(dataset: Any, source: TorchvisionSource) -> RawData:
     x = np.asarray(dataset.data)
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     names = [str(c) for c in getattr(dataset, "classes", [])] or None
@@ -359,7 +370,8 @@ def _tv_part(dataset, source) -> RawData:
     )
 
 
-_LOADERS = {
+#: the reader of each source that is not ``lazy`` (by ``type``)
+_LOADERS: dict[str, Callable[[Any, Any, Path], RawData]] = {
     "inline": _inline,
     "csv": _csv,
     "sklearn": _sklearn,

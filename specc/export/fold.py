@@ -1,8 +1,8 @@
 """Fold numeric preprocessing into the exported graph (``--include-preprocessing``).
 
-For a table of numeric features, every fitted step that specc can fold is per-column affine
-(``standard_scaler``, ``min_max_scaler``, a ``normalize`` transform) or a numeric
-``simple_imputer`` (NaN -> the fitted statistic). The wrapper computes, in the graph::
+For a table of numeric features, every fitted step that specc can fold (its section's
+``folds``) is per-column affine (a scaler, a ``normalize`` transform) or a numeric imputer
+(NaN -> the fitted statistic). The wrapper computes, in the graph::
 
     x = where(isnan(raw) & imputed, fill, raw)        # (B, F)
     model(x * scale + offset)                         # the same scaling, composed
@@ -19,6 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from specc.spec.sections import (
+    PREPROCESS,
+    TRANSFORMS,
+    PreprocessStep,
+    TransformStep,
+    member_named,
+)
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -26,8 +34,6 @@ if TYPE_CHECKING:
     from specc.export.api import ExportError
 
 __all__ = ["affine_of", "fold_preprocessing"]
-
-AFFINE = ("standard_scaler", "min_max_scaler")
 
 
 def _fail(message: str) -> ExportError:
@@ -54,22 +60,27 @@ def affine_of(state: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     n = len(features)
     scale, offset = np.ones(n), np.zeros(n)
     fill, imputed = np.zeros(n), np.zeros(n, dtype=bool)
-    for step in state["steps"]:
-        idx = [features.index(c) for c in step["columns"]]
-        if step["type"] == "simple_imputer":
+    folded = [(step, _folds(PREPROCESS, step["type"]), "step") for step in state["steps"]]
+    transforms = state.get("transforms") or []
+    folded += [(step, _folds(TRANSFORMS, step["type"]), "transform") for step in transforms]
+    for step, folds, kind in folded:
+        idx = [features.index(c) for c in step.get("columns", features)]
+        if folds == "impute":
             _impute(step, idx, fill, imputed, scale, offset)
-        elif step["type"] in AFFINE:
-            a, b = _step_affine(step)
+        elif folds == "affine":
+            a, b = _AFFINE[step["type"]](step, len(idx))
             scale[idx], offset[idx] = scale[idx] * a, offset[idx] * a + b
         else:
-            raise _fail(f"a {step['type']} step cannot be folded into the graph")
-    for step in state.get("transforms") or []:
-        if step["type"] != "normalize":
-            raise _fail(f"a {step['type']} transform cannot be folded into the graph")
-        a = 1.0 / np.broadcast_to(np.asarray(step["std"], dtype=np.float64), (n,))
-        b = -np.broadcast_to(np.asarray(step["mean"], dtype=np.float64), (n,)) * a
-        scale, offset = scale * a, offset * a + b
+            raise _fail(f"a {step['type']} {kind} cannot be folded into the graph")
     return scale, offset, fill, imputed
+
+
+def _folds(family: tuple[type[PreprocessStep | TransformStep], ...], name: str) -> str | None:
+    """The member's ``folds`` (None for a type this specc does not know)."""
+    try:
+        return member_named(family, name).folds
+    except KeyError:  # a state written by another specc
+        return None
 
 
 def _impute(
@@ -88,14 +99,31 @@ def _impute(
     fill[idx], imputed[idx] = stats, True
 
 
-def _step_affine(step: dict) -> tuple[np.ndarray, np.ndarray]:
-    """``x -> x * a + b`` of one fitted scaler over its columns."""
-    if step["type"] == "min_max_scaler":
-        return np.asarray(step["scale"], dtype=np.float64), np.asarray(step["min"], np.float64)
-    k = len(step["columns"])
+Affine = tuple[np.ndarray, np.ndarray]
+
+
+def _standard(step: dict, k: int) -> Affine:
     mean = np.asarray(step["mean"] if step["mean"] is not None else [0.0] * k, np.float64)
     std = np.asarray(step["scale"] if step["scale"] is not None else [1.0] * k, np.float64)
     return 1.0 / std, -mean / std
+
+
+def _min_max(step: dict, k: int) -> Affine:
+    return np.asarray(step["scale"], dtype=np.float64), np.asarray(step["min"], np.float64)
+
+
+def _normalize(step: dict, k: int) -> Affine:
+    a = 1.0 / np.broadcast_to(np.asarray(step["std"], dtype=np.float64), (k,))
+    return a, -np.broadcast_to(np.asarray(step["mean"], dtype=np.float64), (k,)) * a
+
+
+#: ``x -> x * a + b`` of each fitted step that ``folds`` as ``affine`` (by ``type``), over
+#: its k columns (a transform's: every feature)
+_AFFINE: dict[str, Callable[[dict, int], Affine]] = {
+    "standard_scaler": _standard,
+    "min_max_scaler": _min_max,
+    "normalize": _normalize,
+}
 
 
 def fold_preprocessing(

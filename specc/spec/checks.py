@@ -6,7 +6,15 @@ sigmoid itself, so a softmax or sigmoid before them silently trains a worse mode
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from specc.ir import INPUT, Graph, Node
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
+
+#: a located problem: (layer index or None, key under it or None, message, error code)
+Problem = tuple[int | None, str | None, str, str]
 
 # Layers that pass values through unchanged in eval mode (look through them).
 _TRANSPARENT = {"dropout", "dropout2d", "identity"}
@@ -23,7 +31,7 @@ def _feeding_layer(graph: Graph) -> Node | None:
     return None
 
 
-def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str, str]]:
+def loss_problems(spec: Spec, graph: Graph) -> list[Problem]:
     """Problems between the loss and the layer that feeds it: ``(index, key, message, code)``."""
     if spec.loss is None:
         return []
@@ -36,7 +44,7 @@ def loss_problems(spec, graph: Graph) -> list[tuple[int | None, str | None, str,
     return [(last.index if last else None, None, problem, "E405")]
 
 
-def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str, str]]:
+def wiring_problems(graph: Graph) -> list[Problem]:
     """Wiring that validates but builds a different model than the one meant.
 
     A conv1d reading an embedding's ``[positions, embedding_dim]`` output (directly or through
@@ -44,7 +52,7 @@ def wiring_problems(graph: Graph) -> list[tuple[int | None, str | None, str, str
     (``[embedding_dim, positions]``), so specc asks for a ``permute``. An ``identity`` layer in
     between says the layout is intended.
     """
-    problems = []
+    problems: list[Problem] = []
     for node in graph.nodes:
         if node.kind != "conv1d":
             continue

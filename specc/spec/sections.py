@@ -66,6 +66,33 @@ def _union(members: tuple[Any, ...]) -> Any:
     return Union[members]  # noqa: UP007 - built from a runtime tuple
 
 
+M = typing.TypeVar("M", bound=BaseModel)
+
+
+def members(base: type[M]) -> tuple[type[M], ...]:
+    """The members of a closed family: every subclass of ``base`` (at any depth) that
+    declares its ``type``, in the order they are defined (the schema's order)."""
+    found: list[type[M]] = []
+    for sub in base.__subclasses__():
+        if "type" in sub.__annotations__:
+            found.append(sub)
+        found += members(sub)
+    return tuple(found)
+
+
+def type_name(member: type[BaseModel]) -> str:
+    """The ``type`` a family member is written as (``csv``, ``random_crop``)."""
+    return typing.get_args(member.model_fields["type"].annotation)[0]
+
+
+def member_named(family: Iterable[type[M]], name: str) -> type[M]:
+    """The member of ``family`` written as ``name`` (KeyError when there is none)."""
+    for member in family:
+        if type_name(member) == name:
+            return member
+    raise KeyError(name)
+
+
 # --- closed families: losses, optimizers, schedulers -------------------------------------
 
 
@@ -233,16 +260,7 @@ class NLLLoss(LossSection):
         )
 
 
-LOSSES = (
-    MSELoss,
-    L1Loss,
-    SmoothL1Loss,
-    HuberLoss,
-    BCEWithLogitsLoss,
-    BCELoss,
-    CrossEntropyLoss,
-    NLLLoss,
-)
+LOSSES = members(LossSection)
 if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
     Loss: TypeAlias = LossSection
 else:
@@ -320,7 +338,7 @@ class Adagrad(OptimizerSection):
     momentum_arg = None
 
 
-OPTIMIZERS = (SGD, Adam, AdamW, RMSprop, Adagrad)
+OPTIMIZERS = members(OptimizerSection)
 if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
     Optimizer: TypeAlias = OptimizerSection
 else:
@@ -426,7 +444,7 @@ def schedule_problem(
     )
 
 
-SCHEDULERS = (StepLR, MultiStepLR, ExponentialLR, CosineAnnealing, OneCycle, ReduceLROnPlateau)
+SCHEDULERS = members(SchedulerSection)
 if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
     Scheduler: TypeAlias = SchedulerSection
 else:
@@ -440,7 +458,7 @@ class SourceSection(Strict):
     when ``lazy``, listed and decoded batch by batch by specc's DataLoader.
 
     ``scale_divisor`` brings raw values to [0, 1] (255 for 8-bit pixels; 1: as they are).
-    ``train_py_note`` says why the standalone train.py has no reader for it, if it has none.
+    ``train_py_note`` says why the standalone train.py has no reader for it (None: it has one).
     """
 
     lazy: ClassVar[bool] = False
@@ -526,6 +544,7 @@ class TorchvisionSource(SourceSection):
     download: bool = False
 
     scale_divisor = 255
+    train_py_note = "it is read through torchvision's datasets; train it with specc train"
 
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "webp")
@@ -550,17 +569,17 @@ class ImageFolderSource(SourceSection):
     scale_divisor = 255
 
 
-SOURCES = (
-    InlineSource,
-    CSVSource,
-    SklearnSource,
-    MNISTSource,
-    NPZSource,
-    TorchvisionSource,
-    ImageFolderSource,
-)
-if TYPE_CHECKING:  # the members share few fields, and readers pick them by ``type`` name
-    Source: TypeAlias = Any  # (as the union, every unnarrowed read in train_source.py errs)
+SOURCES = members(SourceSection)
+if TYPE_CHECKING:  # the members share few fields: mypy sees the union (tests check it is SOURCES)
+    Source: TypeAlias = (
+        InlineSource
+        | CSVSource
+        | SklearnSource
+        | MNISTSource
+        | NPZSource
+        | TorchvisionSource
+        | ImageFolderSource
+    )
 else:
     Source = tagged(*SOURCES)
 
@@ -574,12 +593,15 @@ class PreprocessStep(Strict):
     module and name) built with :meth:`estimator_kwargs`, by specc and by train.py alike.
 
     Without ``columns``, an ``encoder`` takes every column that is not numeric, any other
-    step every numeric one. ``numeric``: the step needs numbers in its columns.
+    step every numeric one. ``numeric``: the step needs numbers in its columns. ``folds``:
+    how the exporter folds the fitted step into the graph (specc.export.fold): ``affine``
+    (``x * a + b`` per column), ``impute`` (NaN -> the fitted value), None: it cannot.
     """
 
     sklearn_class: ClassVar[str]
     encoder: ClassVar[bool] = False
     numeric: ClassVar[bool] = False
+    folds: ClassVar[Literal["affine", "impute"] | None] = None
 
     @property
     def needs_numbers(self) -> bool:
@@ -604,6 +626,7 @@ class SimpleImputer(PreprocessStep):
     fill_value: Number | str | None = None
     columns: Columns = None
     sklearn_class = "sklearn.impute.SimpleImputer"
+    folds = "impute"
 
     @property
     def needs_numbers(self) -> bool:
@@ -664,6 +687,7 @@ class StandardScaler(PreprocessStep):
     with_std: bool = True
     sklearn_class = "sklearn.preprocessing.StandardScaler"
     numeric = True
+    folds = "affine"
 
     def estimator_kwargs(self) -> dict[str, Any]:
         return {k: False for k in ("with_mean", "with_std") if not getattr(self, k)}
@@ -678,6 +702,7 @@ class MinMaxScaler(PreprocessStep):
     feature_range: tuple[Number, Number] = (0.0, 1.0)
     sklearn_class = "sklearn.preprocessing.MinMaxScaler"
     numeric = True
+    folds = "affine"
 
     def estimator_kwargs(self) -> dict[str, Any]:
         low, high = self.feature_range
@@ -687,7 +712,7 @@ class MinMaxScaler(PreprocessStep):
         return {"scale": est.scale_, "min": est.min_}
 
 
-PREPROCESS = (SimpleImputer, OneHotEncoder, OrdinalEncoder, StandardScaler, MinMaxScaler)
+PREPROCESS = members(PreprocessStep)
 if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
     Preprocess: TypeAlias = PreprocessStep
 else:
@@ -696,37 +721,109 @@ else:
 # --- transforms and augmentations ---------------------------------------------------------
 
 
+def height_width(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """(H, W) of a ``size`` argument: one number means a square."""
+    return (size, size) if isinstance(size, int) else (size[0], size[1])
+
+
 class TransformStep(Strict):
     """A ``data.transforms`` step: stateless (applied once to every split, replayed at
     predict time) or, when ``augments``, a random change of training batches (B, C, H, W).
 
     ``crops``: the augmentation's ``size`` must equal the image size (validation images
     are not cropped). ``unit_pixels``: it needs pixels in [0, 1], before ``normalize``,
-    which only the image_folder source gives.
+    which only the image_folder source gives. ``spatial``: a stateless step on the last
+    two dimensions, so the samples must be images. ``decoded``: the image_folder source
+    applies it while decoding each file. ``folds``: ``affine`` when the exporter can fold
+    it into the graph as ``x * a + b`` per column (see specc.export.fold).
     """
 
     augments: ClassVar[bool] = False
     crops: ClassVar[bool] = False
     unit_pixels: ClassVar[bool] = False
+    spatial: ClassVar[bool] = False
+    decoded: ClassVar[bool] = False
+    folds: ClassVar[Literal["affine"] | None] = None
     if TYPE_CHECKING:  # each member declares its own ``Literal`` type field
         type: str
 
+    def output_shape(self, shape: list[int]) -> list[int]:
+        """The per-sample shape after this stateless step, from ``shape`` before it.
+
+        Raises:
+            ValueError: the step's arguments cannot apply (see :meth:`shape_problems`).
+        """
+        return list(shape)
+
+    def shape_problems(self, shape: list[int]) -> list[tuple[str | None, str]]:
+        """``(field, message)`` for each reason the step cannot apply to samples of
+        ``shape`` (field None: the step as a whole)."""
+        if self.spatial and len(shape) < 2:
+            return [(None, f"{self.type} needs images, but the samples have shape {shape}")]
+        return []
+
 
 class Normalize(TransformStep):
+    """``(x - mean[c]) / std[c]`` over the channel of an image, the feature of a table."""
+
     type: Literal["normalize"]
     mean: list[Number] = Field(min_length=1)
     std: list[PositiveFloat] = Field(min_length=1)
+    folds = "affine"
+
+    def shape_problems(self, shape: list[int]) -> list[tuple[str | None, str]]:
+        channels = shape[0] if shape else 1
+        return [
+            (
+                key,
+                f"normalize has {len(values)} {key} values but the samples have "
+                f"{channels} channels (shape {shape})",
+            )
+            for key, values in (("mean", self.mean), ("std", self.std))
+            if len(values) not in (1, channels)
+        ]
 
 
 class Pad(TransformStep):
+    """Constant padding of the last two dimensions, as torchvision: one number pads all
+    sides, two pad left/right and top/bottom, four pad left, top, right, bottom."""
+
     type: Literal["pad"]
     padding: NonNegInt | list[NonNegInt]
     value: Number = 0.0
+    spatial = True
+
+    def sides(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom)."""
+        p = [self.padding] if isinstance(self.padding, int) else list(self.padding)
+        if len(p) not in (1, 2, 4):
+            raise ValueError(f"pad takes 1, 2 or 4 numbers, not {len(p)}")
+        return (p[0], p[0], p[0], p[0]) if len(p) == 1 else (p[0], p[1], p[-2], p[-1])
+
+    def output_shape(self, shape: list[int]) -> list[int]:
+        left, top, right, bottom = self.sides()
+        return [*shape[:-2], shape[-2] + top + bottom, shape[-1] + left + right]
+
+    def shape_problems(self, shape: list[int]) -> list[tuple[str | None, str]]:
+        problems = super().shape_problems(shape)
+        counts = (1, 2, 4)
+        if not problems and not isinstance(self.padding, int) and len(self.padding) not in counts:
+            message = "pad takes 1, 2 or 4 numbers (all sides; left/right and top/bottom; "
+            problems.append(("padding", message + "left, top, right, bottom)"))
+        return problems
 
 
 class Resize(TransformStep):
+    """Bilinear resize of the last two dimensions (no antialiasing, as
+    ``torch.nn.functional.interpolate``); one size means a square."""
+
     type: Literal["resize"]
     size: PosInt | tuple[PosInt, PosInt]
+    spatial = True
+    decoded = True
+
+    def output_shape(self, shape: list[int]) -> list[int]:
+        return [*shape[:-2], *height_width(self.size)]
 
 
 class RandomCrop(TransformStep):
@@ -786,29 +883,11 @@ class ColorJitter(TransformStep):
     unit_pixels = True
 
 
-TRANSFORMS = (
-    Normalize,
-    Pad,
-    Resize,
-    RandomCrop,
-    RandomHorizontalFlip,
-    RandomResizedCrop,
-    RandomRotation,
-    ColorJitter,
-)
+TRANSFORMS = members(TransformStep)
 if TYPE_CHECKING:  # pydantic reads the tagged union of the members; mypy, their base
     Transform: TypeAlias = TransformStep
 else:
     Transform = tagged(*TRANSFORMS)
-
-
-def type_name(member: type[BaseModel]) -> str:
-    """The ``type`` a family member is written as (``csv``, ``random_crop``)."""
-    return typing.get_args(member.model_fields["type"].annotation)[0]
-
-
-#: the transforms that augment training batches (run by specc.data.augment)
-AUGMENTATIONS = tuple(type_name(t) for t in TRANSFORMS if t.augments)
 
 
 class Split(Strict):
@@ -831,17 +910,22 @@ class DataSpec(Strict):
 # --- train and export ---------------------------------------------------------------------
 
 
+Metric = Literal["accuracy", "precision", "recall", "f1", "mse", "mae", "r2"]
+
+
 @dataclass(frozen=True)
 class MetricInfo:
-    """An epoch metric: the targets it scores and whether lower or higher is better."""
+    """An epoch metric: the targets it scores, whether lower or higher is better, and
+    whether the standalone train.py computes it too (and so may monitor it)."""
 
     task: Literal["classification", "regression"]
     better: Literal["min", "max"]
+    in_train_py: bool = False
 
 
-#: the metrics ``train.metrics`` may name (computed in specc.train.metrics)
-METRICS = {
-    "accuracy": MetricInfo("classification", "max"),
+#: the metrics ``train.metrics`` may name (scored in specc.train.metrics)
+METRICS: dict[Metric, MetricInfo] = {
+    "accuracy": MetricInfo("classification", "max", in_train_py=True),
     "precision": MetricInfo("classification", "max"),
     "recall": MetricInfo("classification", "max"),
     "f1": MetricInfo("classification", "max"),
@@ -849,10 +933,6 @@ METRICS = {
     "mae": MetricInfo("regression", "min"),
     "r2": MetricInfo("regression", "max"),
 }
-if TYPE_CHECKING:  # the Literal is built from METRICS at runtime; mypy sees a name
-    Metric: TypeAlias = str
-else:
-    Metric = Literal[tuple(METRICS)]
 
 
 class EarlyStopping(Strict):

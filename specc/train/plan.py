@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from specc.errors import SpecError, SpecErrors, did_you_mean
-from specc.spec.sections import METRICS
+from specc.spec.sections import METRICS, ReduceLROnPlateau
 from specc.train.metrics import CLASSIFICATION, REGRESSION
 
 if TYPE_CHECKING:
@@ -135,9 +135,7 @@ def make_plan(spec: Spec, task: str, has_val: bool) -> Plan:
     if stop:
         stop_monitor = pick(stop, ("train", "early_stopping"))
         stop_mode = stop.mode if "mode" in stop.model_fields_set else infer_mode(stop_monitor)
-    plateau = (
-        spec.scheduler if spec.scheduler and spec.scheduler.type == "reduce_lr_on_plateau" else None
-    )
+    plateau = spec.scheduler if isinstance(spec.scheduler, ReduceLROnPlateau) else None
     plateau_monitor = pick(plateau, ("scheduler",)) if plateau else None
     if errors:
         raise SpecErrors(errors, spec.source)
