@@ -260,7 +260,7 @@ class Distributed:
             yield x[lo:hi], y[lo:hi]
 
     def take_shares(self, loaded):
-        """``(x, y)`` of each :class:`specc.data.loader.Loaded` share a DataLoader made (already
+        """``(x, y)`` of each :class:`specc.data.loader.ShareBatch` a DataLoader made (already
         this rank's share of its global batch; the loss is told the global batch first)."""
         for item in loaded:
             if self.enabled:
