@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -26,9 +27,7 @@ class Linear(Layer):
         n_in, n_out = shape[-1], self.out_features
         weights = n_in * n_out
         params = weights + (n_out if self.bias else 0)
-        rows = 1
-        for dim in shape[:-1]:
-            rows *= dim
+        rows = math.prod(shape[:-1])
         bias_text = f" + {n_out}" if self.bias else ""
         return Inferred(
             shape=(*shape[:-1], n_out),

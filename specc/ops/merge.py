@@ -7,13 +7,13 @@ torch, under one safety rule: the result has the shape of one of the inputs (:fu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from pydantic import StrictInt
 
 from specc.ops.base import Inferred, Layer, Shape, ShapeError, SourceLines
-from specc.ops.norm import numel
 
 
 def _merged_dtype(dtypes: Sequence[str]) -> str:
@@ -73,7 +73,7 @@ class _Arithmetic(Layer):
         out = broadcast([tuple(shape) for shape in shapes], self.kind)
         return Inferred(
             shape=out,
-            macs=numel(out) * (len(shapes) - 1),
+            macs=math.prod(out) * (len(shapes) - 1),
             explain=[f"{self.kind}: {_shapes_text(shapes)} -> {list(out)}"],
             dtype=self._dtype(dtypes),
         )
@@ -150,7 +150,7 @@ class Matmul(Layer):
         out = (*lead, a[-2], b[-1])
         return Inferred(
             shape=out,
-            macs=numel(out) * a[-1],
+            macs=math.prod(out) * a[-1],
             explain=[f"matmul: {list(a)} @ {list(b)} -> {list(out)}"],
         )
 

@@ -7,6 +7,7 @@ shift count as parameters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal
 
@@ -25,14 +26,6 @@ from specc.ops.base import (
 )
 
 Momentum = Annotated[Number, Field(ge=0, le=1)]
-
-
-def numel(shape: Sequence[int]) -> int:
-    """Number of elements of a per-sample shape."""
-    total = 1
-    for dim in shape:
-        total *= dim
-    return total
 
 
 class _BatchNormNd(Layer):
@@ -67,7 +60,7 @@ class _BatchNormNd(Layer):
             shape=tuple(shape),
             args={"num_features": channels},
             params=params,
-            macs=numel(shape),
+            macs=math.prod(shape),
             explain=explain,
         )
 
@@ -146,7 +139,7 @@ class LayerNorm(Layer):
         if len(shape) == 0:
             raise ShapeError("layernorm needs at least a 1-D input per sample")
         normalized = self._normalized(shape)
-        size = numel(normalized)
+        size = math.prod(normalized)
         per = (2 if self.bias else 1) if self.elementwise_affine else 0
         explain = [f"layernorm: normalized_shape = {list(normalized)} (trailing dimensions)"]
         if per == 2:
@@ -157,7 +150,7 @@ class LayerNorm(Layer):
             shape=tuple(shape),
             args={"normalized_shape": list(normalized)},
             params=per * size,
-            macs=numel(shape),
+            macs=math.prod(shape),
             explain=explain,
         )
 
@@ -203,7 +196,7 @@ class GroupNorm(Layer):
             shape=tuple(shape),
             args={"num_channels": channels},
             params=params,
-            macs=numel(shape),
+            macs=math.prod(shape),
             explain=explain,
         )
 
@@ -224,7 +217,7 @@ class _InstanceNormNd(_BatchNormNd):
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         inferred = super().infer(shapes, dtypes)
-        if numel(shapes[0][1:]) == 1:
+        if math.prod(shapes[0][1:]) == 1:
             raise ShapeError(
                 f"{self.kind} over {list(shapes[0])} normalizes each channel over a single "
                 "value, which makes it 0; it needs more than one position per channel"

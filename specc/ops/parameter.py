@@ -7,13 +7,13 @@ Its input is read only for the batch size: by default the previous layer, or ``i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from specc.ops.base import Inferred, Layer, PosInt, PositiveFloat, Shape, SourceLines, fmt_int
-from specc.ops.norm import numel
 
 #: ViT's position-embedding std, the default for ``normal`` and ``trunc_normal``
 DEFAULT_STD = 0.02
@@ -39,7 +39,7 @@ class Parameter(Layer):
         return std
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
-        count = numel(self.shape)
+        count = math.prod(self.shape)
         return Inferred(
             shape=tuple(self.shape),
             params=count,

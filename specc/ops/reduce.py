@@ -6,6 +6,7 @@ samples). Shapes: ``[C, H, W] -> [C]`` with ``dim: [2, 3]``; ``[C, 1, 1]`` with 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -13,7 +14,6 @@ from pydantic import StrictInt
 
 from specc.ops.base import Inferred, Layer, Shape, SourceLines
 from specc.ops.dims import axes
-from specc.ops.norm import numel
 
 
 class _Reduction(Layer):
@@ -29,7 +29,7 @@ class _Reduction(Layer):
             out = tuple(size for i, size in enumerate(shape) if i not in found)
         return Inferred(
             shape=out,
-            macs=numel(shape),
+            macs=math.prod(shape),
             dtype=self._dtype(dtypes[0]),
             explain=[f"{self.kind}: {list(shape)} -> {list(out)}"],
         )

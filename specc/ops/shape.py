@@ -6,6 +6,7 @@ batch dimension (see :mod:`specc.ops.dims`); the batch dimension stays where it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
@@ -13,7 +14,6 @@ from pydantic import Field, StrictInt
 
 from specc.ops.base import Inferred, Layer, Shape, ShapeError, SourceLines
 from specc.ops.dims import axes, axis
-from specc.ops.norm import numel
 
 #: a reshape size: positive, or -1 for 'whatever is left'
 SizeOrInfer = Annotated[StrictInt, Field(ge=-1)]
@@ -103,12 +103,12 @@ class Reshape(_ShapeOp):
 
     def infer(self, shapes: Sequence[Shape], dtypes: Sequence[str]) -> Inferred:
         (shape,) = shapes
-        total, wanted = numel(shape), list(self.shape)
+        total, wanted = math.prod(shape), list(self.shape)
         if 0 in wanted:
             raise ShapeError(f"reshape shape {wanted} has a 0: sizes are positive, or one -1")
         if wanted.count(-1) > 1:
             raise ShapeError(f"reshape shape {wanted} has more than one -1")
-        known = numel([d for d in wanted if d != -1])
+        known = math.prod([d for d in wanted if d != -1])
         if -1 in wanted:
             if total % known:
                 raise ShapeError(
