@@ -139,6 +139,7 @@ class ImageSplit:
         return part
 
     def _subset(self, rows: slice) -> ImageSplit:
+        """A new split of the files at ``rows`` (no loader shared with this one)."""
         index = np.arange(len(self))[rows]
         split = ImageSplit(
             self.listing.keep(index), self.y.numpy()[index], self.recipe, self.steps, self.skip
