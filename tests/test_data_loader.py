@@ -174,3 +174,96 @@ def test_resume_with_workers_is_exact(runs):
     resumed = train(resume=folder / "cut", overrides=["train.epochs=3"], quiet=True)
     assert resumed.summary["epochs_run"] == 3
     assert_same_weights(weights(folder / "cut"), weights(whole))
+
+
+# --- persistent workers: each loader starts its workers once per run ---------------------------
+
+IMAGE_SPEC = """\
+version: 1
+name: persistent_workers
+seed: 3
+model:
+  input: {shape: [1, 8, 8]}
+  layers: [flatten, {type: linear, out_features: 2}]
+loss: cross_entropy
+optimizer: {type: sgd, lr: 0.1}
+data:
+  source: {type: image_folder, path: pics}
+  split: {val: 0.25, stratify: true}
+  batch_size: 4
+  num_workers: 2
+train: {epochs: 3, device: cpu}
+"""
+
+
+def _write_image_folder(root: Path, per_class: int = 8) -> None:
+    """Two class folders of small grey PNGs (class 1 brighter)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("dark", "light")):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 100, (8, 8), dtype=np.uint8) + 120 * label
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
+
+
+def _children() -> set[int]:
+    """The PIDs of this process's live child processes (DataLoader workers among them)."""
+    import multiprocessing
+
+    return {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+
+
+def test_an_image_split_keeps_its_evaluation_workers_from_pass_to_pass(tmp_path):
+    _write_image_folder(tmp_path / "pics")
+    (tmp_path / "spec.yaml").write_text(IMAGE_SPEC)
+    from specc.data import prepare_data
+
+    val = prepare_data(load_spec(tmp_path / "spec.yaml")).val
+    assert val is not None and len(val) == 4
+    val.workers = 2
+    before = _children()
+    passes, workers = [], []
+    for _ in range(3):
+        passes.append([(x.clone(), y.clone()) for x, y in val.chunks(2, torch.device("cpu"))])
+        workers.append(_children() - before)
+    assert len(workers[0]) == 2  # two chunks of 2 files: 2 workers, alive after the pass
+    assert workers[1] == workers[0] and workers[2] == workers[0]  # the same processes
+    for again in passes[1:]:  # and the same batches, in order
+        for (xa, ya), (xb, yb) in zip(passes[0], again, strict=True):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    val.close()
+    assert not (_children() & workers[0])  # closed: the workers have exited
+
+
+class _ChildWatch:
+    """An epoch callback: the child processes alive at the end of each epoch (after its
+    validation pass), less those alive before the run."""
+
+    def __init__(self) -> None:
+        self.before: set[int] = set()
+        self.per_epoch: list[set[int]] = []
+
+    def attach(self, run_dir) -> None:
+        self.before = _children()
+
+    def epoch(self, row) -> None:
+        self.per_epoch.append(_children() - self.before)
+
+
+def test_a_three_epoch_image_run_starts_one_set_of_workers(tmp_path):
+    """2 training workers and 1 validation worker (one chunk), started once: every epoch
+    ends with the same 3 processes, and none is left when the run returns."""
+    _write_image_folder(tmp_path / "pics")
+    (tmp_path / "spec.yaml").write_text(IMAGE_SPEC)
+    watch = _ChildWatch()
+    result = train(
+        load_spec(tmp_path / "spec.yaml"), out_dir=tmp_path / "run", quiet=True, callbacks=[watch]
+    )
+    assert result.summary["epochs_run"] == 3
+    first, *later = watch.per_epoch
+    assert len(first) == 3
+    assert later == [first, first]
+    assert not (_children() & first)

@@ -135,7 +135,7 @@ def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder
 
-    from specc.data.preprocess import make_estimator, plain
+    from specc.data.preprocess import make_estimator, to_json_value
     from specc.data.replay import apply_steps
     from specc.spec.sections import Preprocess
 
@@ -178,7 +178,7 @@ def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
         fit_on = train[cols].to_numpy(float) if numeric else train[cols].astype(object).to_numpy()
         test_on = new[cols].to_numpy(float) if numeric else new[cols].astype(object).to_numpy()
         est = make.fit(fit_on)
-        state = {k: plain(v) for k, v in spec_step.fitted_state(est).items()}
+        state = {k: to_json_value(v) for k, v in spec_step.fitted_state(est).items()}
         step = {
             "type": kind,
             "columns": cols,
@@ -188,4 +188,4 @@ def test_replay_matches_fitted_sklearn_transformers_on_new_rows():
         got = apply_steps([step], new[cols].copy()).to_numpy(dtype=float)
         want = est.transform(test_on).astype(float)
         assert np.allclose(got, want, equal_nan=True), (kind, got, want)
-    assert plain(np.float64("nan")) is None
+    assert to_json_value(np.float64("nan")) is None

@@ -16,16 +16,24 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from specc.data.checks import check_agreement, transform_problems
 from specc.data.images import Listing, Recipe, inspect, list_folder
+from specc.data.pipeline import PreparedData, data_section, to_json_dict
 from specc.data.problems import listing, raise_all, raise_io, raise_located, where
 from specc.data.sources import RawData
 from specc.data.split import split_indices
 from specc.data.targets import encode_target, infer_task
 from specc.data.transforms import transformed_shape
+from specc.spec.sections import ImageFolderSource
+
+if TYPE_CHECKING:
+    from specc.data.image_split import ImageSplit
+    from specc.data.targets import Target
+    from specc.spec.schema import Spec
 
 __all__ = ["decode_size", "prepare_images", "recipe_of"]
 
@@ -36,19 +44,28 @@ PARALLEL_FROM = 20_000  # files: from this many, checked in worker processes
 PROCESSES = 4
 
 
-def decode_size(spec) -> tuple[int, int]:
+def _image_source(spec: Spec) -> ImageFolderSource:
+    """``data.source``, which the callers here were chosen for: an image_folder source."""
+    source = data_section(spec).source
+    if not isinstance(source, ImageFolderSource):
+        raise TypeError(f"an image_folder source is needed, not {type(source).__name__}")
+    return source
+
+
+def decode_size(spec: Spec) -> tuple[int, int]:
     """(H, W) of decoded images: the size a ``decoded`` step (``resize``) gives, else the
     model input's size less what the ``pad`` steps add (so that padding gives the input size)."""
-    for step in spec.data.transforms:
+    transforms = data_section(spec).transforms
+    for step in transforms:
         if step.decoded:
             height, width = step.output_shape([0, 0])
             return height, width
     shape = list(spec.model.input.shape)
-    grown = transformed_shape([t.model_dump() for t in spec.data.transforms if t.spatial], [0, 0])
+    grown = transformed_shape([t.model_dump() for t in transforms if t.spatial], [0, 0])
     return shape[-2] - grown[-2], shape[-1] - grown[-1]
 
 
-def recipe_of(spec) -> Recipe:
+def recipe_of(spec: Spec) -> Recipe:
     """How this spec's images are decoded (the model's channels, :func:`decode_size`)."""
     shape = list(spec.model.input.shape)
     if len(shape) != 3 or shape[0] not in (1, 3):
@@ -68,21 +85,22 @@ def recipe_of(spec) -> Recipe:
             f"size {list(size)} for model.input.shape {shape}",
             code="E508",
         )
-    fit = "exact" if any(t.decoded for t in spec.data.transforms) else "cover"
+    fit = "exact" if any(t.decoded for t in data_section(spec).transforms) else "cover"
     return Recipe("L" if shape[0] == 1 else "RGB", size, fit)
 
 
-def _folder(spec, spec_dir: Path, key: str) -> Path:
-    folder = spec_dir / getattr(spec.data.source, key)
+def _folder(spec: Spec, spec_dir: Path, key: str) -> Path:
+    folder = spec_dir / getattr(_image_source(spec), key)
     if not folder.is_dir():
         raise_io(f"image folder not found: {folder} ({where(spec, (*SOURCE, key))})")
     return folder
 
 
-def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listing:
+def _listed(spec: Spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listing:
     """The files under ``data.source.<key>``; located errors for a bad folder layout."""
     folder = _folder(spec, spec_dir, key)
-    found = list_folder(folder, spec.data.source.extensions, classes)
+    extensions = _image_source(spec).extensions
+    found = list_folder(folder, extensions, classes)
     at = (*SOURCE, key)
     if not found.classes:
         raise_located(
@@ -93,7 +111,7 @@ def _listed(spec, spec_dir: Path, key: str, classes: list[str] | None) -> Listin
             code="E504",
         )
     if found.empty:
-        exts = ", ".join(spec.data.source.extensions)
+        exts = ", ".join(extensions)
         raise_located(
             spec,
             at,
@@ -140,7 +158,7 @@ def _inspect_all(paths: list[str]) -> list[tuple[str | None, int]]:
         return pool.map(inspect, paths, chunksize=2000)
 
 
-def _checked(spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
+def _checked(spec: Spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
     """The listing without bad files (or a one-line error naming them), the skipped count and
     the kept files' sizes."""
     paths = [found.path(i) for i in range(len(found))]
@@ -150,7 +168,7 @@ def _checked(spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
     bad = [i for i, r in enumerate(reasons) if r is not None]
     if not bad:
         return found, 0, sizes
-    if spec.data.source.on_bad_file == "error":
+    if _image_source(spec).on_bad_file == "error":
         named = "; ".join(f"{paths[i]}: {reasons[i]}" for i in bad[:SHOWN])
         more = f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
         raise_io(
@@ -172,11 +190,12 @@ def _checked(spec, found: Listing, key: str) -> tuple[Listing, int, np.ndarray]:
     return kept, len(bad), sizes[keep]
 
 
-def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
+def _parts(spec: Spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
     """The listing of each split's files, checked; the count of skipped files; the digest."""
-    source, split = spec.data.source, spec.data.split
+    source, split = _image_source(spec), data_section(spec).split
     main, skipped, sizes = _checked(spec, _listed(spec, spec_dir, "path", None), "path")
-    given, given_sizes = {}, {}
+    given: dict[str, Listing] = {}
+    given_sizes: dict[str, np.ndarray] = {}
     for name, key in (("val", "val_path"), ("test", "test_path")):
         if getattr(source, key) is None:
             continue
@@ -197,7 +216,7 @@ def _parts(spec, spec_dir: Path) -> tuple[dict[str, Listing], int, str]:
     return parts | given, skipped, _digest(parts | given, all_sizes | given_sizes)
 
 
-def _target(spec, parts: dict[str, Listing]):
+def _target(spec: Spec, parts: dict[str, Listing]) -> Target:
     labels = np.concatenate([parts[n].labels for n in ("train", "val", "test") if n in parts])
     classes = parts["train"].classes
     raw = RawData(
@@ -227,23 +246,23 @@ def _digest(parts: dict[str, Listing], sizes: dict[str, np.ndarray]) -> str:
     for name in ("train", "val", "test"):
         if name in parts:
             part = parts[name]
-            for chunk in (name.encode(), b"\0".join(part.paths.tolist()), sizes[name], part.labels):
-                digest.update(chunk)
+            digest.update(name.encode())
+            digest.update(b"\0".join(part.paths.tolist()))
+            digest.update(sizes[name].data)  # the arrays' bytes (C-contiguous: fancy-indexed)
+            digest.update(part.labels.data)
     return digest.hexdigest()
 
 
-def prepare_images(spec, spec_dir: Path):
+def prepare_images(spec: Spec, spec_dir: Path) -> PreparedData:
     """:class:`~specc.data.pipeline.PreparedData` whose splits are lazy
     :class:`~specc.data.image_split.ImageSplit` s of uint8 images (N, C, H, W) on disk."""
-    from specc.data.image_split import ImageSplit
-    from specc.data.pipeline import PreparedData, plain_dict
-
+    data, source = data_section(spec), _image_source(spec)
     recipe = recipe_of(spec)
     raise_all(spec, transform_problems(spec, recipe.shape))  # e.g. normalize's channel count
     parts, skipped, digest = _parts(spec, spec_dir)
     target = _target(spec, parts)
     sample = transformed_shape(
-        [t.model_dump() for t in spec.data.transforms if not t.decoded], recipe.shape
+        [t.model_dump() for t in data.transforms if not t.decoded], recipe.shape
     )
     raise_all(
         spec,
@@ -251,35 +270,9 @@ def prepare_images(spec, spec_dir: Path):
             spec, sample, target, described=f"the images are decoded to {recipe.shape}"
         ),
     )
-    steps = [plain_dict(t.model_dump()) for t in spec.data.transforms if not t.decoded]
-    state = {
-        "version": 1,
-        "kind": "array",
-        "scale": 1 / spec.data.source.scale_divisor,
-        "features": None,
-        "steps": [],
-        "columns": None,
-        "sample_shape": recipe.shape,
-        "transforms": steps,
-        "image": recipe.to_state(),
-        "input_shape": list(spec.model.input.shape),
-        "input_dtype": spec.model.input.dtype,
-        "task": target.task,
-        "num_classes": target.num_classes,
-        "class_labels": target.class_labels,
-    }
-    offset, splits = 0, {}
-    for name in ("train", "val", "test"):
-        if name in parts:
-            n = len(parts[name])
-            splits[name] = ImageSplit(
-                parts[name],
-                target.y[offset : offset + n],
-                recipe,
-                steps,
-                skip=spec.data.source.on_bad_file == "skip",
-            )
-            offset += n
+    steps = [to_json_dict(t.model_dump()) for t in data.transforms if not t.decoded]
+    state = _preprocessing_state(spec, recipe, steps, target)
+    splits = _image_splits(parts, target, recipe, steps, skip=source.on_bad_file == "skip")
     notes = {"images": {name: len(parts[name]) for name in parts}, "skipped_files": skipped}
     return PreparedData(
         splits["train"],
@@ -293,3 +286,42 @@ def prepare_images(spec, spec_dir: Path):
         digest,
         notes,
     )
+
+
+def _preprocessing_state(spec: Spec, recipe: Recipe, steps: list[dict], target: Target) -> dict:
+    """``PreparedData.preprocessing`` of image files: how ``specc predict`` decodes a file
+    and replays ``steps`` (the transforms less ``resize``)."""
+    return {
+        "version": 1,
+        "kind": "array",
+        "scale": 1 / _image_source(spec).scale_divisor,
+        "features": None,
+        "steps": [],
+        "columns": None,
+        "sample_shape": recipe.shape,
+        "transforms": steps,
+        "image": recipe.to_state(),
+        "input_shape": list(spec.model.input.shape),
+        "input_dtype": spec.model.input.dtype,
+        "task": target.task,
+        "num_classes": target.num_classes,
+        "class_labels": target.class_labels,
+    }
+
+
+def _image_splits(
+    parts: dict[str, Listing], target: Target, recipe: Recipe, steps: list[dict], *, skip: bool
+) -> dict[str, ImageSplit]:
+    """Each split's files with its rows of ``target.y`` (the splits' rows in train, val,
+    test order)."""
+    from specc.data.image_split import ImageSplit
+
+    splits: dict[str, ImageSplit] = {}
+    offset = 0
+    for name in ("train", "val", "test"):
+        if name in parts:
+            n = len(parts[name])
+            y = target.y[offset : offset + n]
+            splits[name] = ImageSplit(parts[name], y, recipe, steps, skip=skip)
+            offset += n
+    return splits

@@ -12,7 +12,9 @@ the batches in flight.
   batch), then the stateless ``pad`` / ``normalize`` steps in the order written.
 - Validation and test (:meth:`ImageSplit.chunks`): the files in order, pixels / 255, the
   stateless steps; no augmentation. ``specc predict`` does the same with numpy
-  (:func:`specc.data.replay.apply_preprocessing`).
+  (:func:`specc.data.replay.apply_preprocessing`). The split keeps its evaluation
+  DataLoader, and so its workers, from one pass (epoch) to the next until
+  :meth:`ImageSplit.close`.
 
 A file that passed the check before training but still fails to decode stops the run with its
 path (``on_bad_file: error``), or is fed as a black image and counted in ``summary.json``
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from specc.data.images import Listing, Recipe, decode
-from specc.data.loader import Loaded, Share
+from specc.data.loader import Share, ShareBatch, make_ordered_loader
 from specc.data.transforms import stateless_steps
 from specc.spec.sections import Normalize, Pad
 
@@ -48,7 +50,7 @@ class ImageDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(decode(self.listing.path(index), self.recipe)), self.y[index]
 
-    def __getitems__(self, share: Share) -> Loaded:
+    def __getitems__(self, share: Share) -> ShareBatch:
         """Decode the share's files (what DataLoader calls for a batch)."""
         mine = share.rows[share.lo : share.hi]
         x = np.zeros((len(mine), *self.recipe.shape), dtype=np.uint8)
@@ -60,7 +62,7 @@ class ImageDataset(torch.utils.data.Dataset):
             except Exception as exc:  # any decoder failure: reported with the path
                 bad.append(f"{path}: {exc}")
         whole = share.lo == 0 and share.hi == share.rows.shape[0]
-        return Loaded(
+        return ShareBatch(
             torch.from_numpy(x),
             self.y.index_select(0, mine),
             None if whole else self.y.index_select(0, share.rows),
@@ -125,12 +127,24 @@ class ImageSplit:
         self.listing, self.recipe, self.steps, self.skip = listing, recipe, steps, skip
         self.y = torch.from_numpy(np.ascontiguousarray(y))
         self.workers, self.failures = 0, 0
+        self._loaders: dict[tuple[int, int], torch.utils.data.DataLoader] = {}
+        self._parts: dict[tuple[int, int, int], ImageSplit] = {}
 
     def __len__(self) -> int:
         return len(self.listing)
 
     def part(self, rows: slice) -> ImageSplit:
-        """The files at ``rows`` (a slice) as a split of their own."""
+        """The files at ``rows`` (a slice) as a split of their own; the same part (and its
+        evaluation loader) for the same rows, epoch after epoch."""
+        key = rows.indices(len(self))
+        if key not in self._parts:
+            self._parts[key] = self._subset(rows)
+        part = self._parts[key]
+        part.workers = self.workers
+        return part
+
+    def _subset(self, rows: slice) -> ImageSplit:
+        """A new split of the files at ``rows`` (no loader shared with this one)."""
         index = np.arange(len(self))[rows]
         split = ImageSplit(
             self.listing.keep(index), self.y.numpy()[index], self.recipe, self.steps, self.skip
@@ -146,7 +160,7 @@ class ImageSplit:
         """The map-style dataset that DataLoader workers decode from."""
         return ImageDataset(self.listing, self.y, self.recipe)
 
-    def watch(self, loaded: Iterator[Loaded]) -> Iterator[Loaded]:
+    def watch(self, loaded: Iterator[ShareBatch]) -> Iterator[ShareBatch]:
         """Pass ``loaded`` on; a file that failed to decode stops the run or is counted."""
         from specc.errors import RunError
 
@@ -164,21 +178,20 @@ class ImageSplit:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The split in order, in chunks of ``size``: x (b, C, H, W) float on ``device``
         (/ 255 and the stateless steps), y (b, ...) on ``device``."""
-        rows = torch.arange(len(self))
-        shares: list[Any] = [  # each batch a Share (torch's stubs expect index lists)
-            Share(rows[s : s + size], 0, min(size, len(self) - s))
-            for s in range(0, len(self), size)
-        ]
-        loader = torch.utils.data.DataLoader(
-            self.dataset(),
-            batch_sampler=shares,
-            num_workers=min(self.workers, len(shares)),
-            collate_fn=_as_is,
-            generator=torch.Generator(),
-        )
+        key = (size, self.workers)
+        if key not in self._loaders:
+            self._loaders[key] = make_ordered_loader(
+                self.dataset(), len(self), size, num_workers=self.workers
+            )
         finish = finisher(self.steps)
-        for item in self.watch(iter(loader)):
+        for item in self.watch(iter(self._loaders[key])):
             yield finish(item.x.to(device)), item.y.to(device)
+
+    def close(self) -> None:
+        """Let the workers of this split's (and its parts') evaluation loaders exit."""
+        self._loaders.clear()
+        for part in self._parts.values():
+            part.close()
 
 
 class LazyImages:
@@ -192,12 +205,7 @@ class LazyImages:
         return 4
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        one = self.split.part(slice(int(index), int(index) + 1))
+        one = self.split._subset(slice(int(index), int(index) + 1))
         one.workers = 0  # one file: decode it here
         x, _ = next(one.chunks(1, torch.device("cpu")))
         return x[0]
-
-
-def _as_is(batch: Any) -> Any:
-    """The :class:`Loaded` share the dataset gave, as it is (no collating)."""
-    return batch

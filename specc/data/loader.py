@@ -14,43 +14,56 @@ in-memory path (:func:`specc.data.iter_batches`).
 - :func:`loaded_batches` moves each share to the device and augments it in the main process
   from the trainer's augmentation generator, as part of its global batch, so the random draws
   match the in-memory path sample for sample.
+- :func:`make_ordered_loader` is the evaluation side: a split's rows in order, whole chunks,
+  no augmentation (the validation and test passes of image files).
 
-The sampler state lives in the shuffle generator (checkpointed by the trainer), so a resumed
-run draws the same permutations.
+Every loader with workers keeps them for its whole life (``persistent_workers``): a run
+starts each loader's workers once, not once per epoch. The sampler state lives in the shuffle
+generator (checkpointed by the trainer), so a resumed run draws the same permutations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import NamedTuple
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
+from specc.data.batching import TensorSplit
 from specc.data.shares import share_bounds
+
+if TYPE_CHECKING:
+    from specc.data.image_split import ImageSplit
+    from specc.spec.schema import Spec
 
 __all__ = [
     "GlobalBatchSampler",
-    "Loaded",
     "Share",
+    "ShareBatch",
     "SplitDataset",
     "augment_share",
     "loaded_batches",
     "make_loader",
+    "make_ordered_loader",
     "resolve_workers",
 ]
+
+Augment = Callable[[torch.Tensor], torch.Tensor]  # x (B, ...) -> x (B, ...)
 
 IMAGE_WORKERS = 4  # the most workers image_folder takes by default
 
 
-def resolve_workers(spec) -> int:
-    """``data.num_workers``, or its default: 0 (in-memory data), or for the lazily decoded
-    image_folder source up to :data:`IMAGE_WORKERS` (at most the CPU count, less one)."""
+def resolve_workers(spec: Spec) -> int:
+    """``data.num_workers``, or its default: 0 (in-memory data, or no data section), or for
+    the lazily decoded image_folder source up to :data:`IMAGE_WORKERS` (at most the CPU
+    count, less one)."""
+    if spec.data is None:
+        return 0
     if spec.data.num_workers is not None:
         return spec.data.num_workers
     if not spec.data.source.lazy:
         return 0
-    import os
-
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(IMAGE_WORKERS, (cpus or 1) - 1))
 
@@ -64,17 +77,18 @@ class Share(NamedTuple):
     hi: int
 
 
-class Loaded(NamedTuple):
-    """A loaded share: x (hi-lo, ...), y (hi-lo, ...), ``batch_y`` the global batch's targets
-    (B, ...) or None when the share is the whole batch, the share's bounds, and ``bad``: the
-    files of an image share that failed to decode (``"path: reason"``)."""
+class ShareBatch(NamedTuple):
+    """The tensors of one :class:`Share`: x (hi-lo, ...), y (hi-lo, ...), ``batch_y`` the
+    global batch's targets (B, ...) or None when the share is the whole batch, the share's
+    bounds, and ``bad``: the files of an image share that failed to decode
+    (``"path: reason"``)."""
 
     x: torch.Tensor
     y: torch.Tensor
     batch_y: torch.Tensor | None
     lo: int
     hi: int
-    bad: tuple = ()
+    bad: tuple[str, ...] = ()
 
 
 class GlobalBatchSampler:
@@ -97,7 +111,6 @@ class GlobalBatchSampler:
         return -(-self.n // self.batch_size)
 
     def __iter__(self) -> Iterator[Share]:
-
         if self.generator is not None:
             order = torch.randperm(self.n, generator=self.generator)
         else:
@@ -110,7 +123,7 @@ class GlobalBatchSampler:
 class SplitDataset(torch.utils.data.Dataset):
     """A map-style view of a TensorSplit: x (N, ...) and y (N, ...) on the CPU."""
 
-    def __init__(self, split) -> None:
+    def __init__(self, split: TensorSplit) -> None:
         self.x, self.y = split.x, split.y
 
     def __len__(self) -> int:
@@ -119,11 +132,11 @@ class SplitDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x[index], self.y[index]
 
-    def __getitems__(self, share: Share) -> Loaded:
+    def __getitems__(self, share: Share) -> ShareBatch:
         """The share's rows by one gather each (what DataLoader calls for a batch)."""
         mine = share.rows[share.lo : share.hi]
         whole = share.lo == 0 and share.hi == share.rows.shape[0]
-        return Loaded(
+        return ShareBatch(
             self.x.index_select(0, mine),
             self.y.index_select(0, mine),
             None if whole else self.y.index_select(0, share.rows),
@@ -132,23 +145,44 @@ class SplitDataset(torch.utils.data.Dataset):
         )
 
 
-def _as_is(batch: Loaded) -> Loaded:
+def _as_is(batch: ShareBatch) -> ShareBatch:
     """The collate function: ``__getitems__`` already returns a batch."""
     return batch
 
 
+def _data_loader(
+    dataset: torch.utils.data.Dataset,
+    shares: Iterable[Share],
+    num_workers: int,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader whose every batch is ``dataset.__getitems__(share)`` for each share;
+    workers (when ``num_workers > 0``) persist from its first pass to its end."""
+    return torch.utils.data.DataLoader(
+        dataset,
+        # torch's annotations expect lists of indices and a collate of a list; a batch
+        # sampler may yield any object that the dataset's __getitems__ takes, as here.
+        batch_sampler=shares,  # type: ignore[arg-type]
+        num_workers=num_workers,
+        collate_fn=_as_is,  # type: ignore[arg-type]
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator(),  # workers' base seed: never drawn from the global RNG
+    )
+
+
 def make_loader(
-    split,
+    split: TensorSplit | ImageSplit,
     batch_size: int,
     *,
     num_workers: int,
-    generator=None,
+    generator: torch.Generator | None = None,
     world: int = 1,
     rank: int = 0,
     pin_memory: bool = False,
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader over ``split`` (CPU tensors, or an image split's files) with persistent
-    ``num_workers`` workers.
+    """The training DataLoader over ``split`` (CPU tensors, or an image split's files) with
+    persistent ``num_workers`` workers; each batch is a :class:`ShareBatch`.
 
     Args:
         generator: the shuffle generator (None: the stored order).
@@ -156,19 +190,22 @@ def make_loader(
         pin_memory: page-locked batches for faster copies to CUDA.
     """
     sampler = GlobalBatchSampler(len(split), batch_size, generator, world, rank)
-    dataset = split.dataset() if hasattr(split, "dataset") else SplitDataset(split)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=num_workers,
-        collate_fn=_as_is,
-        pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
-        generator=torch.Generator(),
-    )  # workers' base seed: never drawn from the global RNG
+    dataset = SplitDataset(split) if isinstance(split, TensorSplit) else split.dataset()
+    return _data_loader(dataset, sampler, num_workers, pin_memory)
 
 
-def augment_share(augment: Callable, x: torch.Tensor, batch: int, lo: int) -> torch.Tensor:
+def make_ordered_loader(
+    dataset: torch.utils.data.Dataset, n: int, size: int, *, num_workers: int
+) -> torch.utils.data.DataLoader:
+    """A DataLoader of ``dataset``'s rows ``0..n-1`` in order, in chunks of ``size`` rows
+    (each a whole :class:`ShareBatch`: x (b, ...), y (b, ...)), with persistent workers
+    (at most one per chunk): iterate it once per evaluation pass."""
+    rows = torch.arange(n)
+    shares = [Share(rows[s : s + size], 0, min(size, n - s)) for s in range(0, n, size)]
+    return _data_loader(dataset, shares, min(num_workers, len(shares)))
+
+
+def augment_share(augment: Augment, x: torch.Tensor, batch: int, lo: int) -> torch.Tensor:
     """``augment`` of the share x (b, ...) at rows ``[lo, lo+b)`` of a global batch of
     ``batch`` rows: the per-sample draws for the whole global batch are made (as every rank
     of the in-memory path makes them) and the share's rows kept."""
@@ -180,12 +217,12 @@ def augment_share(augment: Callable, x: torch.Tensor, batch: int, lo: int) -> to
 
 
 def loaded_batches(
-    loader, device: torch.device, augment: Callable | None = None
-) -> Iterator[Loaded]:
+    loader: Iterable[ShareBatch], device: torch.device, augment: Augment | None = None
+) -> Iterator[ShareBatch]:
     """One epoch of ``loader``'s shares on ``device``, x augmented when ``augment`` is given.
 
     Yields:
-        :class:`Loaded` with x (b, ...), y (b, ...) and batch_y (B, ...) or None on ``device``.
+        :class:`ShareBatch` with x (b, ...), y (b, ...) and batch_y (B, ...) or None on ``device``.
     """
     for item in loader:
         x = item.x.to(device, non_blocking=True)
@@ -194,4 +231,4 @@ def loaded_batches(
         if augment is not None:
             batch = y.shape[0] if batch_y is None else batch_y.shape[0]
             x = augment_share(augment, x, batch, item.lo)
-        yield Loaded(x, y, batch_y, item.lo, item.hi)
+        yield ShareBatch(x, y, batch_y, item.lo, item.hi)

@@ -10,19 +10,28 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from specc.data.batching import TensorSplit
 from specc.data.checks import check_agreement, transform_problems
-from specc.data.preprocess import finish, fit_preprocessing, plain
+from specc.data.preprocess import finish, fit_preprocessing, to_json_value
 from specc.data.problems import raise_all, raise_located
 from specc.data.sources import RawData, load_source
 from specc.data.split import split_indices
 from specc.data.targets import Target, encode_target, infer_task
 from specc.data.transforms import apply_transforms
 
-__all__ = ["PreparedData", "prepare_data"]
+if TYPE_CHECKING:
+    from specc.data.image_split import ImageSplit
+    from specc.spec.schema import Spec
+    from specc.spec.sections import DataSpec
+
+    Split = TensorSplit | ImageSplit  # in-memory tensors, or image files decoded by workers
+
+__all__ = ["PreparedData", "data_section", "prepare_data", "to_json_dict"]
 
 
 @dataclass
@@ -30,7 +39,8 @@ class PreparedData:
     """Tensors and metadata ready for training (see the Data contract).
 
     Attributes:
-        train, val, test: :class:`TensorSplit` (val/test None when not split off).
+        train, val, test: :class:`TensorSplit` s, or for the image_folder source lazy
+            :class:`~specc.data.image_split.ImageSplit` s (val/test None when not split off).
         task: ``binary`` | ``multiclass`` | ``regression``.
         num_classes: number of classes (2 for binary), None for regression.
         class_labels: class names in index order, when known.
@@ -41,9 +51,9 @@ class PreparedData:
         notes: what the source reports for summary.json (image counts, skipped files).
     """
 
-    train: TensorSplit
-    val: TensorSplit | None
-    test: TensorSplit | None
+    train: Split
+    val: Split | None
+    test: Split | None
     task: str
     num_classes: int | None
     class_labels: list[str] | None
@@ -53,7 +63,7 @@ class PreparedData:
     notes: dict | None = None
 
 
-def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
+def prepare_data(spec: Spec, *, spec_dir: str | Path | None = None) -> PreparedData:
     """Load, split, preprocess and check the data of a validated spec.
 
     Args:
@@ -67,10 +77,9 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
         SpecErrors: bad columns, labels, NaN left, model/data disagreement (exit 2).
         RunError: a data file that is missing or cannot be read (exit 1).
     """
-    if spec.data is None:
-        raise_located(spec, ("data",), "the spec has no data section to train on", code="E601")
+    data = data_section(spec)
     spec_dir = Path(spec_dir) if spec_dir is not None else Path(spec.source_path).parent
-    if spec.data.source.lazy:  # image files, decoded while training
+    if data.source.lazy:  # image files, decoded while training
         from specc.data.image_source import prepare_images
 
         return prepare_images(spec, spec_dir)
@@ -88,7 +97,14 @@ def prepare_data(spec, *, spec_dir: str | Path | None = None) -> PreparedData:
     return _assemble(x_arrays, ys, target, state)
 
 
-def _targets(spec, raw: RawData) -> tuple[Target, int]:
+def data_section(spec: Spec) -> DataSpec:
+    """``spec.data``; a spec without one is a located error (there is nothing to train on)."""
+    if spec.data is None:
+        raise_located(spec, ("data",), "the spec has no data section to train on", code="E601")
+    return spec.data
+
+
+def _targets(spec: Spec, raw: RawData) -> tuple[Target, int]:
     n_main = len(raw.y)
     if raw.test is None:
         return encode_target(spec, raw, infer_task(spec, raw.y)), n_main
@@ -98,7 +114,7 @@ def _targets(spec, raw: RawData) -> tuple[Target, int]:
     return encode_target(spec, both, infer_task(spec, both.y)), n_main
 
 
-def _features(spec, raw: RawData, index: dict) -> tuple[dict[str, np.ndarray], dict]:
+def _features(spec: Spec, raw: RawData, index: dict) -> tuple[dict[str, np.ndarray], dict]:
     """Split x and fit preprocessing; returns float arrays per split and the state so far."""
     state = {
         "version": 1,
@@ -109,13 +125,13 @@ def _features(spec, raw: RawData, index: dict) -> tuple[dict[str, np.ndarray], d
         "columns": None,
         "sample_shape": None if raw.tabular else list(raw.x.shape[1:]),
     }
-    if raw.tabular:
+    if isinstance(raw.x, pd.DataFrame):  # raw.tabular
         frames = {name: raw.x.iloc[rows] for name, rows in index.items() if rows is not None}
         state["features"] = [str(c) for c in raw.x.columns]
         state["steps"] = fit_preprocessing(spec, frames, raw)
         state["columns"] = [str(c) for c in frames["train"].columns]
         return finish(spec, frames, raw), state
-    if spec.data.preprocess:
+    if data_section(spec).preprocess:
         raise_located(
             spec,
             ("data", "preprocess"),
@@ -136,11 +152,11 @@ def _scaled(x: np.ndarray, scale: float) -> np.ndarray:
     return x * np.float32(scale) if scale != 1 else x
 
 
-def _finish_x(spec, raw: RawData, xs: dict, state: dict, target: Target) -> dict:
+def _finish_x(spec: Spec, raw: RawData, xs: dict, state: dict, target: Target) -> dict:
     """Apply transforms, check agreement with the model, reshape to the input shape."""
     sample = list(xs["train"].shape[1:])
     raise_all(spec, transform_problems(spec, sample))
-    state["transforms"] = [plain_dict(t.model_dump()) for t in spec.data.transforms]
+    state["transforms"] = [to_json_dict(t.model_dump()) for t in data_section(spec).transforms]
     xs = {name: apply_transforms(state["transforms"], x) for name, x in xs.items()}
     sample = list(xs["train"].shape[1:])
     raise_all(
@@ -161,16 +177,17 @@ def _finish_x(spec, raw: RawData, xs: dict, state: dict, target: Target) -> dict
     return out
 
 
-def plain_dict(step: dict) -> dict:
+def to_json_dict(step: dict[str, object]) -> dict[str, object]:
     """A transform's arguments as JSON-able values (tuples become lists)."""
-    return {key: plain(value) for key, value in step.items()}
+    return {key: to_json_value(value) for key, value in step.items()}
 
 
-def _described(spec, raw: RawData, state: dict, sample: list[int]) -> str:
+def _described(spec: Spec, raw: RawData, state: dict, sample: list[int]) -> str:
     if raw.tabular:
-        who = "the CSV" if spec.data.source.type == "csv" else raw.origin
-        fitted = zip(spec.data.preprocess, state["steps"], strict=True)
-        encoders = [step.type for step, done in fitted if step.encoder and done["columns"]]
+        data = data_section(spec)
+        who = "the CSV" if data.source.type == "csv" else raw.origin
+        fitted = zip(data.preprocess, state["steps"], strict=True)
+        encoders = [done["type"] for step, done in fitted if step.encoder and done["columns"]]
         after = f" after {encoders[-1]}" if encoders else ""
         cols = state["columns"]
         listed = f" ({', '.join(cols)})" if len(cols) <= 12 else ""
@@ -187,8 +204,9 @@ def _assemble(xs: dict, ys: dict, target: Target, state: dict) -> PreparedData:
     for name in ("train", "val", "test"):
         if name in xs:
             x, y = np.ascontiguousarray(xs[name]), np.ascontiguousarray(ys[name])
-            for part in (name.encode(), x, y):  # streamed: no joined copy of the bytes
-                digest.update(part)
+            digest.update(name.encode())  # streamed: no joined copy of the bytes
+            digest.update(x.data)
+            digest.update(y.data)
             splits[name] = TensorSplit(torch.from_numpy(x), torch.from_numpy(y))
     state.update(task=target.task, num_classes=target.num_classes, class_labels=target.class_labels)
     return PreparedData(

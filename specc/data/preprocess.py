@@ -27,17 +27,18 @@ from specc.data.problems import listing, raise_located
 from specc.data.replay import splice
 from specc.errors import did_you_mean
 
-__all__ = ["finish", "fit_preprocessing", "make_estimator", "plain"]
+__all__ = ["finish", "fit_preprocessing", "make_estimator", "to_json_value"]
 
 PRE = ("data", "preprocess")
 
 
-def plain(value):
-    """numpy scalars/arrays -> Python values; NaN -> None (JSON has no NaN)."""
+def to_json_value(value: object) -> object:
+    """numpy scalars/arrays -> Python values (lists for arrays and tuples); NaN -> None (JSON
+    has no NaN); anything else as it is."""
     if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
+        return [to_json_value(v) for v in value.tolist()]
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [to_json_value(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):
@@ -123,7 +124,7 @@ def _run_step(spec, i: int, step, frames: dict[str, pd.DataFrame], columns: list
                 code="E507",
             )
         frames[name] = _replace(frame, columns, outputs, values, as_numbers)
-    state = {key: plain(value) for key, value in step.fitted_state(est).items()}
+    state = {key: to_json_value(value) for key, value in step.fitted_state(est).items()}
     return {"type": step.type, "columns": columns, "outputs": outputs, **state}
 
 

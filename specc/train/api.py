@@ -237,5 +237,15 @@ def _locked_run(setup, run_dir: Path, spec_text: str | None, callbacks, quiet: b
             write_text(run_dir / SPEC_FILE, spec_text)
         return run(setup, run_dir, callbacks=callbacks, quiet=quiet)
     finally:
+        _close_evaluation_loaders(setup.splits)
         if lock is not None:
             lock.release()
+
+
+def _close_evaluation_loaders(splits: dict) -> None:
+    """Let the persistent workers of the image splits' evaluation loaders exit."""
+    from specc.data.image_split import ImageSplit
+
+    for split in splits.values():
+        if isinstance(split, ImageSplit):
+            split.close()

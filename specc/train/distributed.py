@@ -53,7 +53,7 @@ from specc.train.loop import EVAL_BATCH, Pass, TrainParts, evaluate
 if TYPE_CHECKING:
     from specc.data.batching import TensorSplit
     from specc.data.image_split import ImageSplit
-    from specc.data.loader import Loaded
+    from specc.data.loader import ShareBatch
     from specc.rundir import MetricsLog
     from specc.train.checkpoint import CheckpointWriter
 
@@ -294,8 +294,8 @@ class Distributed:
             self.loss.begin(y, lo, hi)
             yield x[lo:hi], y[lo:hi]
 
-    def take_shares(self, loaded: Iterable[Loaded]) -> Iterator[Batch]:
-        """``(x, y)`` of each :class:`specc.data.loader.Loaded` share a DataLoader made (already
+    def take_shares(self, loaded: Iterable[ShareBatch]) -> Iterator[Batch]:
+        """``(x, y)`` of each :class:`specc.data.loader.ShareBatch` a DataLoader made (already
         this rank's share of its global batch; the loss is told the global batch first)."""
         for item in loaded:
             if self.enabled:
