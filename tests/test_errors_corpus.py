@@ -627,6 +627,68 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str, str]]]] = {
         ),
         [(7, 48, "E203", "unknown input 'nothere': a layer in block 'mlp' reads only 'input'")],
     ),
+    # --- fuzz finds (bench/probe_fuzz.py): each raised instead of reporting ---------------
+    "expression_too_long_for_the_parser": (  # RecursionError in parse/evaluate
+        spec(
+            *HEAD_BLOCKS,
+            "    mlp:",
+            "      params: {width: 3}",
+            "      layers: [{type: linear, out_features: '" + " * ".join(["$width"] * 3000) + "'}]",
+            "  layers:",
+            "    - {type: block, block: mlp}",
+        ),
+        [(8, 31, "E301", "is longer than 64 tokens")],
+    ),
+    "expression_parentheses_nested_deep": (  # RecursionError
+        spec(
+            *HEAD_BLOCKS,
+            "    mlp:",
+            "      params: {width: 3}",
+            "      layers: [{type: linear, out_features: '"
+            + "(" * 900
+            + "$width"
+            + ")" * 900
+            + "'}]",
+            "  layers:",
+            "    - {type: block, block: mlp}",
+        ),
+        [(8, 31, "E301", "is longer than 64 tokens")],
+    ),
+    "expression_number_with_thousands_of_digits": (  # ValueError from int()
+        spec(
+            *HEAD_BLOCKS,
+            "    mlp:",
+            "      params: {width: 3}",
+            "      layers: [{type: linear, out_features: '$width * " + "9" * 5000 + "'}]",
+            "  layers:",
+            "    - {type: block, block: mlp}",
+        ),
+        [(8, 31, "E301", "has more than 18 digits")],
+    ),
+    "repeat_expression_outside_a_block": (  # AttributeError: BlockUse reached lowering
+        spec(*BLOCKS, "    - {type: block, block: mlp, args: {width: 3}, repeat: $width}"),
+        [(10, 51, "E105", "repeat must be a whole number, got '$width' (a $parameter")],
+    ),
+    "repeat_text_inside_a_block": (
+        spec(
+            *HEAD_BLOCKS,
+            "    inner:",
+            "      layers: [relu]",
+            "    outer:",
+            "      layers: [{type: block, block: inner, repeat: two}]",
+            "  layers:",
+            "    - {type: block, block: outer}",
+        ),
+        [(9, 44, "E105", "repeat must be a whole number, got 'two'")],
+    ),
+    "stacked_encoder_layers_over_the_budget": (  # built for minutes before (a hang)
+        layers("5, 6", "    - {type: transformerencoder, num_layers: 100000, nhead: 2}"),
+        [(6, 34, "E903", "more than 10,000 layers (at least 100,000 by layer 1)")],
+    ),
+    "stacked_lstm_layers_over_the_budget": (
+        layers("5, 6", "    - {type: lstm, hidden_size: 4, num_layers: 20000, output: last}"),
+        [(6, 36, "E903", "(at least 20,000 by layer 1)")],
+    ),
     # --- several errors at once ---------------------------------------------------------
     "three_independent_errors": (
         layers(
