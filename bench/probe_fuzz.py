@@ -39,7 +39,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCATED = re.compile(r"^.+:\d+:\d+: error\[E\d{3}\]: ", re.M)
-LIMIT_S = 60
+LIMIT_S = 60  # validate, build, predict, report
+TRAIN_LIMIT_S = 240  # train and tune on a loaded 2-core machine
 
 SPECS = [
     *sorted((ROOT / "specs").glob("*.yaml")),
@@ -87,8 +88,27 @@ HOSTILE = [
     "relu",
     "block",
 ]
-KEYS = ["type", "name", "inputs", "shape", "when", "first", "repeat", "args", "params", "layers",
-        "blocks", "block", "copy_names", "x", "名前", "dim", "nhead", "num_heads", "size"]
+KEYS = [
+    "type",
+    "name",
+    "inputs",
+    "shape",
+    "when",
+    "first",
+    "repeat",
+    "args",
+    "params",
+    "layers",
+    "blocks",
+    "block",
+    "copy_names",
+    "x",
+    "名前",
+    "dim",
+    "nhead",
+    "num_heads",
+    "size",
+]
 
 
 @dataclass
@@ -167,8 +187,12 @@ def mutation_cases(n: int, seed: int) -> list[Case]:
         command = rng.choice(["validate", "validate", "build"])
         rel = source.relative_to(ROOT)
         cases.append(
-            Case("mutation", f"{i}:{rel}:{'+'.join(what)}", [command, str(ROOT / rel.parent / f"_probe_{i}.yaml")],
-                 {str(rel.parent / f"_probe_{i}.yaml"): text})
+            Case(
+                "mutation",
+                f"{i}:{rel}:{'+'.join(what)}",
+                [command, str(ROOT / rel.parent / f"_probe_{i}.yaml")],
+                {str(rel.parent / f"_probe_{i}.yaml"): text},
+            )
         )
     return cases
 
@@ -231,7 +255,8 @@ def block_cases() -> list[Case]:
         "expr_newline": ("'$width\\n* 2'", ""),
     }
     cases = [
-        Case("blocks", k, ["validate", "s.yaml"], {"s.yaml": BLOCK_HEAD % v}) for k, v in pairs.items()
+        Case("blocks", k, ["validate", "s.yaml"], {"s.yaml": BLOCK_HEAD % v})
+        for k, v in pairs.items()
     ]
     params_cases = {
         "param_default_cycle": "      params: {a: $b, b: $a}\n",
@@ -245,7 +270,8 @@ def block_cases() -> list[Case]:
     }
     for k, p in params_cases.items():
         text = (
-            "version: 1\nname: t\nmodel:\n  input: {shape: [4]}\n  blocks:\n    mlp:\n" + p
+            "version: 1\nname: t\nmodel:\n  input: {shape: [4]}\n  blocks:\n    mlp:\n"
+            + p
             + "      layers: [{type: linear, out_features: 3}]\n  layers:\n"
             "    - {type: block, block: mlp}\n"
         )
@@ -255,10 +281,16 @@ def block_cases() -> list[Case]:
         "seq_no_layers": "    - {type: sequential, name: s}\n",
         "seq_layers_str": "    - {type: sequential, layers: relu}\n",
         "seq_layers_dict": "    - {type: sequential, layers: {a: relu}}\n",
-        "seq_nested_deep": "    - " + "{type: sequential, layers: [" * 30 + "relu" + "]}" * 30 + "\n",
+        "seq_nested_deep": "    - "
+        + "{type: sequential, layers: [" * 30
+        + "relu"
+        + "]}" * 30
+        + "\n",
         "seq_when": "    - {type: sequential, when: true, layers: [relu]}\n",
         "seq_name_clash": "    - {type: sequential, name: s, layers: [{type: relu, name: s}]}\n",
-        "seq_inputs_later": "    - {type: sequential, inputs: b, layers: [relu]}\n    - {type: relu, name: b}\n",
+        "seq_inputs_later": (
+            "    - {type: sequential, inputs: b, layers: [relu]}\n    - {type: relu, name: b}\n"
+        ),
         "seq_inputs_self": "    - {type: sequential, name: s, inputs: s, layers: [relu]}\n",
         "seq_use_unknown_block": "    - {type: sequential, layers: [{type: block, block: nope}]}\n",
         "seq_extra_key": "    - {type: sequential, layers: [relu], repeat: 2}\n",
@@ -290,7 +322,10 @@ LAYER_CASES = {
     "index_negative": ("[2, 3]", ["{type: index, dim: 1, index: -9}"]),
     "index_batch": ("[2, 3]", ["{type: index, dim: 0, index: 0}"]),
     "index_huge_dim": ("[2, 3]", ["{type: index, dim: 99999999999999999999, index: 0}"]),
-    "add_broadcast_bad": ("[2, 3]", ["{type: linear, out_features: 4, name: a}", "{type: add, inputs: [a, input]}"]),
+    "add_broadcast_bad": (
+        "[2, 3]",
+        ["{type: linear, out_features: 4, name: a}", "{type: add, inputs: [a, input]}"],
+    ),
     "mul_self": ("[2, 3]", ["{type: mul, inputs: [input, input]}"]),
     "mul_three": ("[2, 3]", ["{type: mul, inputs: [input, input, input]}"]),
     "add_one": ("[2, 3]", ["{type: add, inputs: [input]}"]),
@@ -311,39 +346,93 @@ LAYER_CASES = {
     "upsample_fraction": ("[1, 4, 4]", ["{type: upsample, scale_factor: 0.01}"]),
     "pixelshuffle_bad": ("[3, 4, 4]", ["{type: pixelshuffle, upscale_factor: 2}"]),
     "pixelshuffle_zero": ("[4, 4, 4]", ["{type: pixelshuffle, upscale_factor: 0}"]),
-    "convtranspose_padding_big": ("[1, 4, 4]", ["{type: convtranspose2d, out_channels: 2, kernel_size: 2, padding: 9}"]),
-    "convtranspose_output_padding": ("[1, 4, 4]", ["{type: convtranspose2d, out_channels: 2, kernel_size: 2, output_padding: 3}"]),
+    "convtranspose_padding_big": (
+        "[1, 4, 4]",
+        ["{type: convtranspose2d, out_channels: 2, kernel_size: 2, padding: 9}"],
+    ),
+    "convtranspose_output_padding": (
+        "[1, 4, 4]",
+        ["{type: convtranspose2d, out_channels: 2, kernel_size: 2, output_padding: 3}"],
+    ),
     "mha_heads_not_dividing": ("[5, 6]", ["{type: multiheadattention, num_heads: 4}"]),
     "mha_zero_heads": ("[5, 6]", ["{type: multiheadattention, num_heads: 0}"]),
     "mha_on_vector": ("[6]", ["{type: multiheadattention, num_heads: 2}"]),
     "mha_on_image": ("[1, 6, 6]", ["{type: multiheadattention, num_heads: 2}"]),
-    "mha_kv_mismatch": ("[5, 6]", ["{type: linear, out_features: 4, name: k}", "{type: multiheadattention, num_heads: 2, inputs: [input, k, input]}"]),
-    "mha_padding_float_input": ("[5, 6]", ["{type: multiheadattention, num_heads: 2, padding_idx: 0, inputs: [input, input, input, input]}"]),
+    "mha_kv_mismatch": (
+        "[5, 6]",
+        [
+            "{type: linear, out_features: 4, name: k}",
+            "{type: multiheadattention, num_heads: 2, inputs: [input, k, input]}",
+        ],
+    ),
+    "mha_padding_float_input": (
+        "[5, 6]",
+        [
+            "{type: multiheadattention, num_heads: 2, padding_idx: 0,"
+            " inputs: [input, input, input, input]}"
+        ],
+    ),
     "encoder_layers_zero": ("[5, 6]", ["{type: transformerencoder, num_layers: 0, nhead: 2}"]),
     "encoder_layers_huge": ("[5, 6]", ["{type: transformerencoder, num_layers: 100000, nhead: 2}"]),
-    "encoder_ff_huge": ("[5, 6]", ["{type: transformerencoder, num_layers: 1, nhead: 2, dim_feedforward: 100000000000}"]),
-    "encoder_activation_bad": ("[5, 6]", ["{type: transformerencoderlayer, nhead: 2, activation: swish}"]),
+    "encoder_ff_huge": (
+        "[5, 6]",
+        ["{type: transformerencoder, num_layers: 1, nhead: 2, dim_feedforward: 100000000000}"],
+    ),
+    "encoder_activation_bad": (
+        "[5, 6]",
+        ["{type: transformerencoderlayer, nhead: 2, activation: swish}"],
+    ),
     "encoder_nhead_big": ("[5, 6]", ["{type: transformerencoderlayer, nhead: 12}"]),
     "lstm_zero_hidden": ("[5, 6]", ["{type: lstm, hidden_size: 0, output: last}"]),
-    "lstm_huge_layers": ("[5, 6]", ["{type: lstm, hidden_size: 4, num_layers: 100000, output: last}"]),
+    "lstm_huge_layers": (
+        "[5, 6]",
+        ["{type: lstm, hidden_size: 4, num_layers: 100000, output: last}"],
+    ),
     "gru_proj": ("[5, 6]", ["{type: gru, hidden_size: 4, proj_size: 2, output: last}"]),
     "lstm_proj_bigger": ("[5, 6]", ["{type: lstm, hidden_size: 4, proj_size: 8, output: last}"]),
-    "lstm_dropout_one_layer": ("[5, 6]", ["{type: lstm, hidden_size: 4, dropout: 0.5, output: sequence}"]),
-    "rnn_bad_nonlinearity": ("[5, 6]", ["{type: rnn, hidden_size: 4, nonlinearity: gelu, output: last}"]),
-    "embedding_padding_out": ("[5]", ["{type: embedding, num_embeddings: 4, embedding_dim: 2, padding_idx: 9}"]),
+    "lstm_dropout_one_layer": (
+        "[5, 6]",
+        ["{type: lstm, hidden_size: 4, dropout: 0.5, output: sequence}"],
+    ),
+    "rnn_bad_nonlinearity": (
+        "[5, 6]",
+        ["{type: rnn, hidden_size: 4, nonlinearity: gelu, output: last}"],
+    ),
+    "embedding_padding_out": (
+        "[5]",
+        ["{type: embedding, num_embeddings: 4, embedding_dim: 2, padding_idx: 9}"],
+    ),
     "input_huge": ("[100000, 100000, 100000]", ["relu"]),
-    "input_many_dims": ("[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]", ["flatten"]),
+    "input_many_dims": (
+        "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
+        ["flatten"],
+    ),
     "linear_huge": ("[4]", ["{type: linear, out_features: 100000000000}"]),
-    "conv_huge_kernel": ("[1, 8, 8]", ["{type: conv2d, out_channels: 2, kernel_size: 99999999999999999999}"]),
-    "conv_kernel_list_wrong": ("[1, 8, 8]", ["{type: conv2d, out_channels: 2, kernel_size: [3, 3, 3]}"]),
-    "conv_padding_same_stride": ("[1, 8, 8]", ["{type: conv2d, out_channels: 2, kernel_size: 3, padding: same, stride: 2}"]),
-    "conv_padding_str": ("[1, 8, 8]", ["{type: conv2d, out_channels: 2, kernel_size: 3, padding: valid2}"]),
+    "conv_huge_kernel": (
+        "[1, 8, 8]",
+        ["{type: conv2d, out_channels: 2, kernel_size: 99999999999999999999}"],
+    ),
+    "conv_kernel_list_wrong": (
+        "[1, 8, 8]",
+        ["{type: conv2d, out_channels: 2, kernel_size: [3, 3, 3]}"],
+    ),
+    "conv_padding_same_stride": (
+        "[1, 8, 8]",
+        ["{type: conv2d, out_channels: 2, kernel_size: 3, padding: same, stride: 2}"],
+    ),
+    "conv_padding_str": (
+        "[1, 8, 8]",
+        ["{type: conv2d, out_channels: 2, kernel_size: 3, padding: valid2}"],
+    ),
     "maxpool_padding_big": ("[1, 8, 8]", ["{type: maxpool2d, kernel_size: 2, padding: 2}"]),
     "avgpool_zero": ("[1, 8, 8]", ["{type: avgpool2d, kernel_size: 0}"]),
     "adaptive_zero": ("[1, 8, 8]", ["{type: adaptiveavgpool2d, output_size: 0}"]),
     "adaptive_none": ("[1, 8, 8]", ["{type: adaptiveavgpool2d, output_size: [null, 2]}"]),
     "concat_dim_batch": ("[2, 3]", ["{type: concat, inputs: [input, input], dim: 0}"]),
-    "outputs_empty": ("[2, 3]", ["relu"], ),
+    "outputs_empty": (
+        "[2, 3]",
+        ["relu"],
+    ),
 }
 
 
@@ -444,7 +533,12 @@ SETS = [
 def set_cases() -> list[Case]:
     files = {"spec.yaml": TINY, "d.csv": _csv()}
     return [
-        Case("set", s, ["train", "spec.yaml", "--epochs", "1", "--out", "run", "-q", "--set", s], dict(files))
+        Case(
+            "set",
+            s,
+            ["train", "spec.yaml", "--epochs", "1", "--out", "run", "-q", "--set", s],
+            dict(files),
+        )
         for s in SETS
     ]
 
@@ -486,19 +580,101 @@ SEARCHES = [
 def tune_cases() -> list[Case]:
     files = {"spec.yaml": TINY, "d.csv": _csv()}
     cases = [
-        Case("tune", s[:80], ["tune", "spec.yaml", "--trials", "1", "--epochs", "1", "--out", "t", "-q",
-                              "--search", s], dict(files))
+        Case(
+            "tune",
+            s[:80],
+            [
+                "tune",
+                "spec.yaml",
+                "--trials",
+                "1",
+                "--epochs",
+                "1",
+                "--out",
+                "t",
+                "-q",
+                "--search",
+                s,
+            ],
+            dict(files),
+        )
         for s in SEARCHES
     ]
-    cases.append(Case("tune", "no_search", ["tune", "spec.yaml", "--trials", "1", "--out", "t", "-q"], dict(files)))
-    cases.append(Case("tune", "same_key_twice", ["tune", "spec.yaml", "--trials", "1", "--epochs", "1", "--out", "t",
-                      "-q", "--search", "optimizer.lr=uniform(0.1,0.2)", "--search", "optimizer.lr=uniform(0.1,0.3)"], dict(files)))
-    cases.append(Case("tune", "out_is_file", ["tune", "spec.yaml", "--trials", "1", "--epochs", "1", "--out", "d.csv",
-                      "-q", "--search", "optimizer.lr=uniform(0.1,0.2)"], dict(files)))
+    cases.append(
+        Case(
+            "tune",
+            "no_search",
+            ["tune", "spec.yaml", "--trials", "1", "--out", "t", "-q"],
+            dict(files),
+        )
+    )
+    cases.append(
+        Case(
+            "tune",
+            "same_key_twice",
+            [
+                "tune",
+                "spec.yaml",
+                "--trials",
+                "1",
+                "--epochs",
+                "1",
+                "--out",
+                "t",
+                "-q",
+                "--search",
+                "optimizer.lr=uniform(0.1,0.2)",
+                "--search",
+                "optimizer.lr=uniform(0.1,0.3)",
+            ],
+            dict(files),
+        )
+    )
+    cases.append(
+        Case(
+            "tune",
+            "out_is_file",
+            [
+                "tune",
+                "spec.yaml",
+                "--trials",
+                "1",
+                "--epochs",
+                "1",
+                "--out",
+                "d.csv",
+                "-q",
+                "--search",
+                "optimizer.lr=uniform(0.1,0.2)",
+            ],
+            dict(files),
+        )
+    )
     cases.append(Case("tune", "resume_nothing", ["tune", "--resume", "nope"], dict(files)))
-    cases.append(Case("tune", "resume_bad_json", ["tune", "--resume", "t"], {**files, "t/tune.json": "{not json"}))
-    cases.append(Case("tune", "resume_list_json", ["tune", "--resume", "t"], {**files, "t/tune.json": "[1, 2]"}))
-    cases.append(Case("tune", "resume_wrong_keys", ["tune", "--resume", "t"], {**files, "t/tune.json": '{"spec": 3, "searches": "x", "trials": -1}'}))
+    cases.append(
+        Case(
+            "tune",
+            "resume_bad_json",
+            ["tune", "--resume", "t"],
+            {**files, "t/tune.json": "{not json"},
+        )
+    )
+    cases.append(
+        Case(
+            "tune",
+            "resume_list_json",
+            ["tune", "--resume", "t"],
+            {**files, "t/tune.json": "[1, 2]"},
+        )
+    )
+    cases.append(
+        Case(
+            "tune",
+            "resume_wrong_keys",
+            ["tune", "--resume", "t"],
+            {**files, "t/tune.json": '{"spec": 3, "searches": "x", "trials": -1}'},
+        )
+    )
     return cases
 
 
@@ -545,7 +721,9 @@ def image_cases() -> list[Case]:
         "resized_crop_zero_ratio": "[{type: random_resized_crop, size: 8, ratio: [0, 1]}]",
         "resized_crop_wrong_size": "[{type: random_resized_crop, size: 4}]",
         "jitter_huge": "[{type: color_jitter, brightness: 1e300}]",
-        "jitter_after_normalize": "[{type: normalize, mean: [0.5], std: [0.5]}, {type: color_jitter, brightness: 0.5}]",
+        "jitter_after_normalize": (
+            "[{type: normalize, mean: [0.5], std: [0.5]}, {type: color_jitter, brightness: 0.5}]"
+        ),
         "normalize_wrong_channels": "[{type: normalize, mean: [0.5, 0.5], std: [0.5, 0.5]}]",
         "normalize_std_zero": "[{type: normalize, mean: [0.5], std: [0]}]",
         "resize_huge": "[{type: resize, size: 100000}]",
@@ -557,8 +735,12 @@ def image_cases() -> list[Case]:
         "transforms_nested": "[[{type: normalize, mean: [0], std: [1]}]]",
     }
     cases = [
-        Case("images", f"transform:{k}", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-             {"s.yaml": IMG_SPEC % (1, "", v), **good})
+        Case(
+            "images",
+            f"transform:{k}",
+            ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+            {"s.yaml": IMG_SPEC % (1, "", v), **good},
+        )
         for k, v in transforms.items()
     ]
     folders: dict[str, dict[str, Any]] = {
@@ -569,7 +751,11 @@ def image_cases() -> list[Case]:
         "zero_byte": {**good, "imgs/dog/zero.png": b""},
         "text_as_jpg": {**good, "imgs/dog/x.jpg": "hello"},
         "wrong_size": {**good, "imgs/dog/big.png": _png((64, 3))},
-        "rgb_images": {f"imgs/{c}/{i}.png": _png(mode="RGB", color=(1, 2, 3)) for c in ("a", "b") for i in range(4)},
+        "rgb_images": {
+            f"imgs/{c}/{i}.png": _png(mode="RGB", color=(1, 2, 3))
+            for c in ("a", "b")
+            for i in range(4)
+        },
         "unicode_classes": {f"imgs/{c}/{i}.png": _png() for c in ("кот", "名前") for i in range(4)},
         "nested_deeper": {**good, "imgs/cat/sub/x.png": _png()},
         "file_not_folder": {"imgs": "not a folder"},
@@ -577,22 +763,73 @@ def image_cases() -> list[Case]:
         "huge_dims_header": {**good, "imgs/cat/huge.png": _huge_png_header()},
     }
     for k, files in folders.items():
-        cases.append(Case("images", f"folder:{k}", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-                          {"s.yaml": IMG_SPEC % (3 if k == "rgb_images" else 1, "", "[]"), **files}))
-    cases.append(Case("images", "folder:missing", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-                      {"s.yaml": IMG_SPEC % (1, "", "[]")}))
-    cases.append(Case("images", "folder:skip_bad", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-                      {"s.yaml": IMG_SPEC % (1, ", on_bad_file: skip", "[]"), **good,
-                       "imgs/cat/bad.png": b"garbage"}))
-    cases.append(Case("images", "folder:val_path_missing", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-                      {"s.yaml": IMG_SPEC % (1, ", val_path: nope", "[]"), **good}))
-    cases.append(Case("images", "folder:val_path_other_classes", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-                      {"s.yaml": IMG_SPEC % (1, ", val_path: v", "[]").replace("  split: {val: 0.25}\n", ""),
-                       **good, "v/bird/1.png": _png(), "v/cat/1.png": _png()}))
-    cases.append(Case("images", "folder:extensions_empty", ["validate", "s.yaml"],
-                      {"s.yaml": IMG_SPEC % (1, ", extensions: []", "[]")}))
-    cases.append(Case("images", "folder:extensions_bad", ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
-                      {"s.yaml": IMG_SPEC % (1, ", extensions: [tiff]", "[]"), **good}))
+        cases.append(
+            Case(
+                "images",
+                f"folder:{k}",
+                ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+                {"s.yaml": IMG_SPEC % (3 if k == "rgb_images" else 1, "", "[]"), **files},
+            )
+        )
+    cases.append(
+        Case(
+            "images",
+            "folder:missing",
+            ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+            {"s.yaml": IMG_SPEC % (1, "", "[]")},
+        )
+    )
+    cases.append(
+        Case(
+            "images",
+            "folder:skip_bad",
+            ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+            {
+                "s.yaml": IMG_SPEC % (1, ", on_bad_file: skip", "[]"),
+                **good,
+                "imgs/cat/bad.png": b"garbage",
+            },
+        )
+    )
+    cases.append(
+        Case(
+            "images",
+            "folder:val_path_missing",
+            ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+            {"s.yaml": IMG_SPEC % (1, ", val_path: nope", "[]"), **good},
+        )
+    )
+    cases.append(
+        Case(
+            "images",
+            "folder:val_path_other_classes",
+            ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+            {
+                "s.yaml": (IMG_SPEC % (1, ", val_path: v", "[]")).replace(
+                    "  split: {val: 0.25}\n", ""
+                ),
+                **good,
+                "v/bird/1.png": _png(),
+                "v/cat/1.png": _png(),
+            },
+        )
+    )
+    cases.append(
+        Case(
+            "images",
+            "folder:extensions_empty",
+            ["validate", "s.yaml"],
+            {"s.yaml": IMG_SPEC % (1, ", extensions: []", "[]")},
+        )
+    )
+    cases.append(
+        Case(
+            "images",
+            "folder:extensions_bad",
+            ["train", "s.yaml", "--epochs", "1", "--out", "run", "-q"],
+            {"s.yaml": IMG_SPEC % (1, ", extensions: [tiff]", "[]"), **good},
+        )
+    )
     return cases
 
 
@@ -602,10 +839,17 @@ def _huge_png_header() -> bytes:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --- predict and report -----------------------------------------------------------------
@@ -618,8 +862,14 @@ def make_fixture(folder: Path) -> Path:
     (folder / "d.csv").write_text(_csv(), encoding="utf-8")
     _run(["train", "spec.yaml", "--out", "run", "-q"], folder, check=True)
     good = {f"imgs/{c}/{i}.png": _png(color=40 * i) for c in ("cat", "dog") for i in range(4)}
-    _write(folder, {"s.yaml": IMG_SPEC.replace("train: {", "export: {onnx: {opset: 18}}\ntrain: {")
-                    % (1, "", "[{type: normalize, mean: [0.5], std: [0.5]}]"), **good})
+    _write(
+        folder,
+        {
+            "s.yaml": IMG_SPEC.replace("train: {", "export: {onnx: {opset: 18}}\ntrain: {")
+            % (1, "", "[{type: normalize, mean: [0.5], std: [0.5]}]"),
+            **good,
+        },
+    )
     _run(["train", "s.yaml", "--out", "irun", "-q"], folder, check=True)
     return folder
 
@@ -663,7 +913,8 @@ def predict_cases() -> list[Case]:
         "npy_nan.npy": npy(np.full((2, 2), np.nan, dtype=np.float32)),
         "npy_int.npy": npy(np.ones((2, 2), dtype=np.int64)),
         "npy_corrupt.npy": b"\x93NUMPY\x01\x00garbage",
-        "npy_huge_header.npy": b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, 2), }" + b" " * 40 + b"\n",
+        "npy_huge_header.npy": b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, "
+        b"'shape': (100000000000, 2), }" + b" " * 40 + b"\n",
         "npz_ok.npz": npz(x=np.zeros((2, 2), dtype=np.float32)),
         "npz_two.npz": npz(x=np.zeros((2, 2), dtype=np.float32), y=np.zeros(2)),
         "npz_empty.npz": npz(),
@@ -676,15 +927,68 @@ def predict_cases() -> list[Case]:
         name = k if "." in k else f"{k}.csv"
         if k == "noext":
             name = "noext"
-        cases.append(Case("predict", k, ["predict", "F/run/model.onnx", name], {name: content}, setup="F"))
-    cases.append(Case("predict", "missing_input", ["predict", "F/run/model.onnx", "nope.csv"], setup="F"))
-    cases.append(Case("predict", "missing_model", ["predict", "nope.onnx", "x.csv"], {"x.csv": "a,b\n1,2\n"}))
-    cases.append(Case("predict", "model_is_garbage", ["predict", "m.onnx", "x.csv"], {"m.onnx": b"garbage", "x.csv": "a,b\n1,2\n"}))
-    cases.append(Case("predict", "model_is_folder", ["predict", "F/run", "x.csv"], {"x.csv": "a,b\n1,2\n"}, setup="F"))
-    cases.append(Case("predict", "output_is_input", ["predict", "F/run/model.onnx", "x.csv", "-o", "x.csv"], {"x.csv": "a,b\n1,2\n"}, setup="F"))
-    cases.append(Case("predict", "output_is_model", ["predict", "F/run/model.onnx", "x.csv", "-o", "F/run/model.onnx"], {"x.csv": "a,b\n1,2\n"}, setup="F"))
-    cases.append(Case("predict", "output_in_missing_dir", ["predict", "F/run/model.onnx", "x.csv", "-o", "no/such/dir/p.csv"], {"x.csv": "a,b\n1,2\n"}, setup="F"))
-    cases.append(Case("predict", "top_k_huge", ["predict", "F/run/model.onnx", "x.csv", "--top-k", "99"], {"x.csv": "a,b\n1,2\n"}, setup="F"))
+        cases.append(
+            Case("predict", k, ["predict", "F/run/model.onnx", name], {name: content}, setup="F")
+        )
+    cases.append(
+        Case("predict", "missing_input", ["predict", "F/run/model.onnx", "nope.csv"], setup="F")
+    )
+    cases.append(
+        Case("predict", "missing_model", ["predict", "nope.onnx", "x.csv"], {"x.csv": "a,b\n1,2\n"})
+    )
+    cases.append(
+        Case(
+            "predict",
+            "model_is_garbage",
+            ["predict", "m.onnx", "x.csv"],
+            {"m.onnx": b"garbage", "x.csv": "a,b\n1,2\n"},
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "model_is_folder",
+            ["predict", "F/run", "x.csv"],
+            {"x.csv": "a,b\n1,2\n"},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "output_is_input",
+            ["predict", "F/run/model.onnx", "x.csv", "-o", "x.csv"],
+            {"x.csv": "a,b\n1,2\n"},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "output_is_model",
+            ["predict", "F/run/model.onnx", "x.csv", "-o", "F/run/model.onnx"],
+            {"x.csv": "a,b\n1,2\n"},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "output_in_missing_dir",
+            ["predict", "F/run/model.onnx", "x.csv", "-o", "no/such/dir/p.csv"],
+            {"x.csv": "a,b\n1,2\n"},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "top_k_huge",
+            ["predict", "F/run/model.onnx", "x.csv", "--top-k", "99"],
+            {"x.csv": "a,b\n1,2\n"},
+            setup="F",
+        )
+    )
     images: dict[str, Any] = {
         "img_ok.png": _png(),
         "img_rgb.png": _png(mode="RGB", color=(1, 2, 3)),
@@ -695,12 +999,45 @@ def predict_cases() -> list[Case]:
         "img_text.jpg": "hello",
     }
     for k, content in images.items():
-        cases.append(Case("predict", k, ["predict", "F/irun/model.onnx", k], {k: content}, setup="F"))
-    cases.append(Case("predict", "img_folder_mixed", ["predict", "F/irun/model.onnx", "imgs"],
-                      {"imgs/a.png": _png(), "imgs/b.txt": "x", "imgs/c.png": b"bad"}, setup="F"))
-    cases.append(Case("predict", "img_folder_empty", ["predict", "F/irun/model.onnx", "imgs"], {"imgs/.keep": ""}, setup="F"))
-    cases.append(Case("predict", "csv_to_image_model", ["predict", "F/irun/model.onnx", "x.csv"], {"x.csv": "a,b\n1,2\n"}, setup="F"))
-    cases.append(Case("predict", "image_to_csv_model", ["predict", "F/run/model.onnx", "i.png"], {"i.png": _png()}, setup="F"))
+        cases.append(
+            Case("predict", k, ["predict", "F/irun/model.onnx", k], {k: content}, setup="F")
+        )
+    cases.append(
+        Case(
+            "predict",
+            "img_folder_mixed",
+            ["predict", "F/irun/model.onnx", "imgs"],
+            {"imgs/a.png": _png(), "imgs/b.txt": "x", "imgs/c.png": b"bad"},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "img_folder_empty",
+            ["predict", "F/irun/model.onnx", "imgs"],
+            {"imgs/.keep": ""},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "csv_to_image_model",
+            ["predict", "F/irun/model.onnx", "x.csv"],
+            {"x.csv": "a,b\n1,2\n"},
+            setup="F",
+        )
+    )
+    cases.append(
+        Case(
+            "predict",
+            "image_to_csv_model",
+            ["predict", "F/run/model.onnx", "i.png"],
+            {"i.png": _png()},
+            setup="F",
+        )
+    )
     return cases
 
 
@@ -726,14 +1063,30 @@ REPORT_BREAKS = {
 
 
 def report_cases() -> list[Case]:
-    cases = [Case("report", k, ["report", "R", "-q"], {f"R/{p}": v for p, v in files.items()}, setup="F/run")
-             for k, files in REPORT_BREAKS.items()]
+    cases = [
+        Case(
+            "report",
+            k,
+            ["report", "R", "-q"],
+            {f"R/{p}": v for p, v in files.items()},
+            setup="F/run",
+        )
+        for k, files in REPORT_BREAKS.items()
+    ]
     cases.append(Case("report", "not_a_run", ["report", "R", "-q"], {"R/x.txt": "x"}))
     cases.append(Case("report", "missing", ["report", "nope", "-q"]))
-    cases.append(Case("report", "out_is_spec", ["report", "R", "--out", "R/spec.yaml", "-q"], setup="F/run"))
-    cases.append(Case("report", "out_missing_dir", ["report", "R", "--out", "x/y/z.html", "-q"], setup="F/run"))
+    cases.append(
+        Case("report", "out_is_spec", ["report", "R", "--out", "R/spec.yaml", "-q"], setup="F/run")
+    )
+    cases.append(
+        Case(
+            "report", "out_missing_dir", ["report", "R", "--out", "x/y/z.html", "-q"], setup="F/run"
+        )
+    )
     cases.append(Case("report", "images_run", ["report", "R", "-q"], setup="F/irun"))
-    cases.append(Case("report", "images_run_no_data", ["report", "R", "-q"], {"imgs": None}, setup="F/irun"))
+    cases.append(
+        Case("report", "images_run_no_data", ["report", "R", "-q"], {"imgs": None}, setup="F/irun")
+    )
     return cases
 
 
@@ -759,10 +1112,16 @@ def _write(folder: Path, files: dict[str, Any]) -> None:
 
 
 def _run(argv: list[str], cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+    limit = TRAIN_LIMIT_S if argv[0] in ("train", "tune") else LIMIT_S
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "COLUMNS": "200"}
     result = subprocess.run(
-        [sys.executable, "-m", "specc", *argv], cwd=cwd, capture_output=True, text=True,
-        env=env, timeout=LIMIT_S, errors="replace",
+        [sys.executable, "-m", "specc", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=limit,
+        errors="replace",
     )
     if check and result.returncode != 0:
         raise SystemExit(f"fixture failed: {argv}: {result.stderr}")
@@ -783,13 +1142,19 @@ def classify(rc: int | None, err: str) -> str:
             return "located"
         if "Usage:" in err or "Invalid value" in err or "Missing argument" in err:
             return "usage"
+        if _one_line(err):  # a command-line option's error (--set, --search, --resume)
+            return "option_error"
         return "FIND:exit2-unlocated"
     if rc == 1:
-        lines = [line for line in err.splitlines() if line.strip()]
-        if len(lines) == 1 and lines[0].startswith("error: "):
-            return "run_error"
+        if _one_line(err):  # a catch-all's "unexpected TypeError: ..." is a find too
+            return "FIND:unexpected" if err.startswith("error: unexpected ") else "run_error"
         return "FIND:exit1-not-one-line"
     return f"FIND:exit{rc}"
+
+
+def _one_line(err: str) -> bool:
+    lines = [line for line in err.splitlines() if line.strip()]
+    return len(lines) == 1 and lines[0].startswith("error: ")
 
 
 def run_case(case: Case, fixture: Path | None) -> Outcome:
@@ -803,7 +1168,9 @@ def run_case(case: Case, fixture: Path | None) -> Outcome:
         elif case.setup:
             assert fixture is not None
             shutil.copytree(fixture / case.setup.removeprefix("F/"), folder / "R")
-        in_root = any(not Path(a).is_absolute() and a.startswith(("specs", "tests")) for a in case.files)
+        in_root = any(
+            not Path(a).is_absolute() and a.startswith(("specs", "tests")) for a in case.files
+        )
         target = ROOT if in_root else folder
         _write(target, case.files)
         before = _snapshot(target, case.files)
@@ -870,13 +1237,29 @@ def main() -> None:
     print("total:", dict(counts))
     for o in outcomes:
         if o.kind.startswith("FIND"):
-            print(f"\n== {o.kind} [{o.case.family}] {o.case.name[:150]} (rc={o.rc}, {o.seconds:.1f}s)")
+            print(
+                f"\n== {o.kind} [{o.case.family}] {o.case.name[:150]} (rc={o.rc}, {o.seconds:.1f}s)"
+            )
             print("   argv:", " ".join(o.case.argv)[:200])
             print("   " + o.tail.strip().replace("\n", "\n   ")[-500:])
-    Path(args.json).write_text(json.dumps(
-        [{"family": o.case.family, "name": o.case.name, "kind": o.kind, "rc": o.rc,
-          "seconds": round(o.seconds, 2), "argv": o.case.argv, "tail": o.tail} for o in outcomes],
-        indent=1), encoding="utf-8")
+    Path(args.json).write_text(
+        json.dumps(
+            [
+                {
+                    "family": o.case.family,
+                    "name": o.case.name,
+                    "kind": o.kind,
+                    "rc": o.rc,
+                    "seconds": round(o.seconds, 2),
+                    "argv": o.case.argv,
+                    "tail": o.tail,
+                }
+                for o in outcomes
+            ],
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

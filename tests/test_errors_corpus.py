@@ -689,6 +689,19 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str, str]]]] = {
         layers("5, 6", "    - {type: lstm, hidden_size: 4, num_layers: 20000, output: last}"),
         [(6, 36, "E903", "(at least 20,000 by layer 1)")],
     ),
+    "yaml_alias_inside_its_own_anchor": (  # RecursionError in the loader
+        spec(
+            "version: 1",
+            "name: t",
+            "seed: &a [*a]",
+            "model: {input: {shape: [4]}, layers: [relu]}",
+        ),
+        [(3, 7, "E901", "nested more than 64 levels deep (a YAML alias used inside its own")],
+    ),
+    "yaml_mapping_alias_inside_itself": (
+        spec("version: 1", "name: t", "model: &m {input: {shape: [4]}, layers: [relu], x: *m}"),
+        [(3, 8, "E901", "nested more than 64 levels deep")],
+    ),
     # --- several errors at once ---------------------------------------------------------
     "three_independent_errors": (
         layers(

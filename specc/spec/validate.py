@@ -127,7 +127,7 @@ def layer_budget(data: Any) -> list[tuple[tuple, str]]:
     for index, layer in enumerate(layers):
         total += _expanded_size(layer, blocks, 0)
         if total > MAX_LAYERS:
-            at = ("model", "layers", index) + _budget_key(layer)
+            at = ("model", "layers", index, *_budget_key(layer))
             return [
                 (
                     at,
