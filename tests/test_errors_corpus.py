@@ -702,6 +702,17 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str, str]]]] = {
         spec("version: 1", "name: t", "model: &m {input: {shape: [4]}, layers: [relu], x: *m}"),
         [(3, 8, "E901", "nested more than 64 levels deep")],
     ),
+    "pad_with_five_numbers": (  # image_folder: ValueError when the decode size was worked out
+        spec(
+            "version: 1",
+            "name: t",
+            "model: {input: {shape: [1, 8, 8]}, layers: [flatten,{type: linear, out_features: 2}]}",
+            "data:",
+            "  source: {type: image_folder, path: imgs}",
+            "  transforms: [{type: pad, padding: [1, 2, 3, 4, 5]}]",
+        ),
+        [(6, 37, "E107", "pad takes 1, 2 or 4 numbers (all sides; left/right and top/bottom")],
+    ),
     # --- several errors at once ---------------------------------------------------------
     "three_independent_errors": (
         layers(

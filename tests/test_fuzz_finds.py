@@ -87,3 +87,97 @@ def test_tune_resume_of_a_broken_tune_json_at_the_cli(tmp_path: Path, monkeypatc
     assert code == 1
     one_error_line(err, "tune.json is not a tune's settings: expected a JSON object")
     assert "unexpected" not in err
+
+
+# --- predict and report on a trained, exported run ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """A trained tiny CSV run (features a, b) with its model.onnx."""
+    from train_helpers import one_thread
+
+    from specc.export import export_run
+    from specc.train import train
+
+    folder = tmp_path_factory.mktemp("exported")
+    with one_thread():
+        train(load_spec(tiny_project(folder)), out_dir=folder / "run", quiet=True)
+        export_run(folder / "run", quiet=True)
+    return folder / "run"
+
+
+@pytest.mark.parametrize(
+    ("shape", "needle"),
+    [
+        ((2, 5), "the input array has shape [2, 5], but the model takes rows of 2 features (a, b)"),
+        ((3, 1, 2), "the input array has shape [3, 1, 2]"),
+        ((0, 2), "holds no samples to predict"),
+    ],
+)
+def test_an_array_that_is_not_rows_of_the_features_is_refused(
+    exported, tmp_path, monkeypatch, capsys, shape, needle
+):
+    # before: (2, 5) was read as 5 rows of 2 values (a silent wrong answer); (0, 2) raised
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros(shape, dtype=np.float32))
+    code, out, err = cli(
+        monkeypatch, capsys, "predict", exported / "model.onnx", tmp_path / "x.npy"
+    )
+    assert code == 2 and out == ""
+    one_error_line(err, needle)
+
+
+def test_rows_of_the_features_still_predict(exported, tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((3, 2), dtype=np.float32))
+    code, out, _ = cli(monkeypatch, capsys, "predict", exported / "model.onnx", tmp_path / "x.npy")
+    assert code == 0 and len(out.splitlines()) == 4  # the header and one row per sample
+
+
+def test_an_image_for_a_tabular_model_is_refused(exported, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "i.png")  # before: IndexError
+    code, _, err = cli(monkeypatch, capsys, "predict", exported / "model.onnx", tmp_path / "i.png")
+    assert code == 2
+    one_error_line(err, "this model takes samples of shape [2], not images")
+
+
+@pytest.mark.parametrize("name", ["spec.yaml", "summary.json", "best.pt", "metrics.csv"])
+def test_report_out_never_overwrites_the_runs_files(exported, tmp_path, monkeypatch, capsys, name):
+    # before: --out RUN/spec.yaml replaced the run's spec with the HTML page
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(exported, run)
+    before = (run / name).read_bytes()
+    code, _, err = cli(monkeypatch, capsys, "report", run, "--out", run / name, "-q")
+    assert code == 2
+    one_error_line(err, f"--out {run / name} is an input of this command")
+    assert (run / name).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("{nope", "is not a run summary (invalid JSON"),
+        ("", "is not a run summary (invalid JSON"),
+        ("[1, 2]", "is not a run summary: expected a JSON object"),
+    ],
+)
+def test_report_of_a_damaged_summary_is_one_clear_error(
+    exported, tmp_path, monkeypatch, capsys, content, needle
+):
+    # before: "unexpected JSONDecodeError/AttributeError: ..."
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(exported, run)
+    (run / "summary.json").write_text(content, encoding="utf-8")
+    code, _, err = cli(monkeypatch, capsys, "report", run, "-q")
+    assert code == 1
+    one_error_line(err, "summary.json", needle)
+    assert not (run / "report.html").exists()

@@ -718,9 +718,18 @@ class Normalize(TransformStep):
     std: list[PositiveFloat] = Field(min_length=1)
 
 
+def _pad_sides(value: Any) -> Any:
+    if isinstance(value, list) and len(value) not in (1, 2, 4):
+        raise ValueError(
+            f"pad takes 1, 2 or 4 numbers (all sides; left/right and top/bottom; left, top, "
+            f"right, bottom), not {len(value)}"
+        )
+    return value
+
+
 class Pad(TransformStep):
     type: Literal["pad"]
-    padding: NonNegInt | list[NonNegInt]
+    padding: Annotated[NonNegInt | list[NonNegInt], AfterValidator(_pad_sides)]
     value: Number = 0.0
 
 
