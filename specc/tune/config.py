@@ -74,7 +74,7 @@ class TuneConfig:
             )
 
 
-_STORED_TYPES = {
+_STORED_TYPES: dict[str, type | tuple[type, ...]] = {
     "spec_path": str,
     "searches": list,
     "trials": int,
