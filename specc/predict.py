@@ -239,7 +239,8 @@ def _preprocess(info: ModelInfo, raw: np.ndarray) -> np.ndarray:
     features = state.get("features") or []
     if state.get("kind") == "tabular" and (raw.ndim > 2 or raw.shape[-1:] != (len(features),)):
         raise PredictError(  # replay would read the values row-major as rows of that width
-            f"the input array has shape {list(raw.shape)}, but the model takes rows of "
+            f"cannot preprocess the input: the array has shape {list(raw.shape)}, but the "
+            f"model takes rows of "
             f"{len(features)} features ({', '.join(map(str, features))})",
             2,
         )

@@ -110,8 +110,12 @@ def exported(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     ("shape", "needle"),
     [
-        ((2, 5), "the input array has shape [2, 5], but the model takes rows of 2 features (a, b)"),
-        ((3, 1, 2), "the input array has shape [3, 1, 2]"),
+        (
+            (2, 5),
+            "cannot preprocess the input: the array has shape [2, 5], but the model takes "
+            "rows of 2 features (a, b)",
+        ),
+        ((3, 1, 2), "the array has shape [3, 1, 2]"),
         ((0, 2), "holds no samples to predict"),
     ],
 )
