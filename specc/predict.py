@@ -154,6 +154,8 @@ def read_inputs(path: Path, info: ModelInfo) -> np.ndarray:
         raise PredictError(
             f"{path}: unknown input type '{suffix}'; use .csv, .npy, .npz or PNG/JPEG images", 2
         )
+    if x.ndim == 0 or len(x) == 0:
+        raise PredictError(f"{path} holds no samples to predict", 2)
     return _check_shape(x, info)
 
 
@@ -234,6 +236,14 @@ def _preprocess(info: ModelInfo, raw: np.ndarray) -> np.ndarray:
         raise PredictError(f"the input holds {raw.dtype} values, not numbers", 2)
     if state is None:
         return raw
+    features = state.get("features") or []
+    if state.get("kind") == "tabular" and (raw.ndim > 2 or raw.shape[-1:] != (len(features),)):
+        raise PredictError(  # replay would read the values row-major as rows of that width
+            f"cannot preprocess the input: the array has shape {list(raw.shape)}, but the "
+            f"model takes rows of "
+            f"{len(features)} features ({', '.join(map(str, features))})",
+            2,
+        )
     if state.get("kind") != "tabular":
         sample = tuple(state.get("sample_shape") or ())
         if tuple(raw.shape[1:]) != sample and raw.size == len(raw) * int(np.prod(sample)):
@@ -301,6 +311,8 @@ def _read_images(files: list[Path], info: ModelInfo) -> np.ndarray:
 
     state = info.preprocessing or {}
     shape = list(state.get("sample_shape") or info.input_shape)
+    if len(shape) not in (2, 3):
+        raise PredictError(f"this model takes samples of shape {shape}, not images", 2)
     channels = shape[0] if len(shape) == 3 else 1
     mode = "L" if channels == 1 else "RGB"
     recipe = (

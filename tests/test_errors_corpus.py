@@ -627,6 +627,92 @@ CASES: dict[str, tuple[str, list[tuple[int, int | None, str, str]]]] = {
         ),
         [(7, 48, "E203", "unknown input 'nothere': a layer in block 'mlp' reads only 'input'")],
     ),
+    # --- fuzz finds (bench/probe_fuzz.py): each raised instead of reporting ---------------
+    "expression_too_long_for_the_parser": (  # RecursionError in parse/evaluate
+        spec(
+            *HEAD_BLOCKS,
+            "    mlp:",
+            "      params: {width: 3}",
+            "      layers: [{type: linear, out_features: '" + " * ".join(["$width"] * 3000) + "'}]",
+            "  layers:",
+            "    - {type: block, block: mlp}",
+        ),
+        [(8, 31, "E301", "is longer than 64 tokens")],
+    ),
+    "expression_parentheses_nested_deep": (  # RecursionError
+        spec(
+            *HEAD_BLOCKS,
+            "    mlp:",
+            "      params: {width: 3}",
+            "      layers: [{type: linear, out_features: '"
+            + "(" * 900
+            + "$width"
+            + ")" * 900
+            + "'}]",
+            "  layers:",
+            "    - {type: block, block: mlp}",
+        ),
+        [(8, 31, "E301", "is longer than 64 tokens")],
+    ),
+    "expression_number_with_thousands_of_digits": (  # ValueError from int()
+        spec(
+            *HEAD_BLOCKS,
+            "    mlp:",
+            "      params: {width: 3}",
+            "      layers: [{type: linear, out_features: '$width * " + "9" * 5000 + "'}]",
+            "  layers:",
+            "    - {type: block, block: mlp}",
+        ),
+        [(8, 31, "E301", "has more than 18 digits")],
+    ),
+    "repeat_expression_outside_a_block": (  # AttributeError: BlockUse reached lowering
+        spec(*BLOCKS, "    - {type: block, block: mlp, args: {width: 3}, repeat: $width}"),
+        [(10, 51, "E105", "repeat must be a whole number, got '$width' (a $parameter")],
+    ),
+    "repeat_text_inside_a_block": (
+        spec(
+            *HEAD_BLOCKS,
+            "    inner:",
+            "      layers: [relu]",
+            "    outer:",
+            "      layers: [{type: block, block: inner, repeat: two}]",
+            "  layers:",
+            "    - {type: block, block: outer}",
+        ),
+        [(9, 44, "E105", "repeat must be a whole number, got 'two'")],
+    ),
+    "stacked_encoder_layers_over_the_budget": (  # built for minutes before (a hang)
+        layers("5, 6", "    - {type: transformerencoder, num_layers: 100000, nhead: 2}"),
+        [(6, 34, "E903", "more than 10,000 layers (at least 100,000 by layer 1)")],
+    ),
+    "stacked_lstm_layers_over_the_budget": (
+        layers("5, 6", "    - {type: lstm, hidden_size: 4, num_layers: 20000, output: last}"),
+        [(6, 36, "E903", "(at least 20,000 by layer 1)")],
+    ),
+    "yaml_alias_inside_its_own_anchor": (  # RecursionError in the loader
+        spec(
+            "version: 1",
+            "name: t",
+            "seed: &a [*a]",
+            "model: {input: {shape: [4]}, layers: [relu]}",
+        ),
+        [(3, 7, "E901", "nested more than 64 levels deep (a YAML alias used inside its own")],
+    ),
+    "yaml_mapping_alias_inside_itself": (
+        spec("version: 1", "name: t", "model: &m {input: {shape: [4]}, layers: [relu], x: *m}"),
+        [(3, 8, "E901", "nested more than 64 levels deep")],
+    ),
+    "pad_with_five_numbers": (  # image_folder: ValueError when the decode size was worked out
+        spec(
+            "version: 1",
+            "name: t",
+            "model: {input: {shape: [1, 8, 8]}, layers: [flatten,{type: linear, out_features: 2}]}",
+            "data:",
+            "  source: {type: image_folder, path: imgs}",
+            "  transforms: [{type: pad, padding: [1, 2, 3, 4, 5]}]",
+        ),
+        [(6, 37, "E107", "pad takes 1, 2 or 4 numbers (all sides; left/right and top/bottom")],
+    ),
     # --- several errors at once ---------------------------------------------------------
     "three_independent_errors": (
         layers(

@@ -114,15 +114,34 @@ def _per_class(summary: dict) -> str:
     return "\n".join(parts)
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}") from None
+
+
+def _read_summary(path: Path) -> dict:
+    """The run's summary.json ({} before the run finished); RunError for a damaged one."""
+    if not path.exists():
+        return {}
+    try:
+        summary = json.loads(_read_text(path))
+    except ValueError as exc:
+        raise RunError(f"{path} is not a run summary (invalid JSON: {exc})") from None
+    if not isinstance(summary, dict):
+        raise RunError(f"{path} is not a run summary: expected a JSON object")
+    return summary
+
+
 def render_report(run_dir: str | Path) -> str:
     """The HTML text of ``run_dir``'s report."""
     run_dir = Path(run_dir)
     spec_file = run_dir / SPEC_FILE
     if not spec_file.exists():
         raise RunError(f"{run_dir} is not a run directory (no spec.yaml)")
-    text = spec_file.read_text(encoding="utf-8")
-    summary_file = run_dir / SUMMARY_FILE
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else {}
+    text = _read_text(spec_file)
+    summary = _read_summary(run_dir / SUMMARY_FILE)
     name = summary.get("name") or run_dir.name
     figures = "\n".join(
         _image(run_dir / f, title) for f, title in FIGURES if (run_dir / f).exists()
@@ -144,8 +163,13 @@ def render_report(run_dir: str | Path) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report (default ``run_dir/report.html``) and return its path."""
+    from specc.paths import check_output
     from specc.rundir import write_text
 
     path = Path(out) if out is not None else Path(run_dir) / REPORT_FILE
+    if out is not None:  # never onto the run's own files (spec.yaml, best.pt, ...)
+        folder = Path(run_dir)
+        files = folder.iterdir() if folder.is_dir() else []
+        check_output(path, "--out", inputs=[f for f in files if f.name != REPORT_FILE])
     write_text(path, render_report(run_dir))
     return path

@@ -383,6 +383,10 @@ def _unknown_block(ex: _Expander, block_name: Any, at: tuple) -> None:
 def _use_ok(ex: _Expander, use: dict, at: tuple, block: Any, repeat: Any, copy_names: Any) -> bool:
     if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
         return False  # pydantic reports the block definition
+    if isinstance(repeat, str):  # the schema takes text for expressions, substituted by now
+        where = " (a $parameter expression works only inside a block)" if "$" in repeat else ""
+        ex.problem((*at, "repeat"), f"repeat must be a whole number, got {repeat!r}{where}", "E105")
+        return False
     if type(repeat) is not int or repeat < 1:
         return False  # pydantic reports it
     if copy_names is not None and (

@@ -38,6 +38,10 @@ _COMPARE = {
     ">=": operator.ge,
 }
 _CMP = tuple(_COMPARE)
+#: an expression's most tokens and an integer's most digits: real ones are a handful
+#: (``$in * $t // 4``), and the parser recurses once per level of nesting
+MAX_TOKENS = 64
+MAX_DIGITS = 18
 
 
 class ExprError(ValueError):
@@ -55,6 +59,12 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
             bad = text[pos:].strip()[:1]
             raise ExprError(f"unexpected '{bad}' in '{text}'")
         number, param, op, word = match.groups()
+        if len(out) == MAX_TOKENS:
+            raise ExprError(f"'{text[:40]}...' is longer than {MAX_TOKENS} tokens")
+        if number is not None and len(number) > MAX_DIGITS:
+            raise ExprError(
+                f"the number {number[:20]}... in an expression has more than {MAX_DIGITS} digits"
+            )
         if number is not None:
             out.append(("int", int(number)))
         elif param is not None:

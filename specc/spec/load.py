@@ -104,6 +104,16 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def _first_repeated(nodes: list[yaml.Node]) -> yaml.Node | None:
+    """The first node that occurs twice in ``nodes`` (an alias inside its anchor), or None."""
+    seen: set[int] = set()
+    for node in nodes:
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+    return None
+
+
 class _Builder:
     """Turns a composed YAML node tree into plain Python data, collecting errors."""
 
@@ -113,6 +123,7 @@ class _Builder:
         self.errors: list[SpecError] = []
         self._scalars = yaml.SafeLoader("")
         self.budget = MAX_NODES
+        self._open: list[yaml.Node] = []  # the mappings and lists being built, outermost first
 
     def spend(self, node: yaml.Node, key_path: tuple) -> bool:
         """Count one built value; False (and one error) once aliases made too many."""
@@ -127,12 +138,28 @@ class _Builder:
             )
         return self.budget >= 0
 
+    def _too_deep(self, key_path: tuple) -> None:
+        """One E901 at the anchor whose alias sits inside it (else where the nesting got too
+        deep), and no more building."""
+        looped = _first_repeated(self._open)
+        where = "a YAML alias used inside its own anchor" if looped else "YAML aliases"
+        self.error(
+            (looped or self._open[-1]).start_mark,
+            f"the spec is nested more than {MAX_DEPTH} levels deep ({where})",
+            key_path[:MAX_DEPTH],
+            "E901",
+        )
+        self.budget = -2  # stops every loop; E902 is not reported on top
+
     def error(self, mark: yaml.Mark, message: str, key_path: tuple, code: str) -> None:
         line, col = _pos(mark)
         self.errors.append(SpecError(self.path, line, col, message, key_path, code=code))
 
     def build(self, node: yaml.Node, key_path: tuple) -> object:
         if not self.spend(node, key_path):
+            return None
+        if len(self._open) >= MAX_DEPTH:  # only aliases get here: &a [*a], or chains
+            self._too_deep(key_path)
             return None
         self.positions.value[key_path] = _pos(node.start_mark)
         if node.tag not in _SAFE_TAGS:
@@ -141,10 +168,14 @@ class _Builder:
                 node.start_mark, f"YAML tag '{tag}' is not allowed in a spec", key_path, "E005"
             )
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, key_path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self._open.append(node)
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, key_path)
+                return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self._open.pop()
         try:
             value = self._scalars.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
@@ -188,6 +219,8 @@ class _Builder:
                 )
                 continue
             key = self.build(key_node, (*key_path, "<key>"))
+            if self.budget < 0:
+                break
             if not isinstance(key, str):
                 self._bad_key(key_node, key, key_path)
                 continue

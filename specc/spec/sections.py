@@ -784,12 +784,21 @@ class Normalize(TransformStep):
         ]
 
 
+def _pad_sides(value: Any) -> Any:
+    if isinstance(value, list) and len(value) not in (1, 2, 4):
+        raise ValueError(
+            f"pad takes 1, 2 or 4 numbers (all sides; left/right and top/bottom; left, top, "
+            f"right, bottom), not {len(value)}"
+        )
+    return value
+
+
 class Pad(TransformStep):
     """Constant padding of the last two dimensions, as torchvision: one number pads all
     sides, two pad left/right and top/bottom, four pad left, top, right, bottom."""
 
     type: Literal["pad"]
-    padding: NonNegInt | list[NonNegInt]
+    padding: Annotated[NonNegInt | list[NonNegInt], AfterValidator(_pad_sides)]
     value: Number = 0.0
     spatial = True
 

@@ -130,7 +130,7 @@ def layer_budget(data: Any) -> list[tuple[tuple, str]]:
     for index, layer in enumerate(layers):
         total += _expanded_size(layer, blocks, 0)
         if total > MAX_LAYERS:
-            at = ("model", "layers", index) + (("repeat",) if _uses_block(layer) else ())
+            at = ("model", "layers", index, *_budget_key(layer))
             return [
                 (
                     at,
@@ -145,6 +145,19 @@ def _uses_block(layer: Any) -> bool:
     return isinstance(layer, dict) and layer.get("type") == "block"
 
 
+def _stacked(layer: Any) -> int:
+    """The layers one module holds: ``num_layers`` of a transformerencoder or an lstm."""
+    count = layer.get("num_layers", 1) if isinstance(layer, dict) else 1
+    return count if type(count) is int and count >= 1 else 1
+
+
+def _budget_key(layer: Any) -> tuple[str, ...]:
+    """The key an over-budget layer is reported at: its ``repeat`` or ``num_layers``."""
+    if _uses_block(layer):
+        return ("repeat",)
+    return ("num_layers",) if _stacked(layer) > 1 else ()
+
+
 def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
     """How many layers ``layer`` stands for once its block (and blocks inside) expand."""
     if depth > 8:
@@ -155,7 +168,7 @@ def _expanded_size(layer: Any, blocks: dict, depth: int) -> int:
             return 1
         return sum(_expanded_size(m, blocks, depth + 1) for m in members) or 1
     if not _uses_block(layer):
-        return 1
+        return _stacked(layer)
     repeat = layer.get("repeat", 1)
     repeat = repeat if type(repeat) is int and repeat >= 1 else 1
     block = blocks.get(layer.get("block")) if isinstance(layer.get("block"), str) else None

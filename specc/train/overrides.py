@@ -129,8 +129,12 @@ def apply_overrides(spec: Spec, overrides: Sequence[str]) -> tuple[Spec, str]:
 
 def _blame(error: SpecError, parsed: list[Override], positions) -> SpecError:
     path = tuple(error.key_path)
-    culprit = next(
-        (o for o in parsed if path[: len(o.path)] == o.path or o.path[: len(path)] == path),
+    culprit = next(  # the last override of a key is the one whose value stands
+        (
+            o
+            for o in reversed(parsed)
+            if path[: len(o.path)] == o.path or o.path[: len(path)] == path
+        ),
         parsed[0] if len(parsed) == 1 else None,
     )
     line, col = positions.locate(path, at_key=True)

@@ -63,7 +63,7 @@ class TuneConfig:
         path = Path(out_dir) / CONFIG_FILE
         if not path.exists():
             raise RunError(f"{out_dir} is not a tune folder (no {CONFIG_FILE})", exit_code=2)
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = _read_stored(path)
         stored |= {k: v for k, v in changes.items() if v is not None}
         return cls(**stored | {"out": str(out_dir)})
 
@@ -76,6 +76,33 @@ class TuneConfig:
                 f"{self.out} or choose another --out",
                 exit_code=2,
             )
+
+
+_STORED_TYPES: dict[str, type | tuple[type, ...]] = {
+    "spec_path": str,
+    "searches": list,
+    "trials": int,
+    "storage": (str, type(None)),
+    "epochs": (int, type(None)),
+}
+
+
+def _read_stored(path: Path) -> dict:
+    """The fields ``save`` wrote; RunError for a file that is not one (edited, truncated)."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunError(f"{path} cannot be read as a tune's settings: {exc}") from None
+    if not isinstance(stored, dict):
+        raise RunError(f"{path} is not a tune's settings: expected a JSON object")
+    for key, kind in _STORED_TYPES.items():
+        if key in ("spec_path", "searches", "trials") and key not in stored:
+            raise RunError(f"{path} is not a tune's settings: it has no '{key}'")
+        if key in stored and (not isinstance(stored[key], kind) or isinstance(stored[key], bool)):
+            raise RunError(f"{path} is not a tune's settings: '{key}' is {stored[key]!r}")
+    if not all(isinstance(s, str) for s in stored["searches"]) or stored["trials"] < 1:
+        raise RunError(f"{path} is not a tune's settings: bad 'searches' or 'trials'")
+    return {k: v for k, v in stored.items() if k in _STORED_TYPES}
 
 
 def monitor_of(spec: Spec) -> str:
