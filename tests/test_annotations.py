@@ -1,4 +1,4 @@
-"""Every public function and method in specc/ annotates its parameters (issue 13).
+"""Every public function and method in specc/ annotates its parameters .
 
 A function is public when neither it nor its class has a leading underscore and it is not
 nested in another function; ``__init__`` counts (it is the class's public constructor).
@@ -13,19 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "specc"
-
-# Modules other helpers own this round: counted and reported, not yet enforced.
-NOT_YET_ENFORCED = (
-    "specc/data/",
-    "specc/backends/",
-    "specc/ops/",
-    "specc/spec/sections.py",
-    "specc/spec/checks.py",
-    "specc/spec/blocks.py",
-)
 
 
 @dataclass(frozen=True)
@@ -87,13 +75,9 @@ def scan_package() -> tuple[int, list[Gap]]:
     return total, gaps
 
 
-def _enforced(gap: Gap) -> bool:
-    return gap.public and not gap.module.startswith(NOT_YET_ENFORCED)
-
-
 def test_public_functions_annotate_their_parameters() -> None:
     _, gaps = scan_package()
-    missing = [str(g) for g in gaps if _enforced(g)]
+    missing = [str(g) for g in gaps if g.public]
     assert not missing, "unannotated parameters in public functions:\n" + "\n".join(missing)
 
 
@@ -117,12 +101,6 @@ def test_the_scan_finds_an_unannotated_parameter() -> None:
         ("K.m", "d", True),
         ("_private", "g", False),
     }
-
-
-@pytest.mark.parametrize("prefix", NOT_YET_ENFORCED)
-def test_not_yet_enforced_modules_exist(prefix: str) -> None:
-    """Each entry of the not-yet list names a real module or package (no stale entries)."""
-    assert (PACKAGE.parent / prefix).exists(), prefix
 
 
 def _report() -> None:

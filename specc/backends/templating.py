@@ -40,6 +40,6 @@ def _environment():
     )
 
 
-def render_template(name: str, **context) -> str:
+def render_template(name: str, **context: object) -> str:
     """Render ``templates/<name>`` with ``context`` (undefined names raise)."""
     return _environment().get_template(name).render(**context)

@@ -21,11 +21,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from specc.spec.sections import height_width
+
+if TYPE_CHECKING:
+    from specc.spec.sections import (
+        ColorJitter,
+        RandomCrop,
+        RandomHorizontalFlip,
+        RandomResizedCrop,
+        RandomRotation,
+    )
 
 __all__ = ["AUGMENT"]
 
@@ -66,7 +76,7 @@ def _boxes(generator, b: int, height: int, width: int, scale, ratio) -> torch.Te
     return torch.stack([top, left, h, w], 1)
 
 
-def random_crop(step, generator) -> Callable:
+def random_crop(step: RandomCrop, generator: torch.Generator) -> Callable:
     """x (B, C, H, W) -> (B, C, *step.size): a random window of each image, after padding."""
     height, width = height_width(step.size)
     p = step.padding
@@ -87,7 +97,7 @@ def random_crop(step, generator) -> Callable:
     return crop
 
 
-def random_horizontal_flip(step, generator) -> Callable:
+def random_horizontal_flip(step: RandomHorizontalFlip, generator: torch.Generator) -> Callable:
     """x (B, C, H, W) -> the same shape, each image mirrored with probability ``step.p``."""
 
     def flip(x):
@@ -97,7 +107,7 @@ def random_horizontal_flip(step, generator) -> Callable:
     return flip
 
 
-def random_resized_crop(step, generator) -> Callable:
+def random_resized_crop(step: RandomResizedCrop, generator: torch.Generator) -> Callable:
     """x (B, C, H, W) -> (B, C, *step.size): a random box of each image, resized."""
     size = height_width(step.size)
 
@@ -113,7 +123,7 @@ def random_resized_crop(step, generator) -> Callable:
     return crop
 
 
-def random_rotation(step, generator) -> Callable:
+def random_rotation(step: RandomRotation, generator: torch.Generator) -> Callable:
     """x (B, C, H, W) -> (B, C, H, W) rotated by a uniform angle each."""
     low, high = (
         (-step.degrees, step.degrees) if isinstance(step.degrees, (int, float)) else step.degrees
@@ -146,7 +156,7 @@ def _grey(x: torch.Tensor) -> torch.Tensor:
     return (x * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
-def color_jitter(step, generator) -> Callable:
+def color_jitter(step: ColorJitter, generator: torch.Generator) -> Callable:
     """x (B, C, H, W) in [0, 1] -> the same shape, brightness/contrast/saturation jittered."""
     ranges = [_factors(step.brightness), _factors(step.contrast), _factors(step.saturation)]
 

@@ -36,7 +36,9 @@ class TensorSplit:
         """The rows ``rows`` (a slice) as a split of their own (views, no copy)."""
         return TensorSplit(self.x[rows], self.y[rows])
 
-    def chunks(self, size: int, device=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def chunks(
+        self, size: int, device: torch.device | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """x (b, ...), y (b, ...) in order, ``size`` rows at a time, where they are (the
         ``device`` of the call is where they already are)."""
         for start in range(0, len(self), size):
@@ -47,7 +49,7 @@ def iter_batches(
     split: TensorSplit,
     batch_size: int,
     *,
-    generator=None,
+    generator: torch.Generator | None = None,
     augment: Callable | None = None,
     drop_last: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -13,10 +13,15 @@ k units for a k-column regression target.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from specc.data.problems import located
+from specc.data.problems import data_section, located
 from specc.errors import SpecError
 from specc.spec.sections import height_width
+
+if TYPE_CHECKING:
+    from specc.data.targets import Target
+    from specc.spec.schema import Spec
 
 __all__ = ["check_agreement", "reshape_ok", "transform_problems"]
 
@@ -32,7 +37,9 @@ def reshape_ok(sample: list[int], wanted: list[int]) -> bool:
     return same_size and (len(sample) == 1 or len(wanted) == 1 or squeezed)
 
 
-def check_agreement(spec, sample: list[int], target, *, described: str) -> list[SpecError]:
+def check_agreement(
+    spec: Spec, sample: list[int], target: Target, *, described: str
+) -> list[SpecError]:
     """Every disagreement between the prepared data and the model, as located errors.
 
     Args:
@@ -68,7 +75,7 @@ def _shape_hint(sample: list[int], wanted: list[int]) -> str:
 def _augment_problems(spec) -> list[SpecError]:
     errors = []
     wanted = list(spec.model.input.shape)
-    for i, step in enumerate(spec.data.transforms):
+    for i, step in enumerate(data_section(spec).transforms):
         if not step.augments:
             continue
         if len(wanted) != 3:
@@ -92,7 +99,9 @@ def _augment_problems(spec) -> list[SpecError]:
                 )
             )
         elif step.crops:
-            size, image = list(height_width(step.size)), _augmented_size(spec)
+            crop = step.size  # type: ignore[attr-defined]  # every ``crops`` member has one
+            size = list(height_width(crop))
+            image = _augmented_size(spec)
             if size != image:
                 errors.append(
                     located(
@@ -190,11 +199,11 @@ def _class_problems(spec, where: tuple, label: str, units: int, target) -> list[
     return []
 
 
-def transform_problems(spec, sample: list[int]) -> list[SpecError]:
+def transform_problems(spec: Spec, sample: list[int]) -> list[SpecError]:
     """Stateless transforms that cannot apply to samples of shape ``sample``; checking stops
     at a spatial step that cannot apply (the shape after it is unknown)."""
     errors, shape = [], list(sample)
-    for i, step in enumerate(spec.data.transforms):
+    for i, step in enumerate(data_section(spec).transforms):
         if step.augments:
             continue
         problems = step.shape_problems(shape)

@@ -18,7 +18,7 @@ import pandas as pd
 from specc.data.batching import TensorSplit
 from specc.data.checks import check_agreement, transform_problems
 from specc.data.preprocess import finish, fit_preprocessing, to_json_value
-from specc.data.problems import raise_all, raise_located
+from specc.data.problems import data_section, raise_all, raise_located
 from specc.data.sources import RawData, load_source
 from specc.data.split import split_indices
 from specc.data.targets import Target, encode_target, infer_task
@@ -27,7 +27,6 @@ from specc.data.transforms import apply_transforms
 if TYPE_CHECKING:
     from specc.data.image_split import ImageSplit
     from specc.spec.schema import Spec
-    from specc.spec.sections import DataSpec
 
     Split = TensorSplit | ImageSplit  # in-memory tensors, or image files decoded by workers
 
@@ -95,13 +94,6 @@ def prepare_data(spec: Spec, *, spec_dir: str | Path | None = None) -> PreparedD
     xs, state = _features(spec, raw, index)
     x_arrays = _finish_x(spec, raw, xs, state, target)
     return _assemble(x_arrays, ys, target, state)
-
-
-def data_section(spec: Spec) -> DataSpec:
-    """``spec.data``; a spec without one is a located error (there is nothing to train on)."""
-    if spec.data is None:
-        raise_located(spec, ("data",), "the spec has no data section to train on", code="E601")
-    return spec.data
 
 
 def _targets(spec: Spec, raw: RawData) -> tuple[Target, int]:

@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from specc.data.problems import listing, raise_located
+from specc.data.problems import data_section, listing, raise_located
 from specc.data.replay import splice
 from specc.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from specc.data.sources import RawData
+    from specc.spec.schema import Spec
+    from specc.spec.sections import PreprocessStep
 
 __all__ = ["finish", "fit_preprocessing", "make_estimator", "to_json_value"]
 
@@ -46,13 +52,13 @@ def to_json_value(value: object) -> object:
     return value
 
 
-def make_estimator(step):
+def make_estimator(step: PreprocessStep) -> Any:
     """The unfitted scikit-learn transformer of ``step`` (its ``sklearn_class``)."""
     module, name = step.sklearn_class.rsplit(".", 1)
     return getattr(importlib.import_module(module), name)(**step.estimator_kwargs())
 
 
-def fit_preprocessing(spec, frames: dict[str, pd.DataFrame], raw) -> list[dict]:
+def fit_preprocessing(spec: Spec, frames: dict[str, pd.DataFrame], raw: RawData) -> list[dict]:
     """Fit every ``data.preprocess`` step on ``frames["train"]`` and transform all frames.
 
     Args:
@@ -66,7 +72,7 @@ def fit_preprocessing(spec, frames: dict[str, pd.DataFrame], raw) -> list[dict]:
     """
     numeric = {c for c in frames["train"].columns if is_numeric_dtype(frames["train"][c])}
     steps = []
-    for i, step in enumerate(spec.data.preprocess):
+    for i, step in enumerate(data_section(spec).preprocess):
         columns = _columns(spec, i, step, frames["train"], numeric)
         steps.append(
             _run_step(spec, i, step, frames, columns, raw)
@@ -171,9 +177,9 @@ def _require_numeric(spec, key: tuple, column: pd.Series, raw, why: str) -> None
     raise_located(spec, key, f"{message}; {why}", hint=hint, code="E507")
 
 
-def finish(spec, frames: dict[str, pd.DataFrame], raw) -> dict[str, np.ndarray]:
+def finish(spec: Spec, frames: dict[str, pd.DataFrame], raw: RawData) -> dict[str, np.ndarray]:
     """Every preprocessed frame as a float64 matrix (N, F); text or NaN left is an error."""
-    source = spec.data.source
+    source = data_section(spec).source
     features = getattr(source, "features", None) or []
     out = {}
     for name, frame in frames.items():
@@ -196,7 +202,7 @@ def _check_nan(spec, split: str, frame: pd.DataFrame, matrix: np.ndarray, raw) -
         return
     j = int(np.flatnonzero(counts)[0])
     col = str(frame.columns[j])
-    where = ("data", "preprocess") if spec.data.preprocess else ("data", "source")
+    where = ("data", "preprocess") if data_section(spec).preprocess else ("data", "source")
     raise_located(
         spec,
         where,

@@ -7,15 +7,19 @@ cannot be read is a one-line ``RunError``.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from specc.errors import SpecError, SpecErrors
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
+    from specc.spec.sections import DataSpec
 
 __all__ = ["listing", "located", "raise_all", "raise_io", "raise_located", "where"]
 
 
 def located(
-    spec, key_path: tuple, message: str, hint: str | None = None, *, code: str
+    spec: Spec, key_path: tuple, message: str, hint: str | None = None, *, code: str
 ) -> SpecError:
     """A :class:`SpecError` with ``code`` at the spec line of ``key_path``
     (``("data", "source", "path")``)."""
@@ -30,20 +34,20 @@ def _position(spec, key_path: tuple) -> tuple[int, int]:
 
 
 def raise_located(
-    spec, key_path: tuple, message: str, hint: str | None = None, *, code: str
+    spec: Spec, key_path: tuple, message: str, hint: str | None = None, *, code: str
 ) -> NoReturn:
     """Raise one located error with ``code`` as :class:`SpecErrors` (exit status 2)."""
     error = located(spec, key_path, message, hint, code=code)
     raise SpecErrors([error], getattr(spec, "source", ""))
 
 
-def raise_all(spec, errors: list[SpecError]) -> None:
+def raise_all(spec: Spec, errors: list[SpecError]) -> None:
     """Raise the collected errors together, if there are any."""
     if errors:
         raise SpecErrors(errors, getattr(spec, "source", ""))
 
 
-def where(spec, key_path: tuple) -> str:
+def where(spec: Spec, key_path: tuple) -> str:
     """``"data.source.path, specs/x.yaml:12"``: a key path and its spec line, for one-liners."""
     line, _ = _position(spec, key_path)
     dotted = ".".join(str(k) for k in key_path)
@@ -60,3 +64,10 @@ def raise_io(message: str) -> NoReturn:
     from specc.errors import RunError
 
     raise RunError(message)
+
+
+def data_section(spec: Spec) -> DataSpec:
+    """``spec.data``; a spec without one is a located error (there is nothing to train on)."""
+    if spec.data is None:
+        raise_located(spec, ("data",), "the spec has no data section to train on", code="E601")
+    return spec.data

@@ -18,7 +18,7 @@ from specc.data.transforms import apply_transforms
 __all__ = ["apply_preprocessing", "apply_steps", "splice"]
 
 
-def apply_preprocessing(state: dict, rows) -> np.ndarray:
+def apply_preprocessing(state: dict, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
     """Turn raw rows into model input.
 
     Args:

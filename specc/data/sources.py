@@ -14,13 +14,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from specc.data.idx import find_idx_pair, read_idx
-from specc.data.problems import listing, raise_io, raise_located, where
+from specc.data.problems import data_section, listing, raise_io, raise_located, where
 from specc.errors import did_you_mean
 from specc.spec.sections import (
     CSVSource,
@@ -31,6 +31,9 @@ from specc.spec.sections import (
     SourceSection,
     TorchvisionSource,
 )
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["RawData", "load_source"]
 
@@ -67,9 +70,9 @@ class RawData:
         return isinstance(self.x, pd.DataFrame)
 
 
-def load_source(spec, spec_dir: Path) -> RawData:
+def load_source(spec: Spec, spec_dir: Path) -> RawData:
     """Load ``spec.data.source``; paths are relative to ``spec_dir``."""
-    source = spec.data.source
+    source = data_section(spec).source
     return _LOADERS[source.type](spec, source, spec_dir)
 
 

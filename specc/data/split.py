@@ -7,9 +7,14 @@ A dataset with its own test files (MNIST ``train-*`` and ``t10k-*``) uses them a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from specc.data.problems import raise_located
+from specc.data.problems import data_section, raise_located
+
+if TYPE_CHECKING:
+    from specc.spec.schema import Spec
 
 __all__ = ["split_indices"]
 
@@ -17,7 +22,7 @@ SPLIT = ("data", "split")
 
 
 def split_indices(
-    spec, n: int, labels: np.ndarray | None, *, has_own_test: bool
+    spec: Spec, n: int, labels: np.ndarray | None, *, has_own_test: bool
 ) -> dict[str, np.ndarray | None]:
     """Row indices of each split.
 
@@ -30,7 +35,7 @@ def split_indices(
     Returns:
         ``{"train": idx, "val": idx | None, "test": idx | None}``, int64 arrays.
     """
-    split = spec.data.split
+    split = data_section(spec).split
     seed = spec.seed if split.seed is None else split.seed
     if split.stratify and labels is None:
         raise_located(
@@ -67,7 +72,7 @@ def _take(
         return rows, None
     from sklearn.model_selection import train_test_split
 
-    stratify = labels[rows] if (labels is not None and spec.data.split.stratify) else None
+    stratify = labels[rows] if (labels is not None and data_section(spec).split.stratify) else None
     try:
         keep, taken = train_test_split(
             rows, test_size=fraction, random_state=seed, shuffle=True, stratify=stratify

@@ -14,12 +14,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from specc.data.problems import raise_located
 from specc.spec.sections import task_of
+
+if TYPE_CHECKING:
+    from specc.data.sources import RawData
+    from specc.spec.schema import Spec
 
 __all__ = ["MAX_GUESSED_CLASSES", "Target", "encode_target", "infer_task"]
 
@@ -52,7 +57,7 @@ def _text_labels(y: np.ndarray) -> bool:
     return _is_text(y) and not all(_is_number(v) for v in y)
 
 
-def infer_task(spec, y: np.ndarray) -> str:
+def infer_task(spec: Spec, y: np.ndarray) -> str:
     """The task implied by the loss, or by the target values when there is no loss."""
     if spec.loss is not None:
         return task_of(spec.loss)
@@ -65,7 +70,7 @@ def infer_task(spec, y: np.ndarray) -> str:
     return "binary" if len(set(y.tolist())) == 2 and list(units) == [1] else "multiclass"
 
 
-def encode_target(spec, raw, task: str) -> Target:
+def encode_target(spec: Spec, raw: RawData, task: str) -> Target:
     """Encode ``raw.y`` (a :class:`~specc.data.sources.RawData`) for ``task``."""
     y = raw.y
     missing = int(pd.isna(pd.DataFrame(y)).to_numpy().sum())

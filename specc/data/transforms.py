@@ -13,11 +13,16 @@ seeded ``torch.Generator`` (see :func:`make_augment`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from specc.spec.sections import TRANSFORMS, Normalize, Pad, Resize, TransformStep, member_named
+
+if TYPE_CHECKING:
+    import torch
+
+    from specc.spec.schema import Spec
 
 __all__ = ["apply_transforms", "make_augment", "stateless_steps", "transformed_shape"]
 
@@ -96,7 +101,7 @@ def transformed_shape(steps: list[dict], shape: list[int]) -> list[int]:
     return list(shape)
 
 
-def make_augment(spec, generator) -> Callable | None:
+def make_augment(spec: Spec, generator: torch.Generator) -> Callable | None:
     """The training-time augmentation of ``spec.data.transforms``, or None when it has none.
 
     Args:

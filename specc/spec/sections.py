@@ -598,6 +598,9 @@ class PreprocessStep(Strict):
     (``x * a + b`` per column), ``impute`` (NaN -> the fitted value), None: it cannot.
     """
 
+    if TYPE_CHECKING:  # each member declares its own ``Literal`` type field
+        type: str
+
     sklearn_class: ClassVar[str]
     encoder: ClassVar[bool] = False
     numeric: ClassVar[bool] = False
