@@ -184,6 +184,7 @@ def test_a_validation_class_unknown_to_training_is_located(tmp_path):
     assert caught.value.errors[0].key_path == ("data", "source", "val_path")
 
 
+@pytest.mark.slow
 def test_bad_files_are_named_before_training_or_skipped_and_counted(tmp_path):
     write_images(tmp_path / "pics", per_class=6)
     (tmp_path / "pics" / "cat" / "broken.png").write_text("junk")

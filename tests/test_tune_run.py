@@ -101,6 +101,7 @@ def test_workers_share_the_study_and_stop_at_n(tmp_path) -> None:
     assert len(params) == len(rows)  # the two workers' samplers draw different points
 
 
+@pytest.mark.slow
 def test_installed_callbacks_reach_the_worker_processes(tmp_path) -> None:
     log = tmp_path / "epochs.txt"
     callback = EpochLog(log)

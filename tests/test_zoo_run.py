@@ -101,6 +101,7 @@ def test_sampling_layers_export_with_parity(tmp_path: Path):
     assert not report.info.dynamic_seq
 
 
+@pytest.mark.slow
 def test_attention_layers_export_with_a_dynamic_sequence_length(tmp_path: Path):
     """Padding masks, cross-attention with kdim, encoder stacks: the length stays symbolic
     and onnxruntime matches torch's eval-mode (fast-path) output at 10 and at 5 tokens."""
