@@ -171,6 +171,22 @@ def test_random_crop_must_keep_the_size(tmp_path):
     assert "random_crop size [6, 6] must equal the image size [8, 8]" in error.message
 
 
+def test_a_crop_padding_too_large_for_memory_is_located_before_any_batch(tmp_path):
+    data = (
+        "source: {type: sklearn, name: digits}\ntransforms:\n"
+        "  - {type: random_crop, size: 8, padding: 100000}\n"
+    )
+    (error,) = errors_of(
+        make(tmp_path, data, shape="[1, 8, 8]", layers=IMAGES, loss="cross_entropy"), code="E904"
+    )
+    assert error.key_path == ("data", "transforms", 0, "padding")
+    assert "[1, 200008, 200008]" in error.message and "more than the" in error.message
+    fits = data.replace("100000", "2")
+    assert prepare_data(
+        make(tmp_path, fits, shape="[1, 8, 8]", layers=IMAGES, loss="cross_entropy")
+    )
+
+
 @pytest.mark.parametrize(
     ("y", "units", "task", "dtype"),
     [

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from specc.data.problems import data_section, located
 from specc.errors import SpecError
+from specc.limits import data_limit, gigabytes
 from specc.spec.sections import height_width
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def _augment_problems(spec) -> list[SpecError]:
             crop = step.size  # type: ignore[attr-defined]  # every ``crops`` member has one
             size = list(height_width(crop))
             image = _augmented_size(spec)
+            errors += _padded_batch_problems(spec, i, wanted[0], image)
             if size != image:
                 errors.append(
                     located(
@@ -117,6 +119,27 @@ def _augment_problems(spec) -> list[SpecError]:
                     )
                 )
     return errors
+
+
+def _padded_batch_problems(spec: Spec, i: int, channels: int, image: list[int]) -> list[SpecError]:
+    """A crop's ``padding`` that makes one padded training batch (float32) larger than the
+    data limit: a located error before any batch is allocated."""
+    data = data_section(spec)
+    pad = getattr(data.transforms[i], "padding", 0)
+    batch = data.batch_size
+    nbytes = 4 * batch * channels * (image[0] + 2 * pad) * (image[1] + 2 * pad)
+    if not pad or nbytes <= data_limit():
+        return []
+    return [
+        located(
+            spec,
+            ("data", "transforms", i, "padding"),
+            f"padding {pad} makes a training batch of {batch} images "
+            f"[{channels}, {image[0] + 2 * pad}, {image[1] + 2 * pad}] hold {gigabytes(nbytes)}, "
+            f"more than the {gigabytes(data_limit())} specc allows for data",
+            code="E904",
+        )
+    ]
 
 
 def _augmented_size(spec) -> list[int]:
