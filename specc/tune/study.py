@@ -45,14 +45,16 @@ _POLL_S = 1.0
 
 def _storage(config: TuneConfig):
     """The study storage; two processes creating a new database at once race to create its
-    tables, and the loser sees "table ... already exists": it retries, then finds them."""
-    from sqlalchemy.exc import OperationalError
+    tables, and the loser sees "table ... already exists" (or the schema version row the other
+    just wrote: "UNIQUE constraint failed: alembic_version"): it retries, then finds them."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     for attempt in range(5):
         try:
             return _rdb_storage(config)
-        except OperationalError as exc:
-            if "already exists" not in str(exc) or attempt == 4:
+        except (OperationalError, IntegrityError) as exc:
+            lost_the_race = "already exists" in str(exc) or "alembic_version" in str(exc)
+            if not lost_the_race or attempt == 4:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
