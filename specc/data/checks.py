@@ -128,7 +128,8 @@ def _padded_batch_problems(spec: Spec, i: int, channels: int, image: list[int]) 
     pad = getattr(data.transforms[i], "padding", 0)
     batch = data.batch_size
     nbytes = 4 * batch * channels * (image[0] + 2 * pad) * (image[1] + 2 * pad)
-    if not pad or nbytes <= data_limit():
+    limit = data_limit()
+    if not pad or nbytes <= limit:
         return []
     return [
         located(
@@ -136,7 +137,7 @@ def _padded_batch_problems(spec: Spec, i: int, channels: int, image: list[int]) 
             ("data", "transforms", i, "padding"),
             f"padding {pad} makes a training batch of {batch} images "
             f"[{channels}, {image[0] + 2 * pad}, {image[1] + 2 * pad}] hold {gigabytes(nbytes)}, "
-            f"more than the {gigabytes(data_limit())} specc allows for data",
+            f"more than the {gigabytes(limit)} specc allows for data",
             code="E904",
         )
     ]

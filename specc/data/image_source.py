@@ -22,8 +22,8 @@ import numpy as np
 
 from specc.data.checks import check_agreement, transform_problems
 from specc.data.images import Listing, Recipe, inspect, list_folder
-from specc.data.pipeline import PreparedData, data_section, to_json_dict
-from specc.data.problems import listing, raise_all, raise_io, raise_located, where
+from specc.data.pipeline import PreparedData, to_json_dict
+from specc.data.problems import data_section, listing, raise_all, raise_io, raise_located, where
 from specc.data.sources import RawData
 from specc.data.split import split_indices
 from specc.data.targets import encode_target, infer_task
